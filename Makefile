@@ -1,0 +1,46 @@
+# The kit's front door. `make lab` to learn, `make test` to check everything.
+# Both create .venv on first use and reinstall only when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+PROFILE ?= lesson
+LAB_PORT ?= 8888
+
+.PHONY: lab test data bench install clean-notebooks clean help
+
+help:
+	@echo "make lab     set up, build the course data if missing, start JupyterLab"
+	@echo "make test    set up and run every test and notebook (ci profile)"
+	@echo "make data    rebuild the course data (PROFILE=ci|lesson|large, default lesson)"
+	@echo "make bench   print the benchmark figures"
+	@echo "make clean-notebooks   strip outputs before committing notebooks"
+
+install: $(INSTALLED)
+
+$(INSTALLED): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+lab: install
+	COURSE_PROFILE=$${COURSE_PROFILE:-$(PROFILE)} $(PY) data_scripts/make_dataset.py
+	COURSE_PROFILE=$${COURSE_PROFILE:-$(PROFILE)} $(VENV)/bin/jupyter lab \
+		--ip=127.0.0.1 --port=$(LAB_PORT) --notebook-dir=notebooks
+
+test: install
+	COURSE_PROFILE=ci $(PY) -m pytest
+
+data: install
+	$(PY) data_scripts/make_dataset.py --profile $(PROFILE) --force
+
+bench: install
+	$(PY) -m course_lib.bench
+
+clean-notebooks: install
+	$(VENV)/bin/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

@@ -1,0 +1,173 @@
+"""Course profiles, the data directory and the seed.
+
+A *profile* fixes how big the course data is and how long lessons train:
+
+| profile  | use                                   | data                            |
+|----------|---------------------------------------|---------------------------------|
+| `ci`     | CI and quick checks, seconds          | ~3k samples of 32x32            |
+| `lesson` | the default, a laptop, about a minute | ~16k samples of 64x64           |
+| `large`  | the real out-of-core case             | ~480k samples of 128x128, ~24 GB|
+
+Choose one with the `COURSE_PROFILE` environment variable, and where the data
+lives with `COURSE_DATA_DIR` (default: `data/` at the repository root).
+"""
+
+import dataclasses
+import os
+import tempfile
+from pathlib import Path
+
+SEED = 1234
+"""The seed every lesson starts from, so that runs are reproducible."""
+
+SPLITS = ("train", "valid", "test")
+"""Split names, in the order their sample ids are numbered."""
+
+CLASS_NAMES = ("circle", "square", "triangle")
+"""The classes of the synthetic image dataset."""
+
+PROFILE_ENV = "COURSE_PROFILE"
+DATA_DIR_ENV = "COURSE_DATA_DIR"
+DEFAULT_PROFILE = "lesson"
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """How big the course data is and how long the lessons train.
+
+    Args:
+        name: profile name (`"ci"`, `"lesson"` or `"large"`).
+        n_train: number of training samples.
+        n_valid: number of validation samples.
+        n_test: number of test samples.
+        image_size: images are `image_size x image_size x 3` uint8.
+        n_features: width of the per-sample feature matrix (bcolz layout).
+        batch_size: batch size used by the lessons.
+        epochs: epochs the lessons train for.
+        block_size: samples generated and written per block; the writers hold
+            one block in memory at a time.
+        chunk_rows: rows per HDF5 chunk.
+    """
+
+    name: str
+    n_train: int
+    n_valid: int
+    n_test: int
+    image_size: int
+    n_features: int
+    batch_size: int
+    epochs: int
+    block_size: int
+    chunk_rows: int
+
+    @property
+    def n_classes(self):
+        return len(CLASS_NAMES)
+
+    @property
+    def image_shape(self):
+        return (self.image_size, self.image_size, 3)
+
+    @property
+    def split_sizes(self):
+        """`{"train": n_train, "valid": n_valid, "test": n_test}`."""
+        return dict(zip(SPLITS, (self.n_train, self.n_valid, self.n_test)))
+
+    @property
+    def n_samples(self):
+        return self.n_train + self.n_valid + self.n_test
+
+    @property
+    def image_bytes(self):
+        """Bytes of all images as uint8, i.e. the raw size of the HDF5 file."""
+        return self.n_samples * self.image_size * self.image_size * 3
+
+    @property
+    def feature_bytes(self):
+        """Bytes of the float32 feature matrix, uncompressed."""
+        return self.n_samples * self.n_features * 4
+
+
+PROFILES = {
+    profile.name: profile
+    for profile in (
+        Profile("ci", n_train=2048, n_valid=512, n_test=512, image_size=32,
+                n_features=64, batch_size=32, epochs=4, block_size=256,
+                chunk_rows=64),
+        Profile("lesson", n_train=12288, n_valid=2048, n_test=2048,
+                image_size=64, n_features=256, batch_size=64, epochs=5,
+                block_size=1024, chunk_rows=64),
+        Profile("large", n_train=409600, n_valid=40960, n_test=40960,
+                image_size=128, n_features=4096, batch_size=64, epochs=3,
+                block_size=1024, chunk_rows=32),
+    )
+}
+
+
+def get_profile(name=None):
+    """Returns the profile called `name`, or the one `COURSE_PROFILE` selects.
+
+    Args:
+        name: a profile name; when `None`, the `COURSE_PROFILE` environment
+            variable is read, and `"lesson"` is used when it is unset.
+
+    Raises:
+        ValueError: if the name is not one of the known profiles.
+
+    Example:
+
+    >>> get_profile("ci").image_size
+    32
+    """
+    if name is None:
+        name = os.environ.get(PROFILE_ENV, "").strip() or DEFAULT_PROFILE
+    if isinstance(name, Profile):
+        return name
+    if name not in PROFILES:
+        raise ValueError(
+            f"Unknown course profile {str(name)[:100]!r}. Expected one of "
+            f"{', '.join(PROFILES)}. Set {PROFILE_ENV} to one of them "
+            f"(for example `export {PROFILE_ENV}=lesson`) or unset it."
+        )
+    return PROFILES[name]
+
+
+def _repository_root():
+    """The checkout this package lives in, or None when installed elsewhere."""
+    root = Path(__file__).resolve().parents[1]
+    return root if (root / "pyproject.toml").is_file() else None
+
+
+def data_dir(profile=None):
+    """Returns the writable folder that holds the data of one profile.
+
+    The folder is `$COURSE_DATA_DIR/<profile>` (default `COURSE_DATA_DIR`:
+    `data/` at the repository root). It is created when missing.
+
+    Args:
+        profile: a profile name or `Profile`; `None` means the current one.
+
+    Raises:
+        PermissionError: if the folder cannot be created or written to.
+
+    Example:
+
+    >>> data_dir("ci").name
+    'ci'
+    """
+    profile = get_profile(profile)
+    configured = os.environ.get(DATA_DIR_ENV, "").strip()
+    base = Path(configured).expanduser() if configured else (
+        (_repository_root() or Path.cwd()) / "data")
+    folder = base / profile.name
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise PermissionError(
+            f"The course data folder {str(folder)[:100]} cannot be written "
+            f"({error.strerror or error}). Point {DATA_DIR_ENV} at a folder you "
+            f"can write to, for example `export {DATA_DIR_ENV}=$HOME/course-data`."
+        ) from error
+    return folder

@@ -1,0 +1,223 @@
+"""Converts a folder of class sub-folders of images into the course HDF5 layout.
+
+The source looks like food-101 or dogs-vs-cats sorted by class:
+
+    SOURCE/
+        apple_pie/ 1005649.jpg 1011328.jpg ...
+        baby_back_ribs/ ...
+
+Usage:
+
+    python data_scripts/images_to_hdf5.py ~/food-101/images data/food101.h5 --size 64
+    export COURSE_HDF5=$PWD/data/food101.h5   # the lessons now train on it
+
+Images are split into train/valid/test per class (stratified, seeded), each
+split in shuffled order, and converted to uint8 `size x size x 3` (centre crop
+then resize, or `--resize stretch`). They are read and written a block at a
+time, so memory stays bounded whatever the number of images. An image that
+cannot be read stops the conversion and names the file (`--on-error fail`, the
+default), or is left out, reported, and listed in `OUT.skipped.txt`
+(`--on-error skip`). Files that are not .jpg/.jpeg/.png are reported too.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+from tqdm.auto import tqdm
+
+from course_lib import config, datasets
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+def scan_image_folder(source):
+    """Lists the images of a folder of class sub-folders.
+
+    Args:
+        source: folder with one sub-folder of images per class.
+
+    Returns:
+        `(class_names, files, labels, ignored)`: sorted class names, image
+        paths sorted by class then name, their labels, and the paths of
+        files that are not images by their suffix.
+
+    Raises:
+        FileNotFoundError: if `source` is not a folder.
+        ValueError: if it has no class sub-folders, or a class has no images.
+    """
+    source = Path(source)
+    if not source.is_dir():
+        raise FileNotFoundError(
+            f"{str(source)[:100]} is not a folder. Pass a folder holding one "
+            f"sub-folder of images per class.")
+    class_dirs = sorted(p for p in source.iterdir()
+                        if p.is_dir() and not p.name.startswith("."))
+    if not class_dirs:
+        raise ValueError(
+            f"{str(source)[:100]} has no class sub-folders. Expected "
+            f"SOURCE/<class name>/<image files>, as in food-101 or dogs-vs-cats.")
+    files, labels, ignored = [], [], []
+    for label, class_dir in enumerate(class_dirs):
+        entries = sorted(p for p in class_dir.rglob("*")
+                         if p.is_file() and not p.name.startswith("."))
+        images = [p for p in entries if p.suffix.lower() in IMAGE_SUFFIXES]
+        ignored += [p for p in entries if p.suffix.lower() not in IMAGE_SUFFIXES]
+        if not images:
+            raise ValueError(
+                f"Class folder {str(class_dir)[:100]} holds no "
+                f"{'/'.join(IMAGE_SUFFIXES)} images. Remove the folder or add "
+                f"its images.")
+        files += images
+        labels += [label] * len(images)
+    return [d.name for d in class_dirs], files, np.array(labels), ignored
+
+
+def stratified_split(labels, valid_fraction, test_fraction, seed, shuffle=True):
+    """Splits sample indices into train/valid/test, class by class.
+
+    Each class gives `round(fraction * its size)` samples to valid and to test,
+    so every split has the class balance of the whole.
+
+    Returns:
+        `{split: array of indices}`; each split in random order when `shuffle`,
+        else sorted (grouped by class, as on disk).
+
+    Raises:
+        ValueError: if the fractions are negative or leave no training data.
+    """
+    if min(valid_fraction, test_fraction) < 0 or valid_fraction + test_fraction >= 1:
+        raise ValueError(
+            f"Expected fractions >= 0 with valid + test < 1, received valid="
+            f"{valid_fraction}, test={test_fraction}.")
+    rng = np.random.default_rng(seed)
+    parts = {split: [] for split in config.SPLITS}
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        n_valid = round(valid_fraction * len(members))
+        n_test = round(test_fraction * len(members))
+        parts["valid"].append(members[:n_valid])
+        parts["test"].append(members[n_valid:n_valid + n_test])
+        parts["train"].append(members[n_valid + n_test:])
+    splits = {split: np.sort(np.concatenate(p)) for split, p in parts.items()}
+    return {split: rng.permutation(ids) if shuffle else ids
+            for split, ids in splits.items()}
+
+
+def read_image(path, size, resize="crop"):
+    """Reads an image as uint8 `(size, size, 3)` RGB.
+
+    Raises:
+        OSError, ValueError: when the file cannot be decoded (PIL's errors).
+    """
+    with Image.open(path) as image:
+        image.draft("RGB", (size, size))  # JPEG: decode at a reduced scale
+        image = image.convert("RGB")
+        if resize == "crop":
+            image = ImageOps.fit(image, (size, size), Image.Resampling.BILINEAR)
+        else:
+            image = image.resize((size, size), Image.Resampling.BILINEAR)
+        return np.asarray(image, dtype=np.uint8)
+
+
+def convert(source, out, size=64, valid_fraction=0.1, test_fraction=0.1,
+            seed=config.SEED, on_error="fail", block_size=256, resize="crop",
+            shuffle=True, progress=True):
+    """Converts an image folder into the course HDF5 layout; see the module doc.
+
+    Returns:
+        `(split_sizes, skipped)`: samples written per split, and the
+        `(path, reason)` of every image left out (only with `on_error="skip"`).
+
+    Raises:
+        ValueError: if an image cannot be read and `on_error="fail"`; the
+            message names the file. Nothing is left at `out` then.
+    """
+    if on_error not in ("fail", "skip"):
+        raise ValueError(f"on_error must be 'fail' or 'skip', received {on_error!r}.")
+    source, out = Path(source), Path(out)
+    class_names, files, labels, ignored = scan_image_folder(source)
+    for path in ignored:
+        print(f"not an image by its suffix, not converted: {path}")
+    splits = stratified_split(labels, valid_fraction, test_fraction, seed, shuffle)
+    partial = out.with_name(out.name + ".partial")
+    skipped = []
+    try:
+        with datasets.HDF5Writer(partial, (size, size, 3), class_names,
+                                 attrs={"source": str(source), "seed": seed}) as writer, \
+                tqdm(total=len(files), unit="image", disable=not progress) as bar:
+            for split, ids in splits.items():
+                # max(..., 1): an empty split still gets its (empty) datasets.
+                for start in range(0, max(len(ids), 1), block_size):
+                    block_ids = ids[start:start + block_size]
+                    images, kept = _read_block(files, block_ids, size, resize,
+                                               on_error, skipped)
+                    writer.append(
+                        split, images, labels[kept], kept,
+                        sources=[str(files[i].relative_to(source)) for i in kept])
+                    bar.update(len(block_ids))
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
+    skipped_list = out.with_name(out.name + ".skipped.txt")
+    skipped_list.unlink(missing_ok=True)
+    if skipped:
+        skipped_list.write_text("".join(f"{p}\t{why}\n" for p, why in skipped))
+    sizes = datasets.check_hdf5(out)["split_sizes"]
+    return sizes, skipped
+
+
+def _read_block(files, ids, size, resize, on_error, skipped):
+    """Reads the images `ids`; returns `(images, ids_read)`."""
+    images, kept = [], []
+    for i in ids:
+        try:
+            images.append(read_image(files[i], size, resize))
+            kept.append(i)
+        except (OSError, ValueError, Image.DecompressionBombError) as error:
+            if on_error == "fail":
+                raise ValueError(
+                    f"Cannot read image {files[i]}: {str(error)[:100]}. Fix or "
+                    f"remove the file, or rerun with --on-error skip to leave it "
+                    f"out and list it.") from error
+            skipped.append((files[i], str(error)[:200]))
+            print(f"skipped unreadable image {files[i]}: {str(error)[:100]}")
+    images = np.stack(images) if images else np.zeros((0, size, size, 3), np.uint8)
+    return images, np.array(kept, dtype=np.int64)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("source", help="folder of class sub-folders of images")
+    parser.add_argument("out", help="HDF5 file to write")
+    parser.add_argument("--size", type=int, default=64, help="image side in pixels")
+    parser.add_argument("--valid", type=float, default=0.1, help="validation fraction")
+    parser.add_argument("--test", type=float, default=0.1, help="test fraction")
+    parser.add_argument("--seed", type=int, default=config.SEED)
+    parser.add_argument("--on-error", choices=("fail", "skip"), default="fail",
+                        help="unreadable image: stop (default) or skip and list it")
+    parser.add_argument("--resize", choices=("crop", "stretch"), default="crop")
+    parser.add_argument("--block-size", type=int, default=256,
+                        help="images held in memory at a time")
+    parser.add_argument("--no-shuffle", action="store_true",
+                        help="keep each split grouped by class, as on disk")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    sizes, skipped = convert(
+        args.source, args.out, args.size, args.valid, args.test, args.seed,
+        args.on_error, args.block_size, args.resize, not args.no_shuffle,
+        not args.quiet)
+    print(f"Wrote {args.out}: " + ", ".join(f"{s} {n}" for s, n in sizes.items()))
+    if skipped:
+        print(f"Left out {len(skipped)} unreadable image(s), listed in "
+              f"{args.out}.skipped.txt")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except (ValueError, OSError) as error:
+        sys.exit(f"images_to_hdf5.py: error: {error}")
