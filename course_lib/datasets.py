@@ -264,13 +264,13 @@ def check_hdf5(path):
             f"{path} cannot be opened as HDF5 ({str(error)[:100]}); it may be "
             f"truncated by an interrupted copy or write. {fix}") from error
     with file:
-        try:
-            class_names = json.loads(file.attrs["class_names"])
-            image_shape = tuple(int(d) for d in file.attrs["image_shape"])
-        except KeyError as error:
-            raise ValueError(
-                f"{path} has no {error} attribute, so it was not written by the "
-                f"course writers. {fix}") from None
+        for attribute in ("class_names", "image_shape"):
+            if attribute not in file.attrs:
+                raise ValueError(
+                    f"{path} has no {attribute!r} attribute, so it is not in the "
+                    f"course layout (datasets found: {', '.join(file)[:100]}). {fix}")
+        class_names = json.loads(file.attrs["class_names"])
+        image_shape = tuple(int(d) for d in file.attrs["image_shape"])
         sizes = {}
         for split in config.SPLITS:
             for name in ("images", "labels", "ids"):

@@ -1,0 +1,121 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from PIL import Image
+
+from course_lib import datasets
+from data_scripts import images_to_hdf5
+
+ROOT = Path(__file__).resolve().parents[1]
+CLASS_SIZES = {"cats": 20, "dogs": 10, "pizza": 30}
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    """A food-101-like folder: JPEG and PNG, colour, grey and RGBA, odd sizes."""
+    rng = np.random.default_rng(0)
+    for label, (name, count) in enumerate(CLASS_SIZES.items()):
+        folder = tmp_path / "images" / name
+        folder.mkdir(parents=True)
+        for i in range(count):
+            pixels = np.full((30 + i, 45, 3), 80 * label, np.uint8)
+            pixels += rng.integers(0, 20, pixels.shape, dtype=np.uint8)
+            image = Image.fromarray(pixels)
+            if i % 5 == 1:
+                image = image.convert("L")
+            if i % 5 == 2:
+                image.convert("RGBA").save(folder / f"{i:03d}.png")
+            else:
+                image.save(folder / f"{i:03d}.jpg", quality=95)
+    return tmp_path / "images"
+
+
+def run_script(name, *args):
+    return subprocess.run([sys.executable, str(ROOT / "data_scripts" / name), *args],
+                          capture_output=True, text=True, cwd=ROOT)
+
+
+def test_make_dataset_builds_then_reuses(tmp_path):
+    first = run_script("make_dataset.py", "--profile", "ci", "--format", "hdf5",
+                       "--out", str(tmp_path), "--quiet")
+    assert first.returncode == 0, first.stderr
+    assert "hdf5   built" in first.stdout
+    assert datasets.check_hdf5(tmp_path / "ci" / "course.h5")["split_sizes"]["train"] == 2048
+    again = run_script("make_dataset.py", "--profile", "ci", "--format", "hdf5",
+                       "--out", str(tmp_path), "--quiet")
+    assert "hdf5   reused" in again.stdout
+
+
+def test_make_dataset_rejects_an_unknown_profile(tmp_path):
+    result = run_script("make_dataset.py", "--profile", "huge", "--out", str(tmp_path))
+    assert result.returncode == 2 and "invalid choice: 'huge'" in result.stderr
+
+
+def test_conversion_is_stratified_and_complete(image_folder, tmp_path):
+    out = tmp_path / "food.h5"
+    sizes, skipped = images_to_hdf5.convert(image_folder, out, size=24, valid_fraction=0.2,
+                                            test_fraction=0.1, progress=False)
+    assert skipped == [] and sum(sizes.values()) == sum(CLASS_SIZES.values())
+    info = datasets.check_hdf5(out)
+    assert info["class_names"] == list(CLASS_SIZES) and info["image_shape"] == (24, 24, 3)
+    with h5py.File(out, "r") as file:
+        ids = np.concatenate([file[s]["ids"][:] for s in ("train", "valid", "test")])
+        assert sorted(ids) == list(range(60))
+        valid_counts = np.bincount(file["valid/labels"][:], minlength=3)
+        assert list(valid_counts) == [4, 2, 6]  # 20% of each class
+        # Each sample keeps its label and source file, whatever the order.
+        for split in ("train", "test"):
+            for label, source in zip(file[split]["labels"][:], file[split]["sources"][:]):
+                assert source.decode().split("/")[0] == list(CLASS_SIZES)[label]
+        assert not np.array_equal(np.sort(file["train/labels"][:]), file["train/labels"][:])
+
+
+def test_conversion_does_not_depend_on_the_block_size(image_folder, tmp_path):
+    images_to_hdf5.convert(image_folder, tmp_path / "a.h5", size=16, block_size=3,
+                           progress=False)
+    images_to_hdf5.convert(image_folder, tmp_path / "b.h5", size=16, block_size=500,
+                           progress=False)
+    with h5py.File(tmp_path / "a.h5", "r") as a, h5py.File(tmp_path / "b.h5", "r") as b:
+        for name in ("train/images", "train/labels", "test/ids"):
+            assert np.array_equal(a[name][:], b[name][:])
+
+
+def test_unreadable_image_fails_by_default_and_names_it(image_folder, tmp_path):
+    (image_folder / "dogs" / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    out = tmp_path / "food.h5"
+    result = run_script("images_to_hdf5.py", str(image_folder), str(out), "--quiet")
+    assert result.returncode == 1
+    assert "Cannot read image" in result.stderr and "broken.jpg" in result.stderr
+    assert "--on-error skip" in result.stderr
+    assert not out.exists() and not Path(f"{out}.partial").exists()
+
+
+def test_skip_mode_reports_and_lists_every_skipped_file(image_folder, tmp_path):
+    (image_folder / "dogs" / "broken.jpg").write_bytes(b"garbage")
+    (image_folder / "cats" / "notes.txt").write_text("not an image")
+    out = tmp_path / "food.h5"
+    result = run_script("images_to_hdf5.py", str(image_folder), str(out), "--quiet",
+                        "--on-error", "skip", "--size", "16")
+    assert result.returncode == 0, result.stderr
+    assert "skipped unreadable image" in result.stdout and "broken.jpg" in result.stdout
+    assert "notes.txt" in result.stdout
+    listed = Path(f"{out}.skipped.txt").read_text()
+    assert "broken.jpg" in listed
+    assert sum(datasets.check_hdf5(out)["split_sizes"].values()) == 60
+
+
+def test_bad_source_folders(tmp_path):
+    with pytest.raises(FileNotFoundError, match="is not a folder"):
+        images_to_hdf5.scan_image_folder(tmp_path / "missing")
+    (tmp_path / "flat").mkdir()
+    with pytest.raises(ValueError, match="has no class sub-folders"):
+        images_to_hdf5.scan_image_folder(tmp_path / "flat")
+    (tmp_path / "flat" / "empty_class").mkdir()
+    with pytest.raises(ValueError, match="empty_class holds no"):
+        images_to_hdf5.scan_image_folder(tmp_path / "flat")
+    with pytest.raises(ValueError, match="valid \\+ test < 1"):
+        images_to_hdf5.stratified_split(np.zeros(5), 0.5, 0.5, seed=0)

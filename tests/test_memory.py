@@ -1,0 +1,26 @@
+import numpy as np
+import pytest
+
+from course_lib import bench, monitor
+
+
+def test_peak_increase_sees_an_allocation():
+    increase = monitor.peak_increase_mib(lambda: np.ones(64 * 2**20, np.uint8).sum())
+    assert 60 < increase < 80
+
+
+def test_peak_increase_sees_a_short_lived_copy():
+    def convert():
+        small = np.ones(16 * 2**20, np.uint8)
+        return float(small.astype(np.float32).sum())  # 16 + 64 MiB at once
+
+    assert 72 < monitor.peak_increase_mib(convert) < 100
+
+
+@pytest.mark.parametrize("layout", ["hdf5", "npy", "bcolz"])
+def test_writer_peak_memory_does_not_grow_with_the_dataset(layout):
+    small = bench.writer_peak_memory(layout, 2048)
+    large = bench.writer_peak_memory(layout, 16384)
+    data_growth = large["data_mib"] - small["data_mib"]
+    print(layout, small, large)
+    assert large["peak_mib"] - small["peak_mib"] < 0.1 * data_growth
