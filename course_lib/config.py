@@ -92,7 +92,7 @@ PROFILES = {
     profile.name: profile
     for profile in (
         Profile("ci", n_train=2048, n_valid=512, n_test=512, image_size=32,
-                n_features=64, batch_size=32, epochs=4, block_size=256,
+                n_features=64, batch_size=32, epochs=6, block_size=256,
                 chunk_rows=64),
         Profile("lesson", n_train=12288, n_valid=2048, n_test=2048,
                 image_size=64, n_features=256, batch_size=64, epochs=5,
