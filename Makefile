@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 PROFILE ?= lesson
 LAB_PORT ?= 8888
+# Jupyter refuses to run as root unless told; containers often run as root.
+LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: lab test data bench install clean-notebooks clean help
 
@@ -28,7 +30,7 @@ $(INSTALLED): pyproject.toml
 lab: install
 	COURSE_PROFILE=$${COURSE_PROFILE:-$(PROFILE)} $(PY) data_scripts/make_dataset.py
 	COURSE_PROFILE=$${COURSE_PROFILE:-$(PROFILE)} $(VENV)/bin/jupyter lab \
-		--ip=127.0.0.1 --port=$(LAB_PORT) --notebook-dir=notebooks
+		--ip=127.0.0.1 --port=$(LAB_PORT) --notebook-dir=notebooks $(LAB_ROOT_FLAG)
 
 test: install
 	COURSE_PROFILE=ci $(PY) -m pytest
