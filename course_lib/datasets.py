@@ -399,13 +399,13 @@ def open_features(profile=None):
     Returns:
         A `bcolz.carray` of shape `(n_samples, n_features)`; row i is sample i.
     """
-    folder = ensure_layout("bcolz", profile, progress=False)
+    folder = ensure_layout("bcolz", profile)
     return bcolz.open(str(folder / FEATURE_MATRIX_NAME), mode="r")
 
 
 def read_index(profile=None):
     """Reads the index table (id, name, split, label, npy_path) of a profile."""
-    folder = ensure_layout("bcolz", profile, progress=False)
+    folder = ensure_layout("bcolz", profile)
     return pd.read_csv(folder / INDEX_NAME)
 
 
