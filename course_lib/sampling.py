@@ -1,0 +1,143 @@
+"""Epoch orderings shared by every loader of the kit.
+
+A `BatchSampler` turns `n` sample positions into the batches of one epoch.
+Its guarantees, whatever the strategy:
+
+- every position appears exactly once per epoch;
+- the last, partial batch is kept (`drop_last=False`) unless you ask to drop
+  it, and `len()` always counts the batches actually produced;
+- fewer samples than a batch still give one (smaller) batch;
+- epoch `e` has its own order, a pure function of `(seed, e)`: the same seed
+  replays the same sequence of epochs, in any process;
+- positions inside a batch are sorted, so h5py accepts them and reads them in
+  file order.
+
+Strategies:
+
+| strategy | order                                                     | reads      |
+|----------|-----------------------------------------------------------|------------|
+| `none`   | 0, 1, 2, ... every epoch                                  | sequential |
+| `full`   | a random permutation                                      | random     |
+| `block`  | chunk-aligned blocks of `block_size` positions in random  | a few      |
+|          | order; positions shuffled within windows of `window`      | contiguous |
+|          | positions (default: one batch)                            | slices     |
+"""
+
+import numpy as np
+
+STRATEGIES = ("none", "full", "block")
+
+
+class BatchSampler:
+    """The batches of each epoch, as arrays of sorted sample positions.
+
+    Args:
+        n: number of samples.
+        batch_size: samples per batch.
+        strategy: `"none"`, `"full"` or `"block"` (see the module doc).
+        seed: seed of the epoch orders; `None` draws one at random.
+        drop_last: drop the last batch when it is smaller than `batch_size`.
+        block_size: `"block"` only: positions per contiguous block. Use a
+            divisor or multiple of the HDF5 chunk rows so that a block never
+            straddles chunks needlessly. Default: half a batch.
+        window: `"block"` only: positions are shuffled within windows of this
+            many positions (a multiple of `block_size`). Larger windows mix
+            better but spread a batch over more blocks. Default: `batch_size`.
+
+    Raises:
+        ValueError: for an unknown strategy, a non-positive size, or
+            `drop_last=True` with fewer samples than one batch.
+
+    Example:
+
+    >>> sampler = BatchSampler(10, batch_size=4, strategy="full", seed=0)
+    >>> len(sampler), [len(b) for b in sampler.batches(epoch=0)]
+    (3, [4, 4, 2])
+    """
+
+    def __init__(self, n, batch_size, strategy="full", seed=None, drop_last=False,
+                 block_size=None, window=None):
+        if strategy not in STRATEGIES:
+            raise ValueError(
+                f"Unknown shuffle strategy {str(strategy)[:100]!r}. Expected one "
+                f"of {', '.join(STRATEGIES)}.")
+        if int(n) < 0 or int(batch_size) < 1:
+            raise ValueError(
+                f"Expected n >= 0 and batch_size >= 1, received n={n}, "
+                f"batch_size={batch_size}.")
+        if drop_last and n < batch_size:
+            raise ValueError(
+                f"drop_last=True with {n} samples and batch_size={batch_size} "
+                f"leaves no batch at all. Use drop_last=False or a smaller batch.")
+        self.n = int(n)
+        self.batch_size = int(batch_size)
+        self.strategy = strategy
+        self.seed = int(np.random.SeedSequence().entropy % 2**32) if seed is None else int(seed)
+        self.drop_last = drop_last
+        self.block_size = int(block_size or max(self.batch_size // 2, 1))
+        self.window = int(window or self.batch_size)
+        if strategy == "block" and (self.block_size < 1 or self.window % self.block_size):
+            raise ValueError(
+                f"window ({self.window}) must be a positive multiple of block_size "
+                f"({self.block_size}).")
+        self._cache = (None, None)
+
+    def __len__(self):
+        if self.drop_last:
+            return self.n // self.batch_size
+        return -(-self.n // self.batch_size)
+
+    def order(self, epoch):
+        """All positions of epoch `epoch`, in the order batches take them."""
+        rng = np.random.default_rng([self.seed, int(epoch)])
+        if self.strategy == "none":
+            return np.arange(self.n)
+        if self.strategy == "full":
+            return rng.permutation(self.n)
+        starts = rng.permutation(np.arange(0, self.n, self.block_size))
+        order = np.concatenate(
+            [np.arange(s, min(s + self.block_size, self.n)) for s in starts]
+            or [np.zeros(0, np.int64)])
+        for lo in range(0, self.n, self.window):
+            order[lo:lo + self.window] = rng.permutation(order[lo:lo + self.window])
+        return order
+
+    def batches(self, epoch):
+        """The batches of epoch `epoch`: a list of sorted position arrays."""
+        cached_epoch, cached = self._cache
+        if cached_epoch == epoch:
+            return cached
+        order = self.order(epoch)
+        batches = [np.sort(order[i:i + self.batch_size])
+                   for i in range(0, len(self) * self.batch_size, self.batch_size)]
+        self._cache = (epoch, batches)
+        return batches
+
+
+def mixing_distance(labels, batches, n_classes=None):
+    """How far batches are from the class mix of the whole dataset.
+
+    The mean, over batches, of the total variation distance between a batch's
+    class histogram and the global one: 0 when every batch has the global class
+    proportions, 1 when batches hold classes the dataset barely has. On
+    class-sorted data, no shuffling gives about `1 - 1/n_classes`.
+
+    Args:
+        labels: integer label of each position.
+        batches: lists of positions, e.g. `sampler.batches(epoch)`.
+        n_classes: number of classes (default: `labels.max() + 1`).
+
+    Example:
+
+    >>> labels = np.repeat([0, 1], 50)
+    >>> round(mixing_distance(labels, [np.arange(0, 50), np.arange(50, 100)]), 2)
+    0.5
+    """
+    labels = np.asarray(labels)
+    n_classes = n_classes or int(labels.max()) + 1
+    overall = np.bincount(labels, minlength=n_classes) / len(labels)
+    distances = [
+        0.5 * np.abs(np.bincount(labels[b], minlength=n_classes) / len(b) - overall).sum()
+        for b in batches if len(b)
+    ]
+    return float(np.mean(distances))

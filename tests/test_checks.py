@@ -1,0 +1,105 @@
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from course_lib.checks import check_dataset
+from course_lib.loaders import HDF5Dataset
+
+N, BATCH = 100, 32
+IMAGES = np.arange(N * 4, dtype=np.float32).reshape(N, 2, 2, 1)  # every sample distinct
+LABELS = np.arange(N) % 3
+
+
+class ClassicGenerator(keras.utils.PyDataset):
+    """The 2018 tutorial's Sequence, ported: floor in __len__, shuffle per epoch."""
+
+    def __init__(self, batch_size=BATCH, length=math.floor, call_super=True,
+                 shuffle=True, labels=LABELS, **kwargs):
+        if call_super:
+            super().__init__(**kwargs)
+        self.batch_size, self.length, self.shuffle, self.labels = batch_size, length, shuffle, labels
+        self.indexes = np.arange(N)
+        self.on_epoch_end()
+
+    def __len__(self):
+        return int(self.length(N / self.batch_size))
+
+    def __getitem__(self, index):
+        ids = self.indexes[index * self.batch_size:(index + 1) * self.batch_size]
+        return IMAGES[ids], self.labels[ids]
+
+    def on_epoch_end(self):
+        if self.shuffle:
+            np.random.shuffle(self.indexes)
+
+
+def problems(ds, **kwargs):
+    return check_dataset(ds, n_samples=N, verbose=False, **kwargs).problems
+
+
+def test_a_correct_dataset_passes(capsys):
+    report = check_dataset(ClassicGenerator(length=math.ceil), n_samples=N, n_classes=3)
+    assert report.ok
+    assert "All checks passed" in capsys.readouterr().out
+
+
+def test_the_kits_loader_passes(ci_data):
+    ds = HDF5Dataset(ci_data["hdf5"], "valid/images", "valid/labels", batch_size=100, seed=0)
+    assert check_dataset(ds, n_samples=512, n_classes=3, verbose=False).ok
+
+
+def test_floor_len_drops_the_last_batch():
+    [problem] = problems(ClassicGenerator())
+    assert "4 of 100 samples never appear" in problem and "math.ceil" in problem
+
+
+def test_floor_len_with_fewer_samples_than_a_batch_is_zero():
+    [problem] = problems(ClassicGenerator(batch_size=128))
+    assert "len(ds) is 0" in problem and "math.ceil" in problem
+
+
+def test_missing_super_init(recwarn):
+    found = problems(ClassicGenerator(length=math.ceil, call_super=False))
+    assert any("super().__init__(**kwargs)" in p for p in found)
+
+
+def test_same_order_every_epoch():
+    [problem] = problems(ClassicGenerator(length=math.ceil, shuffle=False))
+    assert "same order" in problem and "on_epoch_end" in problem
+    assert not problems(ClassicGenerator(length=math.ceil, shuffle=False), shuffled=False)
+
+
+def test_label_out_of_range():
+    found = check_dataset(ClassicGenerator(length=math.ceil, labels=np.arange(N) % 4),
+                          n_samples=N, n_classes=3, verbose=False).problems
+    assert any("label 3 but there are only 3 classes" in p for p in found)
+
+
+class RepeatsFirstBatch(ClassicGenerator):
+    def __getitem__(self, index):
+        return super().__getitem__(0)
+
+
+def test_duplicated_samples():
+    found = problems(RepeatsFirstBatch(length=math.ceil))
+    assert any("came twice in one epoch" in p for p in found)
+    assert any("never appear" in p for p in found)
+
+
+class ReturnsAList(ClassicGenerator):
+    def __getitem__(self, index):
+        return list(super().__getitem__(index))
+
+
+def test_batches_must_be_tuples():
+    [problem] = problems(ReturnsAList(length=math.ceil))
+    assert "expects a tuple (inputs, labels)" in problem
+
+
+@pytest.mark.parametrize("bad", [ClassicGenerator(), ClassicGenerator(shuffle=False)])
+def test_report_lists_one_sentence_per_problem(bad, capsys):
+    check_dataset(bad, n_samples=N)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines and all(line.startswith("- ") for line in lines)
