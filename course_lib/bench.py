@@ -1,8 +1,12 @@
 """Benchmarks that print figures: `python -m course_lib.bench` (or `make bench`).
 
-`writer`: peak memory of the block-wise dataset writers at two dataset sizes.
-Each write runs in a fresh child process, so its peak RSS
-(`ru_maxrss`) belongs to that write alone.
+- `writer`: peak memory of the block-wise dataset writers at two sizes.
+- `loaders`: samples/s of every way the lessons read batches, in one run on
+  the same files, as ratios to the in-memory ceiling and to the naive recipe;
+  and the peak memory of a streaming epoch at N and 8N samples.
+
+Memory figures come from fresh child processes, so a peak RSS (`ru_maxrss`)
+belongs to the measured work alone.
 """
 
 import argparse
@@ -12,10 +16,15 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
-from course_lib import config
+import h5py
+import numpy as np
 
-_CHILD = """
+from course_lib import config, datasets
+from course_lib.sampling import BatchSampler
+
+_WRITER_CHILD = """
 import dataclasses, json, resource, sys
 from course_lib import config, datasets, monitor
 profile = dataclasses.replace(config.get_profile("ci"), **json.loads(sys.argv[2]))
@@ -24,6 +33,14 @@ datasets.ensure_layout(sys.argv[1], profile, progress=False)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"before_mib": before, "peak_mib": peak}))
 """
+
+
+def _run_child(code, *args, env=None):
+    """Runs Python `code` in a child process; returns its last line as JSON."""
+    result = subprocess.run([sys.executable, "-c", code, *args],
+                            env={**os.environ, **(env or {})},
+                            capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def writer_peak_memory(layout, n_samples, image_size=64, block_size=256):
@@ -47,11 +64,8 @@ def writer_peak_memory(layout, n_samples, image_size=64, block_size=256):
                  "block_size": block_size, "n_features": 1024}
     profile = dataclasses.replace(config.get_profile("ci"), **overrides)
     with tempfile.TemporaryDirectory() as folder:
-        result = subprocess.run(
-            [sys.executable, "-c", _CHILD, layout, json.dumps(overrides)],
-            env={**os.environ, config.DATA_DIR_ENV: folder},
-            capture_output=True, text=True, check=True)
-    figures = json.loads(result.stdout.strip().splitlines()[-1])
+        figures = _run_child(_WRITER_CHILD, layout, json.dumps(overrides),
+                             env={config.DATA_DIR_ENV: folder})
     data_bytes = profile.feature_bytes if layout == "bcolz" else profile.image_bytes
     return {**figures, "data_mib": data_bytes / 2**20}
 
@@ -72,11 +86,128 @@ def writer_benchmark(sizes=(4096, 32768), image_size=64):
         print(f"{'':7s} data x{data_ratio:.0f} -> peak RSS x{peak_ratio:.2f}")
 
 
+def _rate(read_batch, batches, repeat=3):
+    """Samples/s of calling `read_batch` on each batch of positions, best of `repeat`."""
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        for positions in batches:
+            read_batch(positions)
+        best = min(best, time.perf_counter() - started)
+    return sum(len(b) for b in batches) / best
+
+
+def loader_throughput(profile="lesson", naive_batches=20):
+    """Measures samples/s of each way to read training batches, in one run.
+
+    Args:
+        profile: the profile whose HDF5 file and npy folder are read.
+        naive_batches: how many batches to time for the (very slow) naive recipe.
+
+    Returns:
+        `{name: samples per second}`.
+    """
+    import tensorflow as tf
+
+    from course_lib.loaders import HDF5Dataset, NpyDirectoryDataset
+
+    profile = config.get_profile(profile)
+    paths = datasets.ensure_all(profile, layouts=("hdf5", "npy"), progress=False)
+    batch = profile.batch_size
+    datasets.disk_usage(paths["npy"])
+    x_memory, _ = datasets.load_split(paths["hdf5"], "train")  # also warms the page cache
+    partition, labels = datasets.read_partition(paths["npy"])
+    for name in partition["train"]:
+        (paths["npy"] / f"{name}.npy").read_bytes()
+    n = len(x_memory)
+    full = BatchSampler(n, batch, "full", seed=0).batches(0)
+
+    def hdf5(strategy):
+        return HDF5Dataset(paths["hdf5"], batch_size=batch, shuffle=strategy, seed=0,
+                           block_size=profile.chunk_rows // 2)
+
+    def epoch(ds):
+        return lambda _: [ds[i] for i in range(len(ds))]
+
+    rates = {"in-memory numpy (ceiling)": _rate(lambda b: x_memory[b], full)}
+    for strategy in ("block", "full"):
+        ds = hdf5(strategy)
+        rates[f"HDF5 loader, {strategy}"] = _rate(epoch(ds), [np.arange(n)])
+    with h5py.File(paths["hdf5"], "r") as file:
+        images = file["train/images"]
+        rates["naive: h5py fancy index per batch"] = _rate(
+            lambda b: images[b], full[:naive_batches])
+    npy = NpyDirectoryDataset(paths["npy"], partition["train"], labels, batch_size=batch, seed=0)
+    rates["npy loader, full"] = _rate(epoch(npy), [np.arange(n)])
+    files = [paths["npy"] / f"{name}.npy" for name in partition["train"]]
+    rates["plain np.load loop"] = _rate(
+        lambda b: np.stack([np.load(files[i]) for i in b]), npy.sampler.batches(0))
+    ds = hdf5("block")
+    signature = (tf.TensorSpec((None, *profile.image_shape), tf.uint8),
+                 tf.TensorSpec((None,), tf.int64))
+    pipeline = tf.data.Dataset.from_generator(
+        lambda: (ds[i] for i in range(len(ds))), output_signature=signature
+    ).prefetch(tf.data.AUTOTUNE)
+    rates["tf.data from_generator (block reads)"] = _rate(
+        lambda _: [None for _ in pipeline], [np.arange(n)])
+    return rates
+
+
+_STREAM_CHILD = """
+import json, resource, sys
+from course_lib.loaders import HDF5Dataset
+ds = HDF5Dataset(sys.argv[1], batch_size=64, shuffle="block", seed=0)
+for i in range(len(ds)):
+    ds[i]
+print(json.dumps({"peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def streaming_peak_memory(n_samples, image_size=64):
+    """Peak RSS (MiB) of a child process streaming one epoch of `n_samples`."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "stream.h5")
+        with datasets.HDF5Writer(path, (image_size, image_size, 3), config.CLASS_NAMES) as writer:
+            for start in range(0, n_samples, 1024):
+                stop = min(start + 1024, n_samples)
+                writer.append("train", np.zeros((stop - start, image_size, image_size, 3),
+                                                np.uint8) + np.uint8(start % 251),
+                              np.zeros(stop - start), np.arange(start, stop))
+        return _run_child(_STREAM_CHILD, path)["peak_mib"]
+
+
+def loader_benchmark(profile="lesson"):
+    """Prints the loader throughput table and the streaming memory figures."""
+    profile = config.get_profile(profile)
+    rates = loader_throughput(profile)
+    ceiling = rates["in-memory numpy (ceiling)"]
+    naive = rates["naive: h5py fancy index per batch"]
+    print(f"Loader throughput, profile {profile.name!r}: {profile.n_train} training "
+          f"samples of {profile.image_size}x{profile.image_size}x3, batch "
+          f"{profile.batch_size}, one process, page cache warm, best of 3")
+    print(f"{'reader':40s} {'samples/s':>11s} {'x ceiling':>10s} {'x naive':>9s}")
+    for name, rate in rates.items():
+        print(f"{name:40s} {rate:11,.0f} {rate / ceiling:10.3f} {rate / naive:9.1f}")
+    print(f"npy loader / plain np.load loop: "
+          f"{rates['npy loader, full'] / rates['plain np.load loop']:.2f}")
+    small, large = 4096, 8 * 4096
+    peaks = [streaming_peak_memory(n) for n in (small, large)]
+    print(f"Peak RSS streaming one epoch (64x64, batch 64, block): {small} samples "
+          f"{peaks[0]:.0f} MiB, {large} samples {peaks[1]:.0f} MiB, growth "
+          f"{100 * (peaks[1] / peaks[0] - 1):+.1f}%")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("benchmark", nargs="?", default="all", choices=("writer", "all"))
-    parser.parse_args(argv)
-    writer_benchmark()
+    parser.add_argument("benchmark", nargs="?", default="all",
+                        choices=("writer", "loaders", "all"))
+    parser.add_argument("--profile", default="lesson", choices=sorted(config.PROFILES),
+                        help="profile for the loader benchmark (default: lesson)")
+    args = parser.parse_args(argv)
+    if args.benchmark in ("writer", "all"):
+        writer_benchmark()
+    if args.benchmark in ("loaders", "all"):
+        loader_benchmark(args.profile)
 
 
 if __name__ == "__main__":

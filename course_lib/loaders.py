@@ -133,7 +133,7 @@ class HDF5Dataset(SampledDataset):
         n = self._validate()
         super().__init__(n, batch_size, shuffle, seed, drop_last, block_size,
                          window, **kwargs)
-        self._file, self._pid = None, None
+        self._file, self._handles, self._pid = None, None, None
         self._open_lock = threading.Lock()
 
     def _validate(self):
@@ -160,18 +160,19 @@ class HDF5Dataset(SampledDataset):
         return next(iter(lengths.values()))
 
     def _datasets(self):
-        """The open datasets of this process; opens the file on first use."""
+        """`(images, labels)` datasets of this process; opens the file on first use."""
         if self._pid != os.getpid():
             with self._open_lock:
                 if self._pid != os.getpid():
                     self._file = h5py.File(self.path, "r")
+                    self._handles = (self._file[self.images_name],
+                                     self._file[self.labels_name] if self.labels_name else None)
                     self._pid = os.getpid()
-        file = self._file
-        return file[self.images_name], file[self.labels_name] if self.labels_name else None
+        return self._handles
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state.update(_file=None, _pid=None, _open_lock=None)
+        state.update(_file=None, _handles=None, _pid=None, _open_lock=None)
         return state
 
     def __setstate__(self, state):
