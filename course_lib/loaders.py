@@ -254,11 +254,12 @@ class NpyDirectoryDataset(SampledDataset):
         images = []
         for position in positions:
             path = self.folder / f"{self.ids[position]}.npy"
-            if not path.is_file():
+            try:
+                images.append(np.load(path))
+            except FileNotFoundError:
                 raise FileNotFoundError(
                     f"Missing sample file {path}. Rebuild the folder (`make data`) "
-                    f"or remove {self.ids[position]!r} from the ids.")
-            images.append(np.load(path))
+                    f"or remove {self.ids[position]!r} from the ids.") from None
         x = np.stack(images)
         if self.labels is None:
             return (x,)
