@@ -82,6 +82,11 @@ class BatchSampler:
                 f"({self.block_size}).")
         self._cache = (None, None)
 
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_cache"] = (None, None)  # recomputed on demand; keeps pickles small
+        return state
+
     def __len__(self):
         if self.drop_last:
             return self.n // self.batch_size
