@@ -6,8 +6,12 @@ does not import TensorFlow):
 - `config`: profiles (`ci`, `lesson`, `large`), the data folder, the seed.
 - `synthetic`: the learnable synthetic image dataset.
 - `datasets`: the three on-disk layouts (HDF5, per-sample npy, bcolz).
+- `sampling`: epoch orders shared by every loader (none / full / block).
+- `loaders`: `PyDataset` loaders for HDF5 and per-sample .npy; thread-safe generators.
+- `checks`: `check_dataset`, the exercise checker for your own PyDataset.
 - `models`: the small convnet the lessons train.
 - `monitor`: measuring the memory a call uses.
+- `bench`: benchmarks that print figures (`python -m course_lib.bench`).
 """
 
 __version__ = "0.1.0"

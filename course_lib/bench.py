@@ -114,7 +114,6 @@ def loader_throughput(profile="lesson", naive_batches=20):
     profile = config.get_profile(profile)
     paths = datasets.ensure_all(profile, layouts=("hdf5", "npy"), progress=False)
     batch = profile.batch_size
-    datasets.disk_usage(paths["npy"])
     x_memory, _ = datasets.load_split(paths["hdf5"], "train")  # also warms the page cache
     partition, labels = datasets.read_partition(paths["npy"])
     for name in partition["train"]:
