@@ -96,6 +96,11 @@ def _manifest_path(path):
     return path.with_name(path.name + ".manifest.json")
 
 
+def _partial_path(path):
+    """Where a layout is built before it is renamed into place."""
+    return path.with_name(path.name + ".partial")
+
+
 def _remove(path):
     if path.is_dir():
         shutil.rmtree(path)
@@ -444,7 +449,7 @@ def layout_status(layout, profile=None):
     path = layout_path(layout, profile)
     manifest = _manifest_path(path)
     if not path.exists():
-        return "incomplete" if path.with_name(path.name + ".partial").exists() else "missing"
+        return "incomplete" if _partial_path(path).exists() else "missing"
     if not manifest.is_file():
         return "incomplete"
     try:
@@ -490,7 +495,7 @@ def ensure_layout(layout, profile=None, force=False, progress=True):
     if status not in ("missing", "complete"):
         print(f"{path} is {status}; rebuilding it.")
     _check_free_space(path.parent, _estimated_bytes(layout, profile))
-    partial = path.with_name(path.name + ".partial")
+    partial = _partial_path(path)
     _remove(partial)
     _WRITERS[layout](partial, profile, progress)
     _manifest_path(path).unlink(missing_ok=True)

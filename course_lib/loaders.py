@@ -61,10 +61,6 @@ class SampledDataset(keras.utils.PyDataset):
         self.epoch += 1
 
 
-def _name(item):
-    return f"{item.file.filename}:{item.name}"
-
-
 def read_rows(dataset, positions, max_gap=16):
     """Reads sorted rows of an h5py dataset as a few contiguous slices.
 
@@ -87,6 +83,18 @@ def read_rows(dataset, positions, max_gap=16):
         block = dataset[start:stop]
         parts.append(block if stop - start == len(group) else block[group - start])
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _dataset_names(file):
+    """Paths of every dataset in an open h5py file, e.g. `["train/images", ...]`."""
+    names = []
+
+    def collect(name, item):
+        if isinstance(item, h5py.Dataset):
+            names.append(name)
+
+    file.visititems(collect)
+    return names
 
 
 class HDF5Dataset(SampledDataset):
@@ -145,13 +153,10 @@ class HDF5Dataset(SampledDataset):
             lengths = {}
             for name in filter(None, (self.images_name, self.labels_name)):
                 if name not in file or not isinstance(file[name], h5py.Dataset):
-                    found = []
-                    file.visititems(lambda key, item: found.append(key)
-                                    if isinstance(item, h5py.Dataset) else None)
                     raise ValueError(
                         f"{self.path} has no dataset {name!r}. Datasets in the "
-                        f"file: {', '.join(found)[:100]}. Pass their names as "
-                        f"`images=` and `labels=`.")
+                        f"file: {', '.join(_dataset_names(file))[:100]}. Pass their "
+                        f"names as `images=` and `labels=`.")
                 lengths[name] = len(file[name])
         if len(set(lengths.values())) != 1 or 0 in lengths.values():
             raise ValueError(
