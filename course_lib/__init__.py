@@ -7,6 +7,7 @@ does not import TensorFlow):
 - `synthetic`: the learnable synthetic image dataset.
 - `datasets`: the three on-disk layouts (HDF5, per-sample npy, bcolz).
 - `sampling`: epoch orders shared by every loader (none / full / block).
+- `hdf5_rows`: reading a batch's rows from HDF5 (h5py slices, or straight from byte offsets).
 - `loaders`: `PyDataset` loaders for HDF5 and per-sample .npy; thread-safe generators.
 - `checks`: `check_dataset`, the exercise checker for your own PyDataset.
 - `models`: the small convnet the lessons train.

@@ -19,6 +19,7 @@ import h5py
 import keras
 import numpy as np
 
+from course_lib.hdf5_rows import RowReader
 from course_lib.sampling import BatchSampler
 
 
@@ -61,30 +62,6 @@ class SampledDataset(keras.utils.PyDataset):
         self.epoch += 1
 
 
-def read_rows(dataset, positions, max_gap=16):
-    """Reads sorted rows of an h5py dataset as a few contiguous slices.
-
-    Rows closer than `max_gap` are read in one slice and the extra rows
-    dropped in memory: one slice read costs about as much as a few rows, and
-    h5py's fancy indexing is far slower than either.
-
-    Example:
-
-    >>> read_rows(file["train/images"], np.array([0, 1, 2, 40, 41])).shape
-    (5, 64, 64, 3)
-    """
-    positions = np.asarray(positions)
-    if len(positions) == 0:
-        return np.zeros((0, *dataset.shape[1:]), dataset.dtype)
-    breaks = np.flatnonzero(np.diff(positions) > max_gap) + 1
-    parts = []
-    for group in np.split(positions, breaks):
-        start, stop = int(group[0]), int(group[-1]) + 1
-        block = dataset[start:stop]
-        parts.append(block if stop - start == len(group) else block[group - start])
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
-
-
 def _dataset_names(file):
     """Paths of every dataset in an open h5py file, e.g. `["train/images", ...]`."""
     names = []
@@ -102,10 +79,11 @@ class HDF5Dataset(SampledDataset):
 
     Works with any file and dataset names: the kit's layout
     (`train/images`, `train/labels`), a food-101 style file (`train_img`,
-    one-hot `train_labels`) or an EArray written by PyTables. Each batch is
-    read as a few contiguous slices (`read_rows`). The file is opened lazily,
-    once per process, and never pickled, so the loader is safe with thread
-    and process workers, under `fork` and `spawn`.
+    one-hot `train_labels`) or an EArray written by PyTables. Rows are read
+    with `hdf5_rows.RowReader`: straight from their byte offsets when the
+    dataset is uncompressed, otherwise as a few contiguous h5py slices. The
+    file is opened lazily, once per process, and never pickled, so the
+    loader is safe with thread and process workers, under `fork` and `spawn`.
 
     Args:
         path: the HDF5 file.
@@ -119,6 +97,8 @@ class HDF5Dataset(SampledDataset):
         preprocess: optional function applied to each batch of images, e.g.
             `to_float32`.
         drop_last, block_size, window: see `sampling.BatchSampler`.
+        direct_reads: read uncompressed rows from their byte offsets (the
+            default); `False` reads everything through h5py, for comparison.
         **kwargs: `workers`, `use_multiprocessing`, `max_queue_size`.
 
     Raises:
@@ -134,14 +114,16 @@ class HDF5Dataset(SampledDataset):
 
     def __init__(self, path, images="train/images", labels="train/labels",
                  batch_size=32, shuffle="block", seed=None, preprocess=None,
-                 drop_last=False, block_size=None, window=None, **kwargs):
+                 drop_last=False, block_size=None, window=None, direct_reads=True,
+                 **kwargs):
         self.path = Path(path)
+        self.direct_reads = direct_reads
         self.images_name, self.labels_name = images, labels
         self.preprocess = preprocess
         n = self._validate()
         super().__init__(n, batch_size, shuffle, seed, drop_last, block_size,
                          window, **kwargs)
-        self._file, self._handles, self._pid = None, None, None
+        self._file, self._row_readers, self._pid = None, None, None
         self._open_lock = threading.Lock()
 
     def _validate(self):
@@ -164,20 +146,21 @@ class HDF5Dataset(SampledDataset):
                 f"length, received {lengths}. Check that the names belong together.")
         return next(iter(lengths.values()))
 
-    def _datasets(self):
-        """`(images, labels)` datasets of this process; opens the file on first use."""
+    def _readers(self):
+        """`(images, labels)` row readers of this process; opens the file on first use."""
         if self._pid != os.getpid():
             with self._open_lock:
                 if self._pid != os.getpid():
                     self._file = h5py.File(self.path, "r")
-                    self._handles = (self._file[self.images_name],
-                                     self._file[self.labels_name] if self.labels_name else None)
+                    self._row_readers = tuple(
+                        RowReader(self._file[name], self.direct_reads) if name else None
+                        for name in (self.images_name, self.labels_name))
                     self._pid = os.getpid()
-        return self._handles
+        return self._row_readers
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state.update(_file=None, _handles=None, _pid=None, _open_lock=None)
+        state.update(_file=None, _row_readers=None, _pid=None, _open_lock=None)
         return state
 
     def __setstate__(self, state):
@@ -185,13 +168,13 @@ class HDF5Dataset(SampledDataset):
         self._open_lock = threading.Lock()
 
     def read(self, positions):
-        images, labels = self._datasets()
-        x = read_rows(images, positions)
+        images, labels = self._readers()
+        x = images(positions)
         if self.preprocess is not None:
             x = self.preprocess(x)
         if labels is None:
             return (x,)
-        return x, read_rows(labels, positions)
+        return x, labels(positions)
 
 
 class NpyDirectoryDataset(SampledDataset):

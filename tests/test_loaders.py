@@ -11,7 +11,7 @@ import pytest
 
 from course_lib import config, datasets
 from course_lib.loaders import (HDF5Dataset, NpyDirectoryDataset, ThreadSafeIterator,
-                                read_rows, threadsafe_generator, to_float32)
+                                threadsafe_generator, to_float32)
 
 CI = config.get_profile("ci")
 
@@ -42,13 +42,6 @@ def test_hdf5_loader_images_match_their_labels(ci_data):
     position = {row.tobytes(): i for i, row in enumerate(x_all)}
     x, y = ds[3]
     assert [y_all[position[row.tobytes()]] for row in x] == list(y)
-
-
-def test_read_rows_matches_fancy_indexing(ci_data):
-    with h5py.File(ci_data["hdf5"], "r") as file:
-        images = file["train/images"]
-        for positions in ([5], [0, 1, 2, 3], [1, 3, 40, 41, 42, 900], list(range(0, 2048, 97))):
-            assert np.array_equal(read_rows(images, np.array(positions)), images[positions])
 
 
 def test_food101_style_file_with_one_hot_labels(tmp_path):
