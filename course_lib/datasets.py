@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from course_lib import config, synthetic
+from course_lib import config, features, synthetic
 
 LAYOUTS = ("hdf5", "npy", "bcolz")
 HDF5_NAME = "course.h5"
@@ -83,12 +83,14 @@ def _fingerprint(layout, profile):
         "npy": ("image_size",),
         "bcolz": ("n_features",),
     }[layout]
+    versions = {"features_version": synthetic.FEATURES_VERSION} if layout == "bcolz" else {}
     return {
         "layout": layout,
         "format_version": FORMAT_VERSION,
         "seed": config.SEED,
         "split_sizes": profile.split_sizes,
         **{field: getattr(profile, field) for field in fields},
+        **versions,
     }
 
 
@@ -369,21 +371,15 @@ def _npy_is_usable(folder, profile):
 
 def _write_bcolz(folder, profile, progress):
     folder.mkdir()
-    row_bytes = profile.n_features * 4
-    matrix = None
-    for split, start, stop in _blocks(split_ranges(profile), profile, progress, "bcolz"):
-        block = synthetic.features(start, stop, profile.n_features, config.SEED)
-        if matrix is None:
-            matrix = bcolz.carray(
-                block, rootdir=str(folder / FEATURE_MATRIX_NAME), mode="w",
-                expectedlen=profile.n_samples,
-                chunklen=max(16, (256 * 1024) // row_bytes),
-                cparams=bcolz.cparams(clevel=5, cname="lz4"))
-        else:
-            matrix.append(block)
-        _index_block(split, start, stop).to_csv(
-            folder / INDEX_NAME, mode="a", header=start == 0, index=False)
-    matrix.flush()
+
+    def blocks():
+        for split, start, stop in _blocks(split_ranges(profile), profile, progress, "bcolz"):
+            _index_block(split, start, stop).to_csv(
+                folder / INDEX_NAME, mode="a", header=start == 0, index=False)
+            yield start, synthetic.features(start, stop, profile.n_features, config.SEED)
+
+    features.write_features(folder / FEATURE_MATRIX_NAME, blocks(), profile.n_samples,
+                            profile.n_features)
 
 
 def _index_block(split, start, stop):

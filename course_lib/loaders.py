@@ -58,6 +58,10 @@ class SampledDataset(keras.utils.PyDataset):
     def read(self, positions):
         raise NotImplementedError
 
+    def sample_keys(self, index):
+        """Stable ids of the samples in batch `index` this epoch (seeds augmentation)."""
+        return self.sampler.batches(self.epoch)[index]
+
     def on_epoch_end(self):
         self.epoch += 1
 
@@ -239,22 +243,31 @@ class NpyDirectoryDataset(SampledDataset):
         return values
 
     def read(self, positions):
-        images = []
-        for position in positions:
-            path = self.folder / f"{self.ids[position]}.npy"
-            try:
-                images.append(np.load(path))
-            except FileNotFoundError:
-                raise FileNotFoundError(
-                    f"Missing sample file {path}. Rebuild the folder (`make data`) "
-                    f"or remove {self.ids[position]!r} from the ids.") from None
-        x = np.stack(images)
+        x = load_npy_batch(self.folder, [self.ids[p] for p in positions])
         if self.labels is None:
             return (x,)
         y = self.labels[positions]
         if self.label_mode == "one_hot":
             y = np.eye(self.n_classes, dtype=np.float32)[y]
         return x, y
+
+
+def load_npy_batch(folder, names):
+    """Loads `<folder>/<name>.npy` for each name and stacks them into a batch.
+
+    Raises:
+        FileNotFoundError: naming the first missing file.
+    """
+    images = []
+    for name in names:
+        path = Path(folder) / f"{name}.npy"
+        try:
+            images.append(np.load(path))
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"Missing sample file {path}. Rebuild the folder (`make data`) "
+                f"or remove {name!r} from the ids.") from None
+    return np.stack(images)
 
 
 def to_float32(images):

@@ -2,9 +2,10 @@
 
 Each sample is a noisy picture of a circle, a square or a triangle, of random
 size, position, colours and a slight tilt. Four in five shapes are easy to see;
-one in five is drawn so faint that the image barely shows it. Each sample also has a feature vector, a noisy
-"growth curve" whose frequency depends on the class, so a second model input
-can carry information that faint images lack.
+one in five is drawn so faint that the image barely shows it. Each sample also
+has a feature vector, a noisy "growth curve" whose frequency depends on the
+class; for half the samples the sensor failed and the vector is noise alone.
+So neither input is enough by itself, and a model that sees both does best.
 
 Every value is a pure function of `(seed, sample id)`: sample 7 is the same
 whatever the dataset size or the block size used to write it. Samples are made
@@ -17,6 +18,8 @@ import numpy as np
 from course_lib.config import CLASS_NAMES
 
 GENERATION_BLOCK = 256
+FEATURES_VERSION = 2  # bump when `features` changes, so built feature files are rebuilt
+SIGNAL_FRACTION = 0.5  # share of feature vectors that carry the class
 _LABELS, _IMAGES, _FEATURES = 0, 1, 2  # one random stream per kind of value
 
 
@@ -134,7 +137,8 @@ def features(start, stop, n_features, seed):
     """Feature vectors of samples `start..stop-1`, as float32 `(n, n_features)`.
 
     A vector is a noisy sine curve whose frequency is `label + 1` cycles, so
-    it tells the classes apart, but only through the noise.
+    it tells the classes apart through the noise; for a random
+    `1 - SIGNAL_FRACTION` of the samples it is the noise alone.
 
     Args:
         start: first sample id.
@@ -159,7 +163,8 @@ def features(start, stop, n_features, seed):
         rng = _block_rng(seed, _FEATURES, block)
         phase = rng.uniform(0, 2 * np.pi, (GENERATION_BLOCK, 1))[lo:hi]
         noise = rng.normal(0, 1.0, (GENERATION_BLOCK, n_features))[lo:hi]
-        curve = np.sin(2 * np.pi * cycles[:, None] * t + phase)
+        signal = rng.random((GENERATION_BLOCK, 1))[lo:hi] < SIGNAL_FRACTION
+        curve = signal * np.sin(2 * np.pi * cycles[:, None] * t + phase)
         parts.append((curve + noise).astype(np.float32))
     if not parts:
         return np.zeros((0, n_features), np.float32)

@@ -1,0 +1,289 @@
+"""Feature matrices on disk, row i belonging to sample i, and reading them fast.
+
+Four formats hold such a matrix; they differ in compression and in how
+they like to be read:
+
+| format   | on disk                               | a random row costs         |
+|----------|---------------------------------------|----------------------------|
+| `bcolz`  | a folder of compressed chunks         | decompressing its chunk    |
+|          | (`bcolz-zipline`, imports as `bcolz`) |                            |
+| `blosc2` | one `.b2nd` file of compressed chunks | decompressing a block      |
+| `zarr`   | a folder, one file per chunk          | reading + decompressing it |
+| `memmap` | a plain `.npy` file, uncompressed     | a page-cache copy          |
+
+`FeatureStore` gives them one interface, opened lazily once per process and
+pickled as a path. `ChunkReader` reads the rows of a batch chunk by chunk:
+each chunk the batch touches is decompressed once, and kept in a small
+cache for the next batches, instead of once per row.
+"""
+
+import collections
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+
+FORMATS = ("bcolz", "blosc2", "zarr", "memmap")
+SUFFIXES = {".bcolz": "bcolz", ".b2nd": "blosc2", ".zarr": "zarr", ".npy": "memmap"}
+CHUNK_BYTES = 256 * 1024  # the default chunk size of the compressed formats
+
+
+def format_of(path):
+    """The format of a feature store path, from its suffix.
+
+    Raises:
+        ValueError: for a suffix that is not one of `SUFFIXES`.
+    """
+    suffix = Path(path).suffix
+    if suffix not in SUFFIXES:
+        raise ValueError(
+            f"Cannot tell the format of {str(path)[:100]}: expected a name ending "
+            f"in {', '.join(SUFFIXES)}. Rename it, e.g. features.bcolz.")
+    return SUFFIXES[suffix]
+
+
+def default_chunk_rows(n_features, itemsize=4):
+    """Rows per chunk so that a chunk holds about `CHUNK_BYTES`."""
+    return max(16, CHUNK_BYTES // (n_features * itemsize))
+
+
+def write_features(path, blocks, n_rows, n_features, chunk_rows=None):
+    """Writes a float32 feature matrix block by block; the format comes from the suffix.
+
+    Only one block is in memory at a time, so the matrix may be far larger
+    than RAM. An existing store at `path` is replaced.
+
+    Args:
+        path: where to write: `*.bcolz`, `*.b2nd`, `*.zarr` or `*.npy` (memmap).
+        blocks: iterable of `(start, rows)` with `rows` of shape
+            `(k, n_features)`, covering `0..n_rows-1` in order.
+        n_rows: rows of the matrix.
+        n_features: columns.
+        chunk_rows: rows per compressed chunk (default: `default_chunk_rows`).
+
+    Returns:
+        The path, as a `Path`.
+
+    Raises:
+        ValueError: if the blocks do not cover exactly `n_rows` rows in order.
+
+    Example:
+
+    >>> blocks = ((s, synthetic.features(s, s + 256, 64, 1)) for s in range(0, 1024, 256))
+    >>> write_features("tmp/features.zarr", blocks, 1024, 64)
+    """
+    path = Path(path)
+    kind = format_of(path)
+    chunk_rows = chunk_rows or default_chunk_rows(n_features)
+    shape = (n_rows, n_features)
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+    if kind == "bcolz":
+        import bcolz
+
+        array = bcolz.zeros((0, n_features), np.float32, rootdir=str(path), mode="w",
+                            chunklen=chunk_rows, expectedlen=n_rows,
+                            cparams=bcolz.cparams(clevel=5, cname="lz4"))
+    elif kind == "blosc2":
+        import blosc2
+
+        array = blosc2.empty(shape, np.float32, chunks=(chunk_rows, n_features),
+                             urlpath=str(path), mode="w")
+    elif kind == "zarr":
+        import zarr
+
+        array = zarr.create_array(store=str(path), shape=shape, dtype="float32",
+                                  chunks=(chunk_rows, n_features))
+    else:
+        array = np.lib.format.open_memmap(path, "w+", np.float32, shape)
+    written = 0
+    for start, rows in blocks:
+        rows = np.asarray(rows, np.float32)
+        if start != written or rows.shape[1:] != (n_features,):
+            raise ValueError(
+                f"Blocks must cover the rows of {path} in order with {n_features} "
+                f"columns: expected a block at row {written}, received one at "
+                f"{start} of shape {rows.shape}.")
+        if kind == "bcolz":
+            array.append(rows)
+        else:
+            array[start:start + len(rows)] = rows
+        written += len(rows)
+    if written != n_rows:
+        raise ValueError(f"Blocks wrote {written} rows to {path}, expected {n_rows}.")
+    if kind in ("bcolz", "memmap"):
+        array.flush()
+    return path
+
+
+class FeatureStore:
+    """A feature matrix on disk, in any of `FORMATS`, opened lazily per process.
+
+    Pickling keeps only the path, so worker processes open their own handle.
+
+    Args:
+        source: a path (`*.bcolz`, `*.b2nd`, `*.zarr`, `*.npy`) or an open
+            array of one of those formats (a `bcolz.carray` with a rootdir,
+            a `blosc2.NDArray` with a urlpath, a `zarr.Array` on a local
+            store, or an `np.memmap`).
+
+    Raises:
+        FileNotFoundError: if nothing is stored at the path.
+        TypeError: for an in-memory array or an unknown type.
+
+    Example:
+
+    >>> store = FeatureStore("data/lesson/features/matrix.bcolz")
+    >>> store.shape, store.chunk_rows
+    ((16384, 256), 256)
+    """
+
+    def __init__(self, source):
+        self.path, self.format = self._locate(source)
+        if not self.path.exists():
+            raise FileNotFoundError(
+                f"No {self.format} feature store at {str(self.path)[:100]}. Build the "
+                f"course features with `make data`, or check the path.")
+        self._array, self._pid = None, None
+        array = self.array
+        self.shape = tuple(array.shape)
+        if len(self.shape) != 2:
+            raise ValueError(
+                f"{self.path}: expected a 2-D matrix (samples, features), received "
+                f"shape {self.shape}.")
+        self.chunk_rows = self._chunk_rows(array)
+
+    @staticmethod
+    def _locate(source):
+        if isinstance(source, (str, os.PathLike)):
+            return Path(source), format_of(source)
+        kind = type(source).__module__.split(".")[0]
+        if isinstance(source, np.memmap) and source.filename:
+            return Path(source.filename), "memmap"
+        if kind == "bcolz" and getattr(source, "rootdir", None):
+            return Path(source.rootdir), "bcolz"
+        if kind == "blosc2" and getattr(source, "urlpath", None):
+            return Path(source.urlpath), "blosc2"
+        if kind == "zarr" and hasattr(getattr(source, "store", None), "root"):
+            return Path(source.store.root), "zarr"
+        raise TypeError(
+            f"Expected a feature store on disk (a path, or a bcolz / blosc2 / zarr / "
+            f"np.memmap array backed by a file), received {type(source).__name__}. "
+            f"Save an in-memory array with np.save and open it with "
+            f"np.load(path, mmap_mode='r').")
+
+    @property
+    def array(self):
+        """The open array of this process."""
+        if self._pid != os.getpid():
+            self._array, self._pid = self._open(), os.getpid()
+        return self._array
+
+    def _open(self):
+        if self.format == "bcolz":
+            import bcolz
+
+            return bcolz.open(str(self.path), mode="r")
+        if self.format == "blosc2":
+            import blosc2
+
+            return blosc2.open(str(self.path), mode="r")
+        if self.format == "zarr":
+            import zarr
+
+            return zarr.open_array(str(self.path), mode="r")
+        return np.load(self.path, mmap_mode="r")
+
+    def _chunk_rows(self, array):
+        if self.format == "bcolz":
+            return int(array.chunklen)
+        if self.format == "memmap":
+            return default_chunk_rows(self.shape[1], array.dtype.itemsize)
+        return int(array.chunks[0])
+
+    def __len__(self):
+        return self.shape[0]
+
+    def read(self, start, stop):
+        """Rows `start..stop-1` as a float32 array."""
+        return np.asarray(self.array[start:stop], np.float32)
+
+    def gather(self, rows):
+        """Rows at the given indices, the naive way: the format's own fancy indexing."""
+        if self.format == "zarr":
+            return np.asarray(self.array.oindex[np.asarray(rows), :], np.float32)
+        return np.asarray(self.array[np.asarray(rows)], np.float32)
+
+    def __getstate__(self):
+        return {**self.__dict__, "_array": None, "_pid": None}
+
+
+class ChunkReader:
+    """Reads rows of a `FeatureStore` one whole chunk at a time, with a chunk cache.
+
+    Every chunk a batch touches is read (decompressed) once; the last
+    `cache_chunks` chunks stay in memory for the next batches. Each chunk is
+    checked for NaN when it is read.
+
+    Args:
+        store: a `FeatureStore` (or anything `FeatureStore` accepts).
+        cache_chunks: how many decompressed chunks to keep.
+
+    Raises:
+        ValueError: when a chunk holds NaN (named by row) or a row is out of range.
+
+    Example:
+
+    >>> reader = ChunkReader("data/lesson/features/matrix.bcolz")
+    >>> reader(np.array([3, 4, 5, 300])).shape
+    (4, 256)
+    """
+
+    def __init__(self, store, cache_chunks=16):
+        self.store = store if isinstance(store, FeatureStore) else FeatureStore(store)
+        self.cache_chunks = int(cache_chunks)
+        self._cache = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def __getstate__(self):
+        return {**self.__dict__, "_cache": collections.OrderedDict(), "_lock": None}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def _chunk(self, index):
+        with self._lock:
+            if index in self._cache:
+                self._cache.move_to_end(index)
+                return self._cache[index]
+        start = index * self.store.chunk_rows
+        rows = self.store.read(start, min(start + self.store.chunk_rows, len(self.store)))
+        bad = np.flatnonzero(np.isnan(rows).any(axis=1))
+        if len(bad):
+            raise ValueError(
+                f"{self.store.path} holds NaN in {len(bad)} row(s) of chunk {index}, "
+                f"e.g. rows {(bad[:5] + start).tolist()}. Fix or drop those samples "
+                f"(filter them out of the index) before training.")
+        with self._lock:
+            self._cache[index] = rows
+            while len(self._cache) > self.cache_chunks:
+                self._cache.popitem(last=False)
+        return rows
+
+    def __call__(self, rows):
+        rows = np.asarray(rows, np.int64)
+        if len(rows) and (rows.min() < 0 or rows.max() >= len(self.store)):
+            raise ValueError(
+                f"Rows {rows.min()}..{rows.max()} are outside {self.store.path} "
+                f"({len(self.store)} rows).")
+        out = np.empty((len(rows), self.store.shape[1]), np.float32)
+        chunks = rows // self.store.chunk_rows
+        for index in np.unique(chunks):
+            mask = chunks == index
+            out[mask] = self._chunk(int(index))[rows[mask] - index * self.store.chunk_rows]
+        return out

@@ -1,0 +1,206 @@
+"""A loader for two-input models: images plus a feature matrix on disk.
+
+Sample ids tie the two together: feature row `i` belongs to sample `i`, and
+the image source finds sample `i`'s image (through the `ids` dataset of an
+HDF5 split, or the file `id-00000i.npy`). The loader sorts its ids, so one
+block of the sampler is a run of neighbouring samples in both stores: the
+images are read as contiguous rows and each feature chunk is decompressed
+once for the whole block (`features.ChunkReader`).
+"""
+
+import os
+import threading
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from course_lib.datasets import sample_name
+from course_lib.features import ChunkReader, FeatureStore
+from course_lib.hdf5_rows import RowReader
+from course_lib.loaders import SampledDataset, load_npy_batch
+
+
+class HDF5Images:
+    """The images of one HDF5 split, looked up by sample id.
+
+    Args:
+        path: the HDF5 file.
+        images: name of the images dataset.
+        ids: name of the dataset holding each row's sample id.
+
+    Raises:
+        FileNotFoundError, ValueError: for a missing file or dataset.
+
+    Example:
+
+    >>> source = HDF5Images("data/lesson/course.h5", "train/images", "train/ids")
+    >>> source.read(np.array([0, 5])).shape
+    (2, 64, 64, 3)
+    """
+
+    def __init__(self, path, images="train/images", ids="train/ids"):
+        self.path, self.images_name, self.ids_name = Path(path), images, ids
+        if not self.path.is_file():
+            raise FileNotFoundError(
+                f"No HDF5 file at {str(self.path)[:100]}. Check the path, or build "
+                f"the course data with `make data`.")
+        with h5py.File(self.path, "r") as file:
+            for name in (images, ids):
+                if name not in file:
+                    raise ValueError(f"{self.path} has no dataset {name!r}.")
+            self.ids = file[ids][:]
+        self._order = np.argsort(self.ids, kind="stable")
+        self._sorted_ids = self.ids[self._order]
+        self._reader, self._pid = None, None
+        self._lock = threading.Lock()
+
+    def missing(self, ids):
+        """The ids among `ids` that have no image in this split."""
+        where = np.clip(np.searchsorted(self._sorted_ids, ids), 0, len(self.ids) - 1)
+        return np.asarray(ids)[self._sorted_ids[where] != ids]
+
+    def read(self, ids):
+        """Images of the given sample ids, in that order."""
+        rows = self._order[np.searchsorted(self._sorted_ids, ids)]
+        if self._pid != os.getpid():
+            with self._lock:
+                if self._pid != os.getpid():
+                    file = h5py.File(self.path, "r")
+                    self._reader = RowReader(file[self.images_name])
+                    self._pid = os.getpid()
+        if np.all(np.diff(rows) > 0):
+            return self._reader(rows)
+        order = np.argsort(rows)
+        images = self._reader(rows[order])
+        images[order] = images.copy()
+        return images
+
+    def __getstate__(self):
+        return {**self.__dict__, "_reader": None, "_pid": None, "_lock": None}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+
+class NpyImages:
+    """Images stored one `.npy` file per sample, `<folder>/id-000042.npy`.
+
+    Example:
+
+    >>> NpyImages("data/lesson/npy").read(np.array([0, 5])).shape
+    (2, 64, 64, 3)
+    """
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise FileNotFoundError(
+                f"No folder {str(self.folder)[:100]}. Build the npy layout with "
+                f"`make data`, or check the path.")
+
+    def missing(self, ids):
+        return np.array([i for i in ids if not (self.folder / f"{sample_name(i)}.npy").exists()])
+
+    def read(self, ids):
+        return load_npy_batch(self.folder, [sample_name(i) for i in ids])
+
+
+class MergedDataset(SampledDataset):
+    """Batches of `((images, features), labels)` for a two-input model.
+
+    Args:
+        images: an image source: `HDF5Images` or `NpyImages`.
+        features: the feature matrix on disk: a path (`*.bcolz`, `*.b2nd`,
+            `*.zarr`, `*.npy`), an open array of one of those formats, or a
+            `features.FeatureStore`. Row `i` must belong to sample `i`.
+        ids: the sample ids of this split, e.g. `index.id` of a filtered
+            index DataFrame; any order (the loader sorts them).
+        labels: the labels, aligned with `ids`, or `None` for `predict`.
+        batch_size: samples per batch.
+        shuffle: `"none"`, `"full"` or `"block"` (the default).
+        seed: seed of the epoch orders.
+        n_rows: the number of rows the feature matrix must have (e.g. the
+            number of samples in the whole dataset). Checked when given.
+        input_names: `None` yields `(images, features)` tuples; a pair of
+            names yields a dict keyed by them, for models with named inputs.
+        cache_chunks: feature chunks kept decompressed (see `ChunkReader`).
+        drop_last, block_size, window: see `sampling.BatchSampler`.
+        **kwargs: `workers`, `use_multiprocessing`, `max_queue_size`.
+
+    Raises:
+        ValueError: when ids repeat, an id has no image, the feature matrix
+            has fewer rows than the largest id or not `n_rows` rows, or the
+            labels do not match the ids.
+
+    Example:
+
+    >>> index = datasets.read_index()
+    >>> train = index[index.split == "train"]
+    >>> loader = MergedDataset(HDF5Images("data/lesson/course.h5"),
+    ...                        "data/lesson/features/matrix.bcolz",
+    ...                        train.id, train.label, batch_size=64, seed=1)
+    >>> (x, f), y = loader[0]
+    """
+
+    def __init__(self, images, features, ids, labels=None, batch_size=32,
+                 shuffle="block", seed=None, n_rows=None, input_names=None,
+                 cache_chunks=16, drop_last=False, block_size=None, window=None,
+                 **kwargs):
+        ids = np.asarray(ids, np.int64)
+        order = np.argsort(ids, kind="stable")
+        self.ids = ids[order]
+        self.labels = None if labels is None else self._aligned(labels, ids)[order]
+        self.images = images
+        self.features = ChunkReader(features, cache_chunks)
+        self.input_names = input_names
+        self._validate(n_rows)
+        super().__init__(len(self.ids), batch_size, shuffle, seed, drop_last,
+                         block_size, window, **kwargs)
+
+    @staticmethod
+    def _aligned(labels, ids):
+        labels = np.asarray(labels)
+        if len(labels) != len(ids):
+            raise ValueError(
+                f"Expected one label per id, received {len(labels)} labels for "
+                f"{len(ids)} ids. Take both columns from the same DataFrame.")
+        return labels
+
+    def _validate(self, n_rows):
+        store = self.features.store
+        if len(self.ids) == 0:
+            raise ValueError("No sample ids given. Check the filter on the index.")
+        repeated = self.ids[1:][np.diff(self.ids) == 0]
+        if len(repeated):
+            raise ValueError(
+                f"Sample ids repeat, e.g. {repeated[:3].tolist()}: each sample must "
+                f"appear once. Drop duplicate rows from the index.")
+        if n_rows is not None and len(store) != n_rows:
+            raise ValueError(
+                f"{store.path} has {len(store)} feature rows, expected {n_rows} "
+                f"(one per sample, row i for sample i). Rebuild the feature matrix "
+                f"from the same samples as the images.")
+        if self.ids[0] < 0 or self.ids[-1] >= len(store):
+            raise ValueError(
+                f"{store.path} has {len(store)} feature rows but the ids run from "
+                f"{self.ids[0]} to {self.ids[-1]}: row i must belong to sample i. "
+                f"Rebuild the feature matrix from the same samples as the images.")
+        missing = self.images.missing(self.ids)
+        if len(missing):
+            raise ValueError(
+                f"{len(missing)} id(s) have no image, e.g. {missing[:3].tolist()}. "
+                f"Use the ids of the split the image source reads.")
+
+    def sample_keys(self, index):
+        return self.ids[super().sample_keys(index)]
+
+    def read(self, positions):
+        ids = self.ids[positions]
+        inputs = (self.images.read(ids), self.features(ids))
+        if self.input_names is not None:
+            inputs = dict(zip(self.input_names, inputs))
+        if self.labels is None:
+            return (inputs,)
+        return inputs, self.labels[positions]
