@@ -9,8 +9,11 @@ does not import TensorFlow):
 - `sampling`: epoch orders shared by every loader (none / full / block).
 - `hdf5_rows`: reading a batch's rows from HDF5 (h5py slices, or straight from byte offsets).
 - `loaders`: `PyDataset` loaders for HDF5 and per-sample .npy; thread-safe generators.
+- `features`: feature matrices on disk (bcolz, blosc2, zarr, memmap) and a chunk-aware reader.
+- `merged`: `MergedDataset`, images plus on-disk features for two-input models.
+- `augment`: seeded numpy image transforms, a Keras-layer adapter, `AugmentedDataset`.
 - `checks`: `check_dataset`, the exercise checker for your own PyDataset.
-- `models`: the small convnet the lessons train.
+- `models`: the small convnet and the two-input merged model.
 - `monitor`: measuring the memory a call uses.
 - `bench`: benchmarks that print figures (`python -m course_lib.bench`).
 """

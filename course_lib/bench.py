@@ -4,6 +4,9 @@
 - `loaders`: samples/s of every way the lessons read batches, in one run on
   the same files, as ratios to the in-memory ceiling and to the naive recipe;
   and the peak memory of a streaming epoch at N and 8N samples.
+- `merged`: the merged image + feature loader against the naive bcolz row
+  gather, and bcolz / blosc2 / zarr / memmap side by side.
+- `augment`: the cost of augmentation in the loader and in the model.
 
 Memory figures come from fresh child processes, so a peak RSS (`ru_maxrss`)
 belongs to the measured work alone.
@@ -21,7 +24,7 @@ import time
 import h5py
 import numpy as np
 
-from course_lib import config, datasets
+from course_lib import config, datasets, synthetic
 from course_lib.sampling import BatchSampler
 
 _WRITER_CHILD = """
@@ -200,10 +203,161 @@ def loader_benchmark(profile="lesson"):
           f"{100 * (peaks[1] / peaks[0] - 1):+.1f}%")
 
 
+def _merged_loaders(profile, split="train", **options):
+    """A `MergedDataset` over a profile's HDF5 images and bcolz features."""
+    from course_lib.merged import HDF5Images, MergedDataset
+
+    paths = datasets.ensure_all(profile, layouts=("hdf5", "bcolz"), progress=False)
+    index = datasets.read_index(profile)
+    part = index[index.split == split]
+    options = {"batch_size": profile.batch_size, "seed": 0, **options}
+    return MergedDataset(HDF5Images(paths["hdf5"], f"{split}/images", f"{split}/ids"),
+                         paths["bcolz"] / datasets.FEATURE_MATRIX_NAME, part.id, part.label,
+                         n_rows=len(index), **options)
+
+
+def merged_throughput(profile="lesson", naive_batches=20):
+    """Rows/s of the merged loader against the naive `carray[batch_ids]` recipe.
+
+    Returns:
+        `{name: rows per second}`, plus `"mixing"`: the block order's mixing
+        distance on class-sorted labels (see `sampling.mixing_distance`).
+    """
+    from course_lib.sampling import mixing_distance
+
+    profile = config.get_profile(profile)
+    loader = _merged_loaders(profile, shuffle="block")
+    store = loader.features.store
+    full = BatchSampler(len(loader.ids), profile.batch_size, "full", seed=0).batches(0)
+
+    def epoch(ds):
+        def read_all(_):
+            for i in range(len(ds)):
+                ds[i]
+        return read_all
+
+    rates = {
+        "merged loader, block (images + features)": _rate(epoch(loader), [loader.ids]),
+        "merged loader, full (images + features)": _rate(
+            epoch(_merged_loaders(profile, shuffle="full")), [loader.ids]),
+        "naive: carray[shuffled batch ids]": _rate(
+            lambda b: store.array[loader.ids[b]], full[:naive_batches]),
+    }
+    sorted_labels = np.sort(loader.labels)
+    rates["mixing"] = mixing_distance(sorted_labels, loader.sampler.batches(0))
+    return rates
+
+
+def feature_store_comparison(profile="lesson", naive_batches=20):
+    """Writes the profile's features in every format and reads them back.
+
+    Returns:
+        A list of dicts: `format`, `MiB on disk`, `random rows/s` (the
+        format's own fancy indexing on random sorted batches) and
+        `chunk-aware rows/s` (`ChunkReader` over block-ordered batches).
+    """
+    from course_lib.features import FORMATS, ChunkReader, FeatureStore, write_features
+
+    profile = config.get_profile(profile)
+    n, width = profile.n_samples, profile.n_features
+    suffixes = {"bcolz": ".bcolz", "blosc2": ".b2nd", "zarr": ".zarr", "memmap": ".npy"}
+    block = BatchSampler(n, profile.batch_size, "block", seed=0).batches(0)
+    full = BatchSampler(n, profile.batch_size, "full", seed=0).batches(0)
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for kind in FORMATS:
+            blocks = ((s, synthetic.features(s, min(s + 4096, n), width, config.SEED))
+                      for s in range(0, n, 4096))
+            path = write_features(os.path.join(folder, "features" + suffixes[kind]),
+                                  blocks, n, width)
+            store = FeatureStore(path)
+            rows.append({
+                "format": kind,
+                "MiB on disk": datasets.disk_usage(path)[0] / 2**20,
+                "random rows/s": _rate(store.gather, full[:naive_batches]),
+                "chunk-aware rows/s": _rate(ChunkReader(store), block),
+            })
+    return rows
+
+
+def merged_benchmark(profile="lesson"):
+    """Prints the merged-loader figures and the feature store comparison."""
+    profile = config.get_profile(profile)
+    rates = merged_throughput(profile)
+    mixing = rates.pop("mixing")
+    naive = rates["naive: carray[shuffled batch ids]"]
+    print(f"Merged loader, profile {profile.name!r}: {profile.n_train} training samples, "
+          f"{profile.n_features} float32 features each in bcolz, batch {profile.batch_size}")
+    print(f"{'reader':44s} {'rows/s':>10s} {'x naive':>8s}")
+    for name, rate in rates.items():
+        print(f"{name:44s} {rate:10,.0f} {rate / naive:8.1f}")
+    print(f"mixing distance of the block order on class-sorted labels: {mixing:.3f} "
+          f"(0 = every batch has the overall class mix)")
+    print(f"\nFeature stores, {profile.n_samples} x {profile.n_features} float32 "
+          f"({profile.n_samples * profile.n_features * 4 / 2**20:.1f} MiB raw)")
+    print(f"{'format':8s} {'MiB on disk':>12s} {'random rows/s':>14s} {'chunk-aware rows/s':>19s}")
+    for row in feature_store_comparison(profile):
+        print(f"{row['format']:8s} {row['MiB on disk']:12.1f} {row['random rows/s']:14,.0f} "
+              f"{row['chunk-aware rows/s']:19,.0f}")
+
+
+def augmentation_cost(profile="lesson", batches=20):
+    """Samples/s of a batch pipeline with and without augmentation, and where it runs.
+
+    Returns:
+        `{name: samples per second}`: reading HDF5 batches plain, with the
+        numpy transforms, with Keras layers as transforms (in the loader),
+        and one training step of the small convnet without and with the same
+        Keras layers inside the model.
+    """
+    import keras
+
+    from course_lib import augment, models
+    from course_lib.loaders import HDF5Dataset
+
+    profile = config.get_profile(profile)
+    path = datasets.ensure_layout("hdf5", profile, progress=False)
+    plain = HDF5Dataset(path, batch_size=profile.batch_size, seed=0)
+    numpy_transform = augment.Compose([augment.RandomFlip(), augment.RandomRotation(10),
+                                       augment.RandomZoom(0.1), augment.RandomBrightness(0.1)])
+    keras_layers = [keras.layers.RandomFlip("horizontal"), keras.layers.RandomRotation(10 / 360),
+                    keras.layers.RandomZoom(0.1), keras.layers.RandomBrightness(0.1)]
+    keras_transform = augment.Compose([augment.KerasLayer(layer) for layer in keras_layers])
+    loaders = {
+        "loader, no augmentation": plain,
+        "loader + numpy transforms": augment.AugmentedDataset(plain, numpy_transform),
+        "loader + Keras layers as transforms": augment.AugmentedDataset(plain, keras_transform),
+    }
+    rates = {name: _rate(lambda _, ds=ds: [ds[i] for i in range(batches)], [range(
+        batches * profile.batch_size)]) for name, ds in loaders.items()}
+    x, y = plain[0]
+    for name, extra in (("training step, no augmentation", []),
+                        ("training step, Keras layers in the model", keras_layers)):
+        model = models.small_convnet(profile.image_shape, profile.n_classes)
+        if extra:
+            model = keras.Sequential([keras.Input(profile.image_shape), *extra, model])
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        model.train_on_batch(x, y)  # build and trace once
+        rates[name] = _rate(lambda _, m=model: [m.train_on_batch(x, y) for _ in range(batches)],
+                            [range(batches * profile.batch_size)])
+    return rates
+
+
+def augmentation_benchmark(profile="lesson"):
+    """Prints `augmentation_cost` as a table."""
+    profile = config.get_profile(profile)
+    rates = augmentation_cost(profile)
+    base = rates["loader, no augmentation"]
+    print(f"Augmentation cost, profile {profile.name!r}, batch {profile.batch_size}, one process")
+    print(f"{'pipeline':42s} {'samples/s':>10s} {'x plain loader':>15s}")
+    for name, rate in rates.items():
+        print(f"{name:42s} {rate:10,.0f} {rate / base:15.3f}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("benchmark", nargs="?", default="all",
-                        choices=("writer", "loaders", "all"))
+                        choices=("writer", "loaders", "merged", "augment", "all"))
     parser.add_argument("--profile", default="lesson", choices=sorted(config.PROFILES),
                         help="profile for the loader benchmark (default: lesson)")
     args = parser.parse_args(argv)
@@ -211,6 +365,10 @@ def main(argv=None):
         writer_benchmark()
     if args.benchmark in ("loaders", "all"):
         loader_benchmark(args.profile)
+    if args.benchmark in ("merged", "all"):
+        merged_benchmark(args.profile)
+    if args.benchmark in ("augment", "all"):
+        augmentation_benchmark(args.profile)
 
 
 if __name__ == "__main__":
