@@ -11,8 +11,9 @@ Geometric transforms (`RandomFlip`, `RandomRotation`, `RandomShift`,
 single warp, so the image is resampled once. `KerasLayer` turns a Keras
 preprocessing layer (`keras.layers.RandomFlip`, ...) into a transform.
 
-This replaces the legacy `ImageDataGenerator.apply_transform`, which Keras 3
-only keeps under `keras.legacy` (TensorFlow 2.16+) and no longer develops.
+This replaces the classic `ImageDataGenerator.apply_transform`: Keras 3 no
+longer exports `ImageDataGenerator` (its code survives only in the private
+`keras.src.legacy` package), and recommends preprocessing layers instead.
 """
 
 import keras

@@ -220,8 +220,10 @@ def merged_throughput(profile="lesson", naive_batches=20):
     """Rows/s of the merged loader against the naive `carray[batch_ids]` recipe.
 
     Returns:
-        `{name: rows per second}`, plus `"mixing"`: the block order's mixing
-        distance on class-sorted labels (see `sampling.mixing_distance`).
+        `{name: rows per second}`, plus `"mixing"`: `{strategy: distance}`,
+        the mixing distance of the loader's block order on class-sorted
+        labels, next to no shuffle and a full shuffle
+        (see `sampling.mixing_distance`).
     """
     from course_lib.sampling import mixing_distance
 
@@ -244,7 +246,11 @@ def merged_throughput(profile="lesson", naive_batches=20):
             lambda b: store.array[loader.ids[b]], full[:naive_batches]),
     }
     sorted_labels = np.sort(loader.labels)
-    rates["mixing"] = mixing_distance(sorted_labels, loader.sampler.batches(0))
+    rates["mixing"] = {
+        strategy: mixing_distance(sorted_labels, sampler.batches(0)) for strategy, sampler in (
+            ("none", BatchSampler(len(loader.ids), profile.batch_size, "none")),
+            ("block", loader.sampler), ("full", BatchSampler(
+                len(loader.ids), profile.batch_size, "full", seed=0)))}
     return rates
 
 
@@ -261,7 +267,6 @@ def feature_store_comparison(profile="lesson", naive_batches=20):
     profile = config.get_profile(profile)
     n, width = profile.n_samples, profile.n_features
     suffixes = {"bcolz": ".bcolz", "blosc2": ".b2nd", "zarr": ".zarr", "memmap": ".npy"}
-    block = BatchSampler(n, profile.batch_size, "block", seed=0).batches(0)
     full = BatchSampler(n, profile.batch_size, "full", seed=0).batches(0)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
@@ -271,6 +276,8 @@ def feature_store_comparison(profile="lesson", naive_batches=20):
             path = write_features(os.path.join(folder, "features" + suffixes[kind]),
                                   blocks, n, width)
             store = FeatureStore(path)
+            block = BatchSampler(n, profile.batch_size, "block", seed=0,
+                                 chunk_rows=store.chunk_rows).batches(0)
             rows.append({
                 "format": kind,
                 "MiB on disk": datasets.disk_usage(path)[0] / 2**20,
@@ -291,8 +298,8 @@ def merged_benchmark(profile="lesson"):
     print(f"{'reader':44s} {'rows/s':>10s} {'x naive':>8s}")
     for name, rate in rates.items():
         print(f"{name:44s} {rate:10,.0f} {rate / naive:8.1f}")
-    print(f"mixing distance of the block order on class-sorted labels: {mixing:.3f} "
-          f"(0 = every batch has the overall class mix)")
+    print("mixing distance on class-sorted labels (0 = every batch has the overall class "
+          "mix): " + ", ".join(f"{name} {value:.3f}" for name, value in mixing.items()))
     print(f"\nFeature stores, {profile.n_samples} x {profile.n_features} float32 "
           f"({profile.n_samples * profile.n_features * 4 / 2**20:.1f} MiB raw)")
     print(f"{'format':8s} {'MiB on disk':>12s} {'random rows/s':>14s} {'chunk-aware rows/s':>19s}")

@@ -35,16 +35,16 @@ class SampledDataset(keras.utils.PyDataset):
 
     Args:
         n: number of samples.
-        batch_size, shuffle, seed, drop_last, block_size, window: see
-            `sampling.BatchSampler` (`shuffle` is its `strategy`).
+        batch_size, shuffle, seed, drop_last, block_size, window, chunk_rows:
+            see `sampling.BatchSampler` (`shuffle` is its `strategy`).
         **kwargs: `workers`, `use_multiprocessing`, `max_queue_size`.
     """
 
     def __init__(self, n, batch_size, shuffle="full", seed=None, drop_last=False,
-                 block_size=None, window=None, **kwargs):
+                 block_size=None, window=None, chunk_rows=None, **kwargs):
         super().__init__(**kwargs)
         self.sampler = BatchSampler(n, batch_size, shuffle, seed, drop_last,
-                                    block_size, window)
+                                    block_size, window, chunk_rows)
         self.epoch = 0
 
     def __len__(self):

@@ -21,6 +21,12 @@ Strategies:
 | `block`  | chunk-aligned blocks of `block_size` positions in random  | a few      |
 |          | order; positions shuffled within windows of `window`      | contiguous |
 |          | positions (default: one batch)                            | slices     |
+
+When one store has chunks much larger than a block (a compressed feature
+matrix with 256-row chunks, read in blocks of 32), give `chunk_rows`: the
+blocks are then drawn from `chunks_in_flight` random chunks at a time, so a
+reader with a small chunk cache decompresses each chunk once per epoch,
+while each batch still takes its blocks from random places.
 """
 
 import numpy as np
@@ -43,6 +49,10 @@ class BatchSampler:
         window: `"block"` only: positions are shuffled within windows of this
             many positions (a multiple of `block_size`). Larger windows mix
             better but spread a batch over more blocks. Default: `batch_size`.
+        chunk_rows: `"block"` only: rows per storage chunk, a multiple of
+            `block_size`. Default: no grouping by chunk.
+        chunks_in_flight: `"block"` only, with `chunk_rows`: how many random
+            chunks the blocks are drawn from at a time.
 
     Raises:
         ValueError: for an unknown strategy, a non-positive size, or
@@ -56,7 +66,7 @@ class BatchSampler:
     """
 
     def __init__(self, n, batch_size, strategy="full", seed=None, drop_last=False,
-                 block_size=None, window=None):
+                 block_size=None, window=None, chunk_rows=None, chunks_in_flight=4):
         if strategy not in STRATEGIES:
             raise ValueError(
                 f"Unknown shuffle strategy {str(strategy)[:100]!r}. Expected one "
@@ -80,6 +90,14 @@ class BatchSampler:
             raise ValueError(
                 f"window ({self.window}) must be a positive multiple of block_size "
                 f"({self.block_size}).")
+        self.chunk_rows = int(chunk_rows or self.block_size)
+        self.chunks_in_flight = int(chunks_in_flight)
+        if strategy == "block" and (self.chunk_rows % self.block_size
+                                    or self.chunks_in_flight < 1):
+            raise ValueError(
+                f"chunk_rows ({self.chunk_rows}) must be a multiple of block_size "
+                f"({self.block_size}), and chunks_in_flight ({self.chunks_in_flight}) "
+                f"at least 1.")
         self._cache = (None, None)
 
     def __getstate__(self):
@@ -99,13 +117,23 @@ class BatchSampler:
             return np.arange(self.n)
         if self.strategy == "full":
             return rng.permutation(self.n)
-        starts = rng.permutation(np.arange(0, self.n, self.block_size))
+        starts = self._block_starts(rng)
         order = np.concatenate(
             [np.arange(s, min(s + self.block_size, self.n)) for s in starts]
             or [np.zeros(0, np.int64)])
         for lo in range(0, self.n, self.window):
             order[lo:lo + self.window] = rng.permutation(order[lo:lo + self.window])
         return order
+
+    def _block_starts(self, rng):
+        """First position of each block, in this epoch's order."""
+        chunks = rng.permutation(np.arange(0, self.n, self.chunk_rows))
+        starts = []
+        for group in range(0, len(chunks), self.chunks_in_flight):
+            blocks = [np.arange(c, min(c + self.chunk_rows, self.n), self.block_size)
+                      for c in chunks[group:group + self.chunks_in_flight]]
+            starts.append(rng.permutation(np.concatenate(blocks)))
+        return np.concatenate(starts) if starts else np.zeros(0, np.int64)
 
     def batches(self, epoch):
         """The batches of epoch `epoch`: a list of sorted position arrays."""

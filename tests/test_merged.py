@@ -51,6 +51,29 @@ def test_features_match_their_sample_every_epoch(id_files, shuffle):
     assert sorted(np.concatenate(seen[:len(ds)])) == list(ids)
 
 
+def test_each_feature_chunk_is_decompressed_once_per_epoch(id_files, tmp_path, monkeypatch):
+    _, store = id_files
+    whole = tmp_path / "all.h5"
+    with h5py.File(whole, "w") as file:
+        file["all/images"] = np.zeros((N, 2, 2, 1), np.float32)
+        file["all/ids"] = np.arange(N)
+    ds = MergedDataset(HDF5Images(whole, "all/images", "all/ids"), store, np.arange(N),
+                       batch_size=32, seed=0, cache_chunks=8)
+    reads = []
+    original = ds.features.store.read
+    monkeypatch.setattr(ds.features.store, "read",
+                        lambda start, stop: reads.append(start) or original(start, stop))
+    for epoch in range(3):
+        reads.clear()
+        for index in range(len(ds)):
+            ds[index]
+        ds.on_epoch_end()
+        # 15 chunks of 64 rows: each read once (later epochs may find some still cached)
+        assert len(set(reads)) == len(reads) and set(reads) <= set(range(0, N, 64))
+        if epoch == 0:
+            assert sorted(reads) == list(range(0, N, 64))
+
+
 def test_filtered_and_reordered_index_stays_aligned(id_files):
     h5, store = id_files
     rng = np.random.default_rng(0)

@@ -49,6 +49,23 @@ def test_block_batches_are_a_few_contiguous_runs():
         assert all(start % 32 == 0 for start in batch[np.r_[0, np.flatnonzero(np.diff(batch) != 1) + 1]])
 
 
+def test_chunk_grouping_keeps_few_chunks_in_flight_and_every_sample_once():
+    for n in (5000, 4096):
+        sampler = BatchSampler(n, 64, "block", seed=1, block_size=32, chunk_rows=256)
+        for epoch in range(3):
+            assert sorted(np.concatenate(sampler.batches(epoch))) == list(range(n))
+    for epoch in range(3):
+        order = sampler.order(epoch)
+        for start in range(0, len(order), 1024):  # 4 chunks of 256 positions
+            assert len(np.unique(order[start:start + 1024] // 256)) <= 4
+    labels = np.repeat([0, 1, 2], 2000)
+    grouped = BatchSampler(6000, 64, "block", seed=0, block_size=32, chunk_rows=256)
+    plain = BatchSampler(6000, 64, "block", seed=0, block_size=32)
+    # Batches still take their two blocks from random chunks: mixing barely changes.
+    assert abs(mixing_distance(labels, grouped.batches(0))
+               - mixing_distance(labels, plain.batches(0))) < 0.05
+
+
 def test_mixing_quality_orders_the_strategies():
     labels = np.repeat([0, 1, 2], 2000)  # class-sorted, the worst case
     distance = {}
@@ -69,3 +86,5 @@ def test_invalid_arguments():
         BatchSampler(10, 0)
     with pytest.raises(ValueError, match="multiple of block_size"):
         BatchSampler(100, 10, "block", block_size=8, window=20)
+    with pytest.raises(ValueError, match="chunk_rows .100. must be a multiple of block_size"):
+        BatchSampler(1000, 64, "block", block_size=32, chunk_rows=100)
