@@ -46,6 +46,22 @@ def _run_child(code, *args, env=None):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def in_fresh_process(name, *args):
+    """Runs `bench.<name>(*args)` in a new Python process and returns its result.
+
+    Lessons call the benchmarks this way, so a notebook's earlier cells (its
+    memory, its allocator's state, its threads) do not change the figures:
+    they match `make bench`.
+
+    Example:
+
+    >>> rates = in_fresh_process("loader_throughput", "lesson")
+    """
+    code = ("import json, sys\nfrom course_lib import bench\n"
+            "print(json.dumps(getattr(bench, sys.argv[1])(*json.loads(sys.argv[2]))))")
+    return _run_child(code, name, json.dumps(args))
+
+
 def writer_peak_memory(layout, n_samples, image_size=64, block_size=256):
     """Writes a dataset of `n_samples` in a child process; returns its memory.
 
