@@ -7,6 +7,7 @@
 - `merged`: the merged image + feature loader against the naive bcolz row
   gather, and bcolz / blosc2 / zarr / memmap side by side.
 - `augment`: the cost of augmentation in the loader and in the model.
+- `panel`: what the live resource panel's Keras callback costs an epoch.
 
 Memory figures come from fresh child processes, so a peak RSS (`ru_maxrss`)
 belongs to the measured work alone.
@@ -29,9 +30,10 @@ from course_lib.sampling import BatchSampler
 
 _WRITER_CHILD = """
 import dataclasses, json, resource, sys
-from course_lib import config, datasets, monitor
+import psutil
+from course_lib import config, datasets
 profile = dataclasses.replace(config.get_profile("ci"), **json.loads(sys.argv[2]))
-before = monitor.rss_mib()
+before = psutil.Process().memory_info().rss / 2**20
 datasets.ensure_layout(sys.argv[1], profile, progress=False)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"before_mib": before, "peak_mib": peak}))
@@ -377,10 +379,66 @@ def augmentation_benchmark(profile="lesson"):
         print(f"{name:42s} {rate:10,.0f} {rate / base:15.3f}")
 
 
+def panel_overhead(profile="ci", epochs=3, min_interval=0.5):
+    """What the resource panel's Keras callback costs a training epoch.
+
+    Trains the small convnet on the profile's training split, alternating
+    epochs with and without the callback, and also times the callback's own
+    hooks.
+
+    Returns:
+        A dict: `epoch_s` and `epoch_with_panel_s` (medians),
+        `callback_s_per_epoch` (time inside the callback per epoch), and
+        `overhead` (`callback_s_per_epoch / epoch_s`).
+    """
+    import keras
+
+    from course_lib import models, monitor
+
+    profile = config.get_profile(profile)
+    x, y = datasets.load_split(datasets.ensure_layout("hdf5", profile, progress=False), "train")
+    model = models.small_convnet(profile.image_shape, profile.n_classes)
+    model.fit(x, y, batch_size=profile.batch_size, epochs=1, verbose=0)  # trace once
+    panel = monitor.ResourcePanel()
+    callback = panel.callback(min_interval)
+    inside = [0.0]
+
+    def timed(hook):
+        def run(*args, **kwargs):
+            started = time.perf_counter()
+            hook(*args, **kwargs)
+            inside[0] += time.perf_counter() - started
+        return run
+
+    for name in ("on_train_batch_end", "on_epoch_end", "on_train_end"):
+        setattr(callback, name, timed(getattr(callback, name)))
+    plain, with_panel = [], []
+    for _ in range(epochs):
+        for times, callbacks in ((plain, []), (with_panel, [callback])):
+            started = time.perf_counter()
+            model.fit(x, y, batch_size=profile.batch_size, epochs=1, verbose=0,
+                      callbacks=callbacks)
+            times.append(time.perf_counter() - started)
+    epoch_s = float(np.median(plain))
+    per_epoch = inside[0] / epochs
+    return {"epoch_s": epoch_s, "epoch_with_panel_s": float(np.median(with_panel)),
+            "callback_s_per_epoch": per_epoch, "overhead": per_epoch / epoch_s,
+            "panel_updates": panel.updates}
+
+
+def panel_benchmark(profile="ci"):
+    """Prints `panel_overhead`."""
+    figures = panel_overhead(profile)
+    print(f"Resource panel callback, profile {profile!r}, refresh at most every 0.5 s: "
+          f"epoch {figures['epoch_s']:.2f} s without, {figures['epoch_with_panel_s']:.2f} s "
+          f"with (medians); {1000 * figures['callback_s_per_epoch']:.1f} ms per epoch inside "
+          f"the callback = {100 * figures['overhead']:.2f}% of an epoch")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("benchmark", nargs="?", default="all",
-                        choices=("writer", "loaders", "merged", "augment", "all"))
+                        choices=("writer", "loaders", "merged", "augment", "panel", "all"))
     parser.add_argument("--profile", default="lesson", choices=sorted(config.PROFILES),
                         help="profile for the loader benchmark (default: lesson)")
     args = parser.parse_args(argv)
@@ -392,6 +450,8 @@ def main(argv=None):
         merged_benchmark(args.profile)
     if args.benchmark in ("augment", "all"):
         augmentation_benchmark(args.profile)
+    if args.benchmark in ("panel", "all"):
+        panel_benchmark("ci")  # the issue's reference: the ci model
 
 
 if __name__ == "__main__":

@@ -1,9 +1,20 @@
-"""Measuring the memory a piece of code uses."""
+"""Seeing memory: measurements, a live resource panel, and memory timelines.
+
+- `peak_increase_mib`, `memory_timeline`, `plot_timelines`: what a call costs.
+- `ResourcePanel`: an ipywidgets panel of process, system and GPU memory,
+  refreshed by a Keras callback or a background thread.
+- `enable_gpu_memory_growth`: stop TensorFlow from reserving a whole GPU.
+"""
 
 import ctypes
 import ctypes.util
 import gc
+import resource
+import sys
+import threading
+import time
 
+import keras
 import psutil
 from memory_profiler import memory_usage
 
@@ -58,3 +69,332 @@ def peak_increase_mib(fn, *args, interval=0.002, repeat=3, **kwargs):
         peak = memory_usage((fn, args, kwargs), interval=interval, max_usage=True)
         increases.append(peak - baseline)
     return max(max(increases), 0.0)
+
+
+# --- what the machine has right now ------------------------------------------
+
+
+def peak_rss_mib():
+    """This process's peak resident memory since it started, in MiB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS
+
+
+def available_mib():
+    """Memory the system can still give to programs without swapping, in MiB."""
+    return psutil.virtual_memory().available / 2**20
+
+
+def _nvml_gpus():
+    """Device memory and utilisation from the NVIDIA driver, or `[]` without one."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+    except Exception:  # no package, no driver, or no NVIDIA GPU
+        return []
+    gpus = []
+    for index in range(pynvml.nvmlDeviceGetCount()):
+        handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+        memory = pynvml.nvmlDeviceGetMemoryInfo(handle)
+        name = pynvml.nvmlDeviceGetName(handle)
+        gpus.append({
+            "index": index,
+            "name": name.decode() if isinstance(name, bytes) else name,
+            "used_mib": memory.used / 2**20,
+            "total_mib": memory.total / 2**20,
+            "utilisation": pynvml.nvmlDeviceGetUtilizationRates(handle).gpu,
+        })
+    return gpus
+
+
+def _tensorflow_gpu_mib():
+    """`{gpu index: (current, peak) MiB}` that TensorFlow itself allocated.
+
+    Asks only when TensorFlow is already imported and has started its
+    runtime, so that looking never initialises a GPU (which would make
+    `enable_gpu_memory_growth` too late).
+    """
+    if "tensorflow" not in sys.modules:
+        return {}
+    import tensorflow as tf
+    from tensorflow.python.eager import context
+
+    if not getattr(context.context(), "_initialized", False):
+        return {}
+    usage = {}
+    for index, _ in enumerate(tf.config.list_physical_devices("GPU")):
+        info = tf.config.experimental.get_memory_info(f"GPU:{index}")
+        usage[index] = (info["current"] / 2**20, info["peak"] / 2**20)
+    return usage
+
+
+def gpu_status():
+    """What the GPUs are doing, merged from the NVIDIA driver and TensorFlow.
+
+    Returns:
+        `(gpus, note)`: a list of dicts (`index`, `name`, `used_mib`,
+        `total_mib`, `utilisation` in %, and `tf_current_mib` /
+        `tf_peak_mib` once TensorFlow has started), and a sentence for
+        the panel when there is no GPU to show.
+    """
+    gpus = _nvml_gpus()
+    tensorflow = _tensorflow_gpu_mib()
+    for gpu in gpus:
+        current, peak = tensorflow.get(gpu["index"], (None, None))
+        gpu.update(tf_current_mib=current, tf_peak_mib=peak)
+    if not gpus and tensorflow:  # a GPU without NVML (another vendor, or no nvidia-ml-py)
+        gpus = [{"index": i, "name": f"GPU:{i}", "used_mib": None, "total_mib": None,
+                 "utilisation": None, "tf_current_mib": c, "tf_peak_mib": p}
+                for i, (c, p) in tensorflow.items()]
+    note = None if gpus else (
+        "No GPU: no NVIDIA driver answered and TensorFlow has none, so training runs "
+        "on the CPU.")
+    return gpus, note
+
+
+def enable_gpu_memory_growth():
+    """Lets TensorFlow take GPU memory as it needs it instead of all at once.
+
+    By default TensorFlow reserves nearly all the memory of every GPU it sees
+    when it first uses one, so that its own allocator never waits for the
+    driver. That is fast, but the GPU then looks full to other programs (and
+    to you). Memory growth makes it allocate as needed; it must be set before
+    anything runs on the GPU.
+
+    Returns:
+        The physical GPUs it was set for (an empty list on a CPU-only machine).
+
+    Raises:
+        RuntimeError: when TensorFlow has already initialised the GPUs; call
+            it in the Setup cell, before building a model, or restart the kernel.
+
+    Example:
+
+    >>> enable_gpu_memory_growth()
+    []
+    """
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError as error:
+            raise RuntimeError(
+                "TensorFlow has already initialised the GPU, so memory growth can no "
+                "longer be set. Call enable_gpu_memory_growth() in the Setup cell, before "
+                "building any model, or restart the kernel.") from error
+    return gpus
+
+
+# --- the live panel ------------------------------------------------------------
+
+
+class ResourcePanel:
+    """A live panel of this process's memory, the system's, and the GPUs'.
+
+    Shows RSS now and at its peak, the memory the system still has available,
+    and per GPU the device memory used/total, utilisation and what TensorFlow
+    itself holds; without a GPU it says so. Display it in a notebook cell,
+    then keep it fresh while code runs, either with `callback()` during
+    `fit`/`evaluate`/`predict`, or with `start()` (a background thread) for
+    any other code.
+
+    Args:
+        title: the heading shown above the figures.
+
+    Example:
+
+    >>> panel = ResourcePanel()
+    >>> panel  # in a notebook cell: shows the panel
+    >>> model.fit(train, epochs=2, callbacks=[panel.callback()])
+    """
+
+    def __init__(self, title="Resources"):
+        import ipywidgets
+
+        self.title = title
+        self.widget = ipywidgets.HTML()
+        self.updates = 0
+        self.latest = None
+        self._thread, self._stop = None, threading.Event()
+        self._lock = threading.Lock()
+        self.update()
+
+    def snapshot(self):
+        """The current figures, as a dict (also what `update` shows)."""
+        gpus, note = gpu_status()
+        return {"rss_mib": rss_mib(), "peak_rss_mib": peak_rss_mib(),
+                "available_mib": available_mib(), "gpus": gpus, "note": note}
+
+    def update(self):
+        """Reads the figures and redraws the panel; returns the snapshot."""
+        snapshot = self.snapshot()
+        with self._lock:
+            self.updates += 1
+            self.latest = snapshot
+            self.widget.value = _panel_html(self.title, snapshot, self.updates)
+        return snapshot
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    @property
+    def running(self):
+        """Whether the background thread is refreshing the panel."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, interval=0.5):
+        """Refreshes the panel every `interval` seconds from a background thread.
+
+        Calling it while running changes nothing: there is never more than
+        one thread per panel.
+        """
+        if not self.running:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, args=(interval,),
+                                            name="resource-panel", daemon=True)
+            self._thread.start()
+        return self
+
+    def _loop(self, interval):
+        while not self._stop.wait(interval):
+            self.update()
+
+    def stop(self):
+        """Stops the background thread (if any) and shows the final figures."""
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+        self.update()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    def callback(self, min_interval=0.5):
+        """A Keras callback that refreshes the panel at most every `min_interval` s."""
+        return PanelCallback(self, min_interval)
+
+
+class PanelCallback(keras.callbacks.Callback):
+    """Refreshes a `ResourcePanel` during `fit`, `evaluate` and `predict`.
+
+    It looks at the clock after every batch and redraws only when
+    `min_interval` seconds have passed, so its cost stays far below a batch.
+
+    Args:
+        panel: the `ResourcePanel` to refresh.
+        min_interval: seconds between two refreshes.
+    """
+
+    def __init__(self, panel, min_interval=0.5):
+        super().__init__()
+        self.panel, self.min_interval = panel, float(min_interval)
+        self._last = 0.0
+
+    def _maybe_update(self, *args, **kwargs):
+        now = time.monotonic()
+        if now - self._last >= self.min_interval:
+            self._last = now
+            self.panel.update()
+
+    on_train_batch_end = on_test_batch_end = on_predict_batch_end = _maybe_update
+
+    def _update_now(self, *args, **kwargs):
+        self._last = time.monotonic()
+        self.panel.update()
+
+    on_epoch_end = on_train_end = on_test_end = on_predict_end = _update_now
+
+
+def _panel_html(title, snapshot, updates):
+    """The panel's HTML; every figure sits in a span whose class names it."""
+
+    def figure(name, value, unit="MiB"):
+        shown = "-" if value is None else f"{value:,.0f}"
+        return f'<span class="{name}">{shown}</span> {unit}'
+
+    rows = [
+        ("process memory (RSS)", figure("rss", snapshot["rss_mib"])),
+        ("process peak", figure("peak-rss", snapshot["peak_rss_mib"])),
+        ("system available", figure("available", snapshot["available_mib"])),
+    ]
+    for gpu in snapshot["gpus"]:
+        used = (f'{figure("gpu-used", gpu["used_mib"])} of {figure("gpu-total", gpu["total_mib"])}'
+                f', {figure("gpu-utilisation", gpu["utilisation"], "%")} busy')
+        rows.append((f'GPU {gpu["index"]} ({gpu["name"]})', used))
+        rows.append((f'GPU {gpu["index"]}, held by TensorFlow',
+                     f'{figure("gpu-tf", gpu["tf_current_mib"])} '
+                     f'(peak {figure("gpu-tf-peak", gpu["tf_peak_mib"])})'))
+    cells = "".join(f"<tr><td>{label}</td><td style='text-align:right'>{value}</td></tr>"
+                    for label, value in rows)
+    note = f'<div class="gpu-note">{snapshot["note"]}</div>' if snapshot["note"] else ""
+    return (f'<div class="course-resource-panel"><b>{title}</b>'
+            f"<table>{cells}</table>{note}"
+            f'<small>update <span class="updates">{updates}</span></small></div>')
+
+
+# --- memory over time ------------------------------------------------------------
+
+
+class Timeline:
+    """Memory samples of one call: `seconds` since it started, `mib` (RSS), its `value`."""
+
+    def __init__(self, seconds, mib, value):
+        self.seconds, self.mib, self.value = seconds, mib, value
+
+    @property
+    def peak_increase_mib(self):
+        """The highest RSS during the call minus the RSS when it started."""
+        return max(self.mib) - self.mib[0]
+
+
+def memory_timeline(fn, *args, interval=0.05, **kwargs):
+    """Runs `fn(*args, **kwargs)` and samples this process's RSS while it runs.
+
+    Uses memory-profiler's `memory_usage` with timestamps.
+
+    Returns:
+        A `Timeline`.
+
+    Example:
+
+    >>> timeline = memory_timeline(lambda: np.ones(10**8, np.uint8).sum())
+    >>> round(timeline.peak_increase_mib, -1)
+    100.0
+    """
+    release_free_memory()
+    samples, value = memory_usage((fn, args, kwargs), interval=interval, timestamps=True,
+                                  retval=True)
+    start = samples[0][1]
+    return Timeline([t - start for _, t in samples], [m for m, _ in samples], value)
+
+
+def plot_timelines(timelines, axis=None, relative=True):
+    """Plots several `Timeline`s on one chart, e.g. `{"in memory": a, "streaming": b}`.
+
+    Args:
+        timelines: dict from a label to a `Timeline`.
+        axis: a matplotlib axis (default: a new figure).
+        relative: plot each RSS minus its value at the start of its call.
+
+    Returns:
+        The axis.
+    """
+    import matplotlib.pyplot as plt
+
+    if axis is None:
+        _, axis = plt.subplots(figsize=(7, 3.5))
+    for label, timeline in timelines.items():
+        base = timeline.mib[0] if relative else 0
+        axis.plot(timeline.seconds, [m - base for m in timeline.mib],
+                  label=f"{label} (peak +{timeline.peak_increase_mib:,.0f} MiB)")
+    axis.set(xlabel="seconds since the call started",
+             ylabel="RSS increase (MiB)" if relative else "RSS (MiB)")
+    axis.legend()
+    return axis

@@ -1,0 +1,103 @@
+"""The resource panel, its callback and thread, timelines, and the GPU paths (faked)."""
+
+import threading
+import types
+
+import keras
+import matplotlib
+import numpy as np
+import pytest
+
+from course_lib import monitor
+
+matplotlib.use("Agg")
+
+
+def test_panel_shows_memory_and_updates():
+    panel = monitor.ResourcePanel()
+    first = panel.latest
+    block = np.ones(200 * 2**20, np.uint8)  # 200 MiB, touched
+    second = panel.update()
+    assert panel.updates == 2
+    assert second["rss_mib"] - first["rss_mib"] > 150
+    assert second["peak_rss_mib"] >= second["rss_mib"] - 1 and second["available_mib"] > 0
+    assert f'class="rss">{second["rss_mib"]:,.0f}<' in panel.widget.value
+    del block
+
+
+def test_without_a_gpu_the_panel_says_so(monkeypatch):
+    monkeypatch.setattr(monitor, "_nvml_gpus", lambda: [])
+    monkeypatch.setattr(monitor, "_tensorflow_gpu_mib", lambda: {})
+    panel = monitor.ResourcePanel()
+    assert "No GPU" in panel.widget.value and "gpu-used" not in panel.widget.value
+
+
+def test_gpu_figures_from_the_driver_and_tensorflow(monkeypatch):
+    fake = types.SimpleNamespace(
+        nvmlInit=lambda: None, nvmlDeviceGetCount=lambda: 1,
+        nvmlDeviceGetHandleByIndex=lambda i: i, nvmlDeviceGetName=lambda h: b"Fake H100",
+        nvmlDeviceGetMemoryInfo=lambda h: types.SimpleNamespace(used=3 * 2**30, total=80 * 2**30),
+        nvmlDeviceGetUtilizationRates=lambda h: types.SimpleNamespace(gpu=57))
+    monkeypatch.setitem(__import__("sys").modules, "pynvml", fake)
+    monkeypatch.setattr(monitor, "_tensorflow_gpu_mib", lambda: {0: (1024.0, 2048.0)})
+    gpus, note = monitor.gpu_status()
+    assert note is None and gpus[0]["name"] == "Fake H100"
+    assert gpus[0]["used_mib"] == 3072 and gpus[0]["total_mib"] == 81920
+    html = monitor.ResourcePanel().widget.value
+    for text in ("Fake H100", 'class="gpu-used">3,072<', 'class="gpu-total">81,920<',
+                 'class="gpu-utilisation">57<', 'class="gpu-tf">1,024<', 'class="gpu-tf-peak">2,048<'):
+        assert text in html
+
+
+def _panel_threads():
+    return [t for t in threading.enumerate() if t.name == "resource-panel"]
+
+
+def test_thread_mode_starts_once_and_stops_cleanly():
+    before = len(_panel_threads())
+    panel = monitor.ResourcePanel()
+    for _ in range(3):
+        panel.start(interval=0.01)
+        panel.start(interval=0.01)  # twice: still one thread
+        assert panel.running and len(_panel_threads()) == before + 1
+        count = panel.updates
+        threading.Event().wait(0.1)
+        assert panel.updates > count
+        panel.stop()
+        panel.stop()  # twice: harmless
+        assert not panel.running and len(_panel_threads()) == before
+    with monitor.ResourcePanel() as other:
+        assert other.running
+    assert not other.running and len(_panel_threads()) == before
+
+
+@pytest.mark.parametrize("min_interval, expect_every_batch", [(0.0, True), (60.0, False)])
+def test_callback_is_throttled_by_time(min_interval, expect_every_batch):
+    panel = monitor.ResourcePanel()
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.zeros((640, 4)), np.zeros((640, 2))
+    model.fit(x, y, batch_size=10, epochs=2, verbose=0, callbacks=[panel.callback(min_interval)])
+    batches = 2 * 64
+    if expect_every_batch:
+        assert panel.updates >= batches
+    else:  # one update at the first batch, then only at epoch and training ends
+        assert panel.updates <= 1 + 1 + 2 + 1
+    assert not _panel_threads() or all(t.daemon for t in _panel_threads())
+
+
+def test_memory_timeline_and_plot():
+    timeline = monitor.memory_timeline(lambda: np.ones(150 * 2**20, np.uint8).sum(), interval=0.01)
+    assert timeline.value == 150 * 2**20
+    assert 100 < timeline.peak_increase_mib < 300
+    assert timeline.seconds[0] == 0 and timeline.seconds == sorted(timeline.seconds)
+    axis = monitor.plot_timelines({"ones": timeline})
+    assert "peak +" in axis.get_legend().get_texts()[0].get_text()
+
+
+def test_memory_growth_on_a_cpu_only_machine():
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("this machine has a GPU; the CPU-only path is what is tested here")
+    assert monitor.enable_gpu_memory_growth() == []
