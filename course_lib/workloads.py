@@ -1,0 +1,60 @@
+"""Small, importable workloads for `budget` demonstrations and tests.
+
+`budget.run_function` runs its function in a fresh process, so the function
+must live in a module; these are the ones lesson 01 and the tests use.
+TensorFlow is imported inside the training functions, so `allocate` starts
+in a fraction of a second.
+"""
+
+import time
+
+import numpy as np
+
+
+def allocate(mib, hold_s=0.3):
+    """Allocates and touches `mib` MiB, holds it `hold_s` seconds, returns `mib`."""
+    block = np.ones(int(mib * 2**20), np.uint8)
+    time.sleep(hold_s)
+    return int(block.size // 2**20)
+
+
+def fail(message):
+    """Raises `ValueError(message)`: a workload with an error of its own."""
+    raise ValueError(message)
+
+
+def _model(image_shape, n_classes=3):
+    import keras
+
+    from course_lib import models
+
+    keras.utils.set_random_seed(0)
+    return models.small_convnet(image_shape, n_classes)
+
+
+def fit_in_memory(path, epochs=1, batch_size=64):
+    """The classic recipe: load the training split, convert to float32, fit.
+
+    Returns:
+        `{"loss": last training loss, "samples": training samples}`.
+    """
+    from course_lib import datasets
+
+    x, y = datasets.load_split(path, "train")
+    x = x.astype("float32")  # the conversion most recipes do next
+    history = _model(x.shape[1:]).fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0)
+    return {"loss": float(history.history["loss"][-1]), "samples": len(x)}
+
+
+def fit_streaming(path, epochs=1, batch_size=64):
+    """The same training, streamed from the HDF5 file with `HDF5Dataset`.
+
+    Returns:
+        `{"loss": last training loss, "samples": training samples}`.
+    """
+    from course_lib.loaders import HDF5Dataset
+
+    train = HDF5Dataset(path, batch_size=batch_size, seed=0)
+    x, _ = train[0]
+    history = _model(x.shape[1:]).fit(train, epochs=epochs, shuffle=False, verbose=0)
+    return {"loss": float(history.history["loss"][-1]), "samples": train.sampler.n}
