@@ -14,7 +14,9 @@ does not import TensorFlow):
 - `augment`: seeded numpy image transforms, a Keras-layer adapter, `AugmentedDataset`.
 - `checks`: `check_dataset`, the exercise checker for your own PyDataset.
 - `models`: the small convnet and the two-input merged model.
-- `monitor`: measuring the memory a call uses.
+- `monitor`: memory measurements and timelines, the live resource panel, GPU memory growth.
+- `budget`: running a function or a script under a memory budget.
+- `workloads`: small importable workloads for budget demonstrations.
 - `bench`: benchmarks that print figures (`python -m course_lib.bench`).
 """
 
