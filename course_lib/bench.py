@@ -379,7 +379,7 @@ def augmentation_benchmark(profile="lesson"):
         print(f"{name:42s} {rate:10,.0f} {rate / base:15.3f}")
 
 
-def panel_overhead(profile="ci", epochs=3, min_interval=0.5):
+def panel_overhead(profile="ci", epochs=7, min_interval=0.5):
     """What the resource panel's Keras callback costs a training epoch.
 
     Trains the small convnet on the profile's training split, alternating
