@@ -35,16 +35,18 @@ class SampledDataset(keras.utils.PyDataset):
 
     Args:
         n: number of samples.
-        batch_size, shuffle, seed, drop_last, block_size, window, chunk_rows:
-            see `sampling.BatchSampler` (`shuffle` is its `strategy`).
+        batch_size, shuffle, seed, drop_last, block_size, window, chunk_rows,
+            shard: see `sampling.BatchSampler` (`shuffle` is its `strategy`).
+            Every loader below accepts `shard=(index, count)` too: for several
+            training workers, each reading its own part of the data.
         **kwargs: `workers`, `use_multiprocessing`, `max_queue_size`.
     """
 
     def __init__(self, n, batch_size, shuffle="full", seed=None, drop_last=False,
-                 block_size=None, window=None, chunk_rows=None, **kwargs):
+                 block_size=None, window=None, chunk_rows=None, shard=None, **kwargs):
         super().__init__(**kwargs)
         self.sampler = BatchSampler(n, batch_size, shuffle, seed, drop_last,
-                                    block_size, window, chunk_rows)
+                                    block_size, window, chunk_rows, shard=shard)
         self.epoch = 0
 
     def __len__(self):

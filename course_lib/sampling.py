@@ -53,6 +53,11 @@ class BatchSampler:
             `block_size`. Default: no grouping by chunk.
         chunks_in_flight: `"block"` only, with `chunk_rows`: how many random
             chunks the blocks are drawn from at a time.
+        shard: `(index, count)` to serve only shard `index` of `count`: every
+            shard computes the same epoch order from the seed and takes its
+            own contiguous slice of it, so the shards are disjoint and
+            together cover every position once per epoch. Shard sizes differ
+            by at most one sample. Default: all positions.
 
     Raises:
         ValueError: for an unknown strategy, a non-positive size, or
@@ -66,7 +71,8 @@ class BatchSampler:
     """
 
     def __init__(self, n, batch_size, strategy="full", seed=None, drop_last=False,
-                 block_size=None, window=None, chunk_rows=None, chunks_in_flight=4):
+                 block_size=None, window=None, chunk_rows=None, chunks_in_flight=4,
+                 shard=None):
         if strategy not in STRATEGIES:
             raise ValueError(
                 f"Unknown shuffle strategy {str(strategy)[:100]!r}. Expected one "
@@ -75,11 +81,23 @@ class BatchSampler:
             raise ValueError(
                 f"Expected n >= 0 and batch_size >= 1, received n={n}, "
                 f"batch_size={batch_size}.")
-        if drop_last and n < batch_size:
+        index, count = shard or (0, 1)
+        if not 0 <= int(index) < int(count):
             raise ValueError(
-                f"drop_last=True with {n} samples and batch_size={batch_size} "
-                f"leaves no batch at all. Use drop_last=False or a smaller batch.")
+                f"shard must be (index, count) with 0 <= index < count, received "
+                f"{str(shard)[:100]}.")
+        if int(count) > 1 and seed is None:
+            raise ValueError(
+                "Shards need a shared seed: pass the same seed= to every shard, so "
+                "they split one epoch order instead of drawing their own.")
         self.n = int(n)
+        self.shard = (int(index), int(count))
+        self._slice = slice(self.n * self.shard[0] // count, self.n * (self.shard[0] + 1) // count)
+        size = self._slice.stop - self._slice.start
+        if drop_last and size < batch_size:
+            raise ValueError(
+                f"drop_last=True with {size} samples and batch_size={batch_size} "
+                f"leaves no batch at all. Use drop_last=False or a smaller batch.")
         self.batch_size = int(batch_size)
         self.strategy = strategy
         self.seed = int(np.random.SeedSequence().entropy % 2**32) if seed is None else int(seed)
@@ -106,12 +124,13 @@ class BatchSampler:
         return state
 
     def __len__(self):
+        size = self._slice.stop - self._slice.start
         if self.drop_last:
-            return self.n // self.batch_size
-        return -(-self.n // self.batch_size)
+            return size // self.batch_size
+        return -(-size // self.batch_size)
 
     def order(self, epoch):
-        """All positions of epoch `epoch`, in the order batches take them."""
+        """All positions of epoch `epoch`, in the order batches take them (all shards)."""
         rng = np.random.default_rng([self.seed, int(epoch)])
         if self.strategy == "none":
             return np.arange(self.n)
@@ -140,7 +159,7 @@ class BatchSampler:
         cached_epoch, cached = self._cache
         if cached_epoch == epoch:
             return cached
-        order = self.order(epoch)
+        order = self.order(epoch)[self._slice]
         batches = [np.sort(order[i:i + self.batch_size])
                    for i in range(0, len(self) * self.batch_size, self.batch_size)]
         self._cache = (epoch, batches)

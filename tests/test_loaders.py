@@ -185,3 +185,14 @@ def test_plain_generator_breaks_under_threads_and_the_lock_fixes_it():
     assert sorted(drain(ThreadSafeIterator(_slow_numbers()))) == list(range(20))
     assert list(threadsafe_generator(_slow_numbers)()) == list(range(20))
     assert threading.active_count() >= 1
+
+
+def test_hdf5_loader_shards_split_the_file_between_workers(id_file):
+    shards = [HDF5Dataset(id_file, "x", None, batch_size=64, seed=3, shard=(i, 3))
+              for i in range(3)]
+    for epoch in range(2):
+        seen = [np.concatenate([s[b][0][:, 0] for b in range(len(s))]).astype(int)
+                for s in shards]
+        assert sorted(np.concatenate(seen)) == list(range(600))
+        for s in shards:
+            s.on_epoch_end()

@@ -88,3 +88,26 @@ def test_invalid_arguments():
         BatchSampler(100, 10, "block", block_size=8, window=20)
     with pytest.raises(ValueError, match="chunk_rows .100. must be a multiple of block_size"):
         BatchSampler(1000, 64, "block", block_size=32, chunk_rows=100)
+
+
+@pytest.mark.parametrize("strategy", ["none", "full", "block"])
+@pytest.mark.parametrize("count", [1, 2, 3, 4])
+def test_shards_are_disjoint_and_cover_every_position_each_epoch(strategy, count):
+    n = 1001
+    samplers = [BatchSampler(n, 32, strategy, seed=5, shard=(i, count)) for i in range(count)]
+    for epoch in range(3):
+        parts = [np.concatenate(s.batches(epoch)) for s in samplers]
+        assert sorted(np.concatenate(parts)) == list(range(n))  # disjoint and complete
+        sizes = [len(p) for p in parts]
+        assert max(sizes) - min(sizes) <= 1
+        assert all(len(s) == len(s.batches(epoch)) for s in samplers)
+    if strategy != "none":
+        assert not np.array_equal(np.concatenate(samplers[0].batches(0)),
+                                  np.concatenate(samplers[0].batches(1)))
+
+
+def test_shard_arguments_are_checked():
+    with pytest.raises(ValueError, match="0 <= index < count"):
+        BatchSampler(100, 10, "full", seed=1, shard=(2, 2))
+    with pytest.raises(ValueError, match="shared seed"):
+        BatchSampler(100, 10, "full", shard=(0, 2))
