@@ -12,6 +12,7 @@ does not import TensorFlow):
 - `features`: feature matrices on disk (bcolz, blosc2, zarr, memmap) and a chunk-aware reader.
 - `merged`: `MergedDataset`, images plus on-disk features for two-input models.
 - `augment`: seeded numpy image transforms, a Keras-layer adapter, `AugmentedDataset`.
+- `tfdata`: `tf.data` pipelines over the loaders (from_generator, parallel reads).
 - `checks`: `check_dataset`, the exercise checker for your own PyDataset.
 - `models`: the small convnet and the two-input merged model.
 - `monitor`: memory measurements and timelines, the live resource panel, GPU memory growth.

@@ -8,6 +8,7 @@
   gather, and bcolz / blosc2 / zarr / memmap side by side.
 - `augment`: the cost of augmentation in the loader and in the model.
 - `panel`: what the live resource panel's Keras callback costs an epoch.
+- `overlap`: epoch time of streaming fits against the in-memory fit.
 
 Memory figures come from fresh child processes, so a peak RSS (`ru_maxrss`)
 belongs to the measured work alone.
@@ -435,10 +436,77 @@ def panel_benchmark(profile="ci"):
           f"the callback = {100 * figures['overhead']:.2f}% of an epoch")
 
 
+def training_overlap(profile="lesson", epochs=2):
+    """Epoch time of streaming fits divided by the epoch time of the in-memory fit.
+
+    Trains the small convnet on the same training split with each pipeline:
+    numpy arrays in memory (the baseline), `HDF5Dataset` with one worker,
+    with two thread workers and with two worker processes, and `tf.data`
+    parallel reads with prefetch. Each gets one warm-up epoch, then the
+    median of `epochs` timed epochs.
+
+    Returns:
+        `{pipeline: (epoch seconds, ratio to in memory)}`.
+    """
+    import keras
+
+    from course_lib import models, tfdata
+    from course_lib.loaders import HDF5Dataset
+
+    profile = config.get_profile(profile)
+    path = datasets.ensure_layout("hdf5", profile, progress=False)
+    x, y = datasets.load_split(path, "train")
+
+    def loader(**workers):
+        return HDF5Dataset(path, batch_size=profile.batch_size, seed=0, **workers)
+
+    def epoch_seconds(data, **fit_options):
+        keras.utils.set_random_seed(0)
+        model = models.small_convnet(profile.image_shape, profile.n_classes)
+        times = []
+
+        class Timer(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                self.started = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                times.append(time.perf_counter() - self.started)
+
+        fit_options["callbacks"] = [Timer(), *fit_options.get("callbacks", [])]
+        model.fit(data, epochs=epochs + 1, verbose=0, **fit_options)
+        return float(np.median(times[1:]))
+
+    tf_loader = loader()
+    pipelines = {
+        "in memory (numpy arrays)": (x, {"y": y, "batch_size": profile.batch_size}),
+        "HDF5Dataset, 1 worker": (loader(), {"shuffle": False}),
+        "HDF5Dataset, 2 threads": (loader(workers=2), {"shuffle": False}),
+        "HDF5Dataset, 2 processes": (loader(workers=2, use_multiprocessing=True),
+                                     {"shuffle": False}),
+        "tf.data parallel reads + prefetch": (
+            tfdata.parallel_reads(tf_loader).prefetch(4),
+            {"shuffle": False, "callbacks": [tfdata.AdvanceEpoch(tf_loader)]}),
+    }
+    seconds = {name: epoch_seconds(data, **options) for name, (data, options) in pipelines.items()}
+    base = seconds["in memory (numpy arrays)"]
+    return {name: (value, value / base) for name, value in seconds.items()}
+
+
+def overlap_benchmark(profile="lesson"):
+    """Prints `training_overlap` as a table."""
+    profile = config.get_profile(profile)
+    print(f"Training overlap, profile {profile.name!r}: epoch time of the small convnet, "
+          f"median of 2 epochs after a warm-up")
+    print(f"{'pipeline':36s} {'epoch s':>8s} {'x in memory':>12s}")
+    for name, (seconds, ratio) in training_overlap(profile).items():
+        print(f"{name:36s} {seconds:8.2f} {ratio:12.3f}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("benchmark", nargs="?", default="all",
-                        choices=("writer", "loaders", "merged", "augment", "panel", "all"))
+                        choices=("writer", "loaders", "merged", "augment", "panel", "overlap",
+                                 "all"))
     parser.add_argument("--profile", default="lesson", choices=sorted(config.PROFILES),
                         help="profile for the loader benchmark (default: lesson)")
     args = parser.parse_args(argv)
@@ -452,6 +520,8 @@ def main(argv=None):
         augmentation_benchmark(args.profile)
     if args.benchmark in ("panel", "all"):
         panel_benchmark("ci")  # the issue's reference: the ci model
+    if args.benchmark in ("overlap", "all"):
+        overlap_benchmark(args.profile)
 
 
 if __name__ == "__main__":
