@@ -58,3 +58,42 @@ def fit_streaming(path, epochs=1, batch_size=64):
     x, _ = train[0]
     history = _model(x.shape[1:]).fit(train, epochs=epochs, shuffle=False, verbose=0)
     return {"loss": float(history.history["loss"][-1]), "samples": train.sampler.n}
+
+
+class SimulatedCrash(RuntimeError):
+    """Raised by `fit_resumable` to stand for a crash or a killed job."""
+
+
+def fit_resumable(path, backup_dir, epochs=4, crash_after_epoch=None, batch_size=64):
+    """Streams a fit that survives interruptions with `keras.callbacks.BackupAndRestore`.
+
+    Run it, let it crash (`crash_after_epoch`), run it again with the same
+    `backup_dir`: the second run restores the model, the optimizer and the
+    epoch counter, and trains only the epochs that are left.
+
+    Returns:
+        `{"epochs_run": [...], "losses": [...]}` for the epochs this call trained.
+
+    Raises:
+        SimulatedCrash: after epoch `crash_after_epoch` (counting from 1).
+    """
+    import keras
+
+    from course_lib.loaders import HDF5Dataset
+
+    epochs_run = []
+
+    class Progress(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            epochs_run.append(epoch)
+
+        def on_epoch_end(self, epoch, logs=None):
+            if crash_after_epoch is not None and epoch + 1 == crash_after_epoch:
+                raise SimulatedCrash(f"simulated crash after epoch {epoch + 1}")
+
+    train = HDF5Dataset(path, batch_size=batch_size, seed=0)
+    x, _ = train[0]
+    history = _model(x.shape[1:]).fit(
+        train, epochs=epochs, shuffle=False, verbose=0,
+        callbacks=[keras.callbacks.BackupAndRestore(str(backup_dir)), Progress()])
+    return {"epochs_run": epochs_run, "losses": [float(v) for v in history.history["loss"]]}
