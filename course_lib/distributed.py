@@ -65,6 +65,9 @@ def train_worker(path, epochs=1, batch_size=32, seed=0):
     loader = HDF5Dataset(path, batch_size=batch_size, seed=seed, shard=(index, workers),
                          drop_last=True)
     global_batch = batch_size * strategy.num_replicas_in_sync
+    tag = f"[worker {index}/{workers}]"
+    print(f"{tag} cluster ready: {strategy.num_replicas_in_sync} replicas in sync; reading "
+          f"shard {index} of {workers}: {len(loader)} batches of {batch_size}", flush=True)
 
     def dataset_fn(context):
         options = tf.data.Options()
@@ -99,6 +102,8 @@ def train_worker(path, epochs=1, batch_size=32, seed=0):
             steps += 1
         losses.append(total / steps)
         loader.on_epoch_end()
+        print(f"{tag} epoch {len(losses)}/{epochs}: {steps} steps, loss {losses[-1]:.4f}, "
+              f"{time.perf_counter() - started:.1f} s", flush=True)
     return {"worker": index, "workers": workers, "losses": losses, "steps": steps,
             "positions": positions, "seconds": time.perf_counter() - started}
 
