@@ -442,8 +442,8 @@ def training_overlap(profile="lesson", epochs=2):
     Trains the small convnet on the same training split with each pipeline:
     numpy arrays in memory (the baseline), `HDF5Dataset` with one worker,
     with two thread workers and with two worker processes, and `tf.data`
-    parallel reads with prefetch. Each gets one warm-up epoch, then the
-    median of `epochs` timed epochs.
+    from a generator and with parallel reads, both with prefetch. Each gets
+    one warm-up epoch, then the median of `epochs` timed epochs.
 
     Returns:
         `{pipeline: (epoch seconds, ratio to in memory)}`.
@@ -476,13 +476,16 @@ def training_overlap(profile="lesson", epochs=2):
         model.fit(data, epochs=epochs + 1, verbose=0, **fit_options)
         return float(np.median(times[1:]))
 
-    tf_loader = loader()
+    tf_loader, generator_loader = loader(), loader()
     pipelines = {
         "in memory (numpy arrays)": (x, {"y": y, "batch_size": profile.batch_size}),
         "HDF5Dataset, 1 worker": (loader(), {"shuffle": False}),
         "HDF5Dataset, 2 threads": (loader(workers=2), {"shuffle": False}),
         "HDF5Dataset, 2 processes": (loader(workers=2, use_multiprocessing=True),
                                      {"shuffle": False}),
+        "tf.data from_generator + prefetch": (
+            tfdata.from_generator(generator_loader).prefetch(4),
+            {"shuffle": False, "callbacks": [tfdata.AdvanceEpoch(generator_loader)]}),
         "tf.data parallel reads + prefetch": (
             tfdata.parallel_reads(tf_loader).prefetch(4),
             {"shuffle": False, "callbacks": [tfdata.AdvanceEpoch(tf_loader)]}),

@@ -33,10 +33,15 @@ def output_signature(loader):
 
 
 def from_generator(loader):
-    """`Dataset.from_generator` over one epoch of the loader, in batch order."""
+    """`Dataset.from_generator` over one epoch of the loader, in batch order.
+
+    The number of batches is declared (`assert_cardinality`), so Keras knows
+    the epoch length instead of finding it by running out of data.
+    """
     return tf.data.Dataset.from_generator(
         lambda: (loader[index] for index in range(len(loader))),
-        output_signature=output_signature(loader))
+        output_signature=output_signature(loader),
+    ).apply(tf.data.experimental.assert_cardinality(len(loader)))
 
 
 def parallel_reads(loader, parallel_calls=tf.data.AUTOTUNE, deterministic=True):
