@@ -119,6 +119,15 @@ def _rate(read_batch, batches, repeat=3):
     return sum(len(b) for b in batches) / best
 
 
+def _read_batches(ds, count=None):
+    """A `_rate` reader: reads batches `0..count-1` of `ds` (all by default),
+    dropping each at once, as the in-memory ceiling does."""
+    def read(_):
+        for index in range(len(ds) if count is None else count):
+            ds[index]
+    return read
+
+
 def loader_throughput(profile="lesson", naive_batches=20):
     """Measures samples/s of each way to read training batches, in one run.
 
@@ -131,6 +140,7 @@ def loader_throughput(profile="lesson", naive_batches=20):
     """
     import tensorflow as tf
 
+    from course_lib import tfdata
     from course_lib.loaders import HDF5Dataset, NpyDirectoryDataset
 
     profile = config.get_profile(profile)
@@ -147,34 +157,27 @@ def loader_throughput(profile="lesson", naive_batches=20):
         return HDF5Dataset(paths["hdf5"], batch_size=batch, shuffle=strategy, seed=0,
                            block_size=profile.chunk_rows // 2, direct_reads=direct_reads)
 
-    def epoch(ds):
-        def read_all(_):
-            for i in range(len(ds)):
-                ds[i]  # each batch dropped at once, as the ceiling's are
-        return read_all
-
     rates = {"in-memory numpy (ceiling)": _rate(lambda b: x_memory[b], full)}
     for strategy in ("block", "full"):
-        rates[f"HDF5 loader, {strategy}"] = _rate(epoch(hdf5(strategy)), [np.arange(n)])
+        rates[f"HDF5 loader, {strategy}"] = _rate(_read_batches(hdf5(strategy)), [np.arange(n)])
         rates[f"HDF5 loader, {strategy}, h5py reads"] = _rate(
-            epoch(hdf5(strategy, direct_reads=False)), [np.arange(n)])
+            _read_batches(hdf5(strategy, direct_reads=False)), [np.arange(n)])
     with h5py.File(paths["hdf5"], "r") as file:
         images = file["train/images"]
         rates["naive: h5py fancy index per batch"] = _rate(
             lambda b: images[b], full[:naive_batches])
     npy = NpyDirectoryDataset(paths["npy"], partition["train"], labels, batch_size=batch, seed=0)
-    rates["npy loader, full"] = _rate(epoch(npy), [np.arange(n)])
+    rates["npy loader, full"] = _rate(_read_batches(npy), [np.arange(n)])
     files = [paths["npy"] / f"{name}.npy" for name in partition["train"]]
     rates["plain np.load loop"] = _rate(
         lambda b: np.stack([np.load(files[i]) for i in b]), npy.sampler.batches(0))
-    ds = hdf5("block")
-    signature = (tf.TensorSpec((None, *profile.image_shape), tf.uint8),
-                 tf.TensorSpec((None,), tf.int64))
-    pipeline = tf.data.Dataset.from_generator(
-        lambda: (ds[i] for i in range(len(ds))), output_signature=signature
-    ).prefetch(tf.data.AUTOTUNE)
-    rates["tf.data from_generator (block reads)"] = _rate(
-        lambda _: [None for _ in pipeline], [np.arange(n)])
+    pipeline = tfdata.from_generator(hdf5("block")).prefetch(tf.data.AUTOTUNE)
+
+    def read_pipeline(_):
+        for _ in pipeline:
+            pass
+
+    rates["tf.data from_generator (block reads)"] = _rate(read_pipeline, [np.arange(n)])
     return rates
 
 
@@ -222,7 +225,7 @@ def loader_benchmark(profile="lesson"):
           f"{100 * (peaks[1] / peaks[0] - 1):+.1f}%")
 
 
-def _merged_loaders(profile, split="train", **options):
+def _merged_loader(profile, split="train", **options):
     """A `MergedDataset` over a profile's HDF5 images and bcolz features."""
     from course_lib.merged import HDF5Images, MergedDataset
 
@@ -247,20 +250,14 @@ def merged_throughput(profile="lesson", naive_batches=20):
     from course_lib.sampling import mixing_distance
 
     profile = config.get_profile(profile)
-    loader = _merged_loaders(profile, shuffle="block")
+    loader = _merged_loader(profile, shuffle="block")
     store = loader.features.store
     full = BatchSampler(len(loader.ids), profile.batch_size, "full", seed=0).batches(0)
 
-    def epoch(ds):
-        def read_all(_):
-            for i in range(len(ds)):
-                ds[i]
-        return read_all
-
     rates = {
-        "merged loader, block (images + features)": _rate(epoch(loader), [loader.ids]),
+        "merged loader, block (images + features)": _rate(_read_batches(loader), [loader.ids]),
         "merged loader, full (images + features)": _rate(
-            epoch(_merged_loaders(profile, shuffle="full")), [loader.ids]),
+            _read_batches(_merged_loader(profile, shuffle="full")), [loader.ids]),
         "naive: carray[shuffled batch ids]": _rate(
             lambda b: store.array[loader.ids[b]], full[:naive_batches]),
     }
@@ -281,11 +278,11 @@ def feature_store_comparison(profile="lesson", naive_batches=20):
         format's own fancy indexing on random sorted batches) and
         `chunk-aware rows/s` (`ChunkReader` over block-ordered batches).
     """
-    from course_lib.features import FORMATS, ChunkReader, FeatureStore, write_features
+    from course_lib.features import FORMATS, SUFFIXES, ChunkReader, FeatureStore, write_features
 
     profile = config.get_profile(profile)
     n, width = profile.n_samples, profile.n_features
-    suffixes = {"bcolz": ".bcolz", "blosc2": ".b2nd", "zarr": ".zarr", "memmap": ".npy"}
+    suffixes = {kind: suffix for suffix, kind in SUFFIXES.items()}
     full = BatchSampler(n, profile.batch_size, "full", seed=0).batches(0)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
@@ -354,8 +351,8 @@ def augmentation_cost(profile="lesson", batches=20):
         "loader + numpy transforms": augment.AugmentedDataset(plain, numpy_transform),
         "loader + Keras layers as transforms": augment.AugmentedDataset(plain, keras_transform),
     }
-    rates = {name: _rate(lambda _, ds=ds: [ds[i] for i in range(batches)], [range(
-        batches * profile.batch_size)]) for name, ds in loaders.items()}
+    rates = {name: _rate(_read_batches(ds, batches), [range(batches * profile.batch_size)])
+             for name, ds in loaders.items()}
     x, y = plain[0]
     for name, extra in (("training step, no augmentation", []),
                         ("training step, Keras layers in the model", keras_layers)):

@@ -21,6 +21,7 @@ from course_lib.datasets import sample_name
 from course_lib.features import ChunkReader, FeatureStore
 from course_lib.hdf5_rows import RowReader
 from course_lib.loaders import SampledDataset, load_npy_batch
+from course_lib.sampling import default_block_size
 
 
 class HDF5Images:
@@ -159,7 +160,7 @@ class MergedDataset(SampledDataset):
         self.features = ChunkReader(features, cache_chunks)
         self.input_names = input_names
         self._validate(n_rows)
-        block_size = block_size or max(int(batch_size) // 2, 1)
+        block_size = block_size or default_block_size(batch_size)
         chunk_rows = self.features.store.chunk_rows
         super().__init__(len(self.ids), batch_size, shuffle, seed, drop_last,
                          block_size, window,

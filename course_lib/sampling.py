@@ -34,6 +34,11 @@ import numpy as np
 STRATEGIES = ("none", "full", "block")
 
 
+def default_block_size(batch_size):
+    """Positions per `"block"` block when none is given: half a batch."""
+    return max(int(batch_size) // 2, 1)
+
+
 class BatchSampler:
     """The batches of each epoch, as arrays of sorted sample positions.
 
@@ -102,7 +107,7 @@ class BatchSampler:
         self.strategy = strategy
         self.seed = int(np.random.SeedSequence().entropy % 2**32) if seed is None else int(seed)
         self.drop_last = drop_last
-        self.block_size = int(block_size or max(self.batch_size // 2, 1))
+        self.block_size = int(block_size or default_block_size(self.batch_size))
         self.window = int(window or self.batch_size)
         if strategy == "block" and (self.block_size < 1 or self.window % self.block_size):
             raise ValueError(

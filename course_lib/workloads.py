@@ -52,12 +52,19 @@ def fit_streaming(path, epochs=1, batch_size=64):
     Returns:
         `{"loss": last training loss, "samples": training samples}`.
     """
+    train, history = _streamed_fit(path, epochs, batch_size)
+    return {"loss": float(history.history["loss"][-1]), "samples": train.sampler.n}
+
+
+def _streamed_fit(path, epochs, batch_size, callbacks=()):
+    """Fits the small convnet on `HDF5Dataset(path)`; returns the loader and the history."""
     from course_lib.loaders import HDF5Dataset
 
     train = HDF5Dataset(path, batch_size=batch_size, seed=0)
     x, _ = train[0]
-    history = _model(x.shape[1:]).fit(train, epochs=epochs, shuffle=False, verbose=0)
-    return {"loss": float(history.history["loss"][-1]), "samples": train.sampler.n}
+    history = _model(x.shape[1:]).fit(train, epochs=epochs, shuffle=False, verbose=0,
+                                      callbacks=list(callbacks))
+    return train, history
 
 
 class SimulatedCrash(RuntimeError):
@@ -79,8 +86,6 @@ def fit_resumable(path, backup_dir, epochs=4, crash_after_epoch=None, batch_size
     """
     import keras
 
-    from course_lib.loaders import HDF5Dataset
-
     epochs_run = []
 
     class Progress(keras.callbacks.Callback):
@@ -91,9 +96,6 @@ def fit_resumable(path, backup_dir, epochs=4, crash_after_epoch=None, batch_size
             if crash_after_epoch is not None and epoch + 1 == crash_after_epoch:
                 raise SimulatedCrash(f"simulated crash after epoch {epoch + 1}")
 
-    train = HDF5Dataset(path, batch_size=batch_size, seed=0)
-    x, _ = train[0]
-    history = _model(x.shape[1:]).fit(
-        train, epochs=epochs, shuffle=False, verbose=0,
-        callbacks=[keras.callbacks.BackupAndRestore(str(backup_dir)), Progress()])
+    _, history = _streamed_fit(path, epochs, batch_size,
+                               [keras.callbacks.BackupAndRestore(str(backup_dir)), Progress()])
     return {"epochs_run": epochs_run, "losses": [float(v) for v in history.history["loss"]]}
