@@ -158,11 +158,19 @@ class HDF5Dataset(SampledDataset):
             with self._open_lock:
                 if self._pid != os.getpid():
                     self._file = h5py.File(self.path, "r")
-                    self._row_readers = tuple(
-                        RowReader(self._file[name], self.direct_reads) if name else None
-                        for name in (self.images_name, self.labels_name))
+                    labels = self._file[self.labels_name] if self.labels_name else None
+                    self._row_readers = (
+                        RowReader(self._file[self.images_name], self.direct_reads),
+                        None if labels is None else self._labels_reader(labels))
                     self._pid = os.getpid()
         return self._row_readers
+
+    def _labels_reader(self, labels):
+        """Labels are small: read them once per process, unless they exceed 64 MiB
+        (masks used as labels, say), which are streamed like the images."""
+        if labels.nbytes <= 64 * 2**20:
+            return labels[:].__getitem__
+        return RowReader(labels, self.direct_reads)
 
     def __getstate__(self):
         state = self.__dict__.copy()
