@@ -1,5 +1,6 @@
 """Exercise checkers: run them on your own code, read what is wrong."""
 
+import collections
 import hashlib
 
 import numpy as np
@@ -25,6 +26,12 @@ def _epoch(ds, problems, n_classes):
                 f"tuple (inputs, labels); end __getitem__ with `return x, y`.")
             return None, None
         x, y = _first_array(batch[0]), np.asarray(batch[1])
+        if len(x) == 0:
+            problems.append(
+                f"ds[{index}] is empty, so Keras would fail on it with an unrelated "
+                f"shape error; __len__ returns {len(ds)}, at least one batch too "
+                f"many. Use math.ceil(n_samples / batch_size).")
+            continue
         if len(x) != len(y):
             problems.append(
                 f"ds[{index}] has {len(x)} inputs but {len(y)} labels; both must "
@@ -118,11 +125,7 @@ def check_dataset(ds, n_samples, n_classes=None, shuffled=True, verbose=True):
             f"{served - unique} sample(s) came twice in one epoch; each batch must "
             f"take its own slice of the ids, e.g. ids[i * batch_size:(i + 1) * batch_size].")
     if unique < n_samples:
-        missing = n_samples - unique
-        hint = (" __len__ probably rounds down; use math.ceil(n_samples / batch_size) "
-                "so the last, smaller batch is kept."
-                if missing < max(sizes) and n_samples % max(sizes) else "")
-        problems.append(f"{missing} of {n_samples} samples never appear in an epoch.{hint}")
+        problems.append(_missing_samples(n_samples, unique, sizes, len(ds)))
     elif served > n_samples:
         problems.append(f"An epoch served {served} samples, more than the {n_samples} expected.")
 
@@ -139,6 +142,21 @@ def check_dataset(ds, n_samples, n_classes=None, shuffled=True, verbose=True):
                 "The second epoch came in the same order as the first; shuffle the "
                 "ids in on_epoch_end (or pass a new seed per epoch).")
     return _report(problems, verbose)
+
+
+def _missing_samples(n_samples, unique, sizes, length):
+    """One sentence on samples that never appear, with the cause the numbers fit."""
+    missing = n_samples - unique
+    said = f"{missing} of {n_samples} samples never appear in an epoch."
+    batch = max(sizes, default=0)
+    if batch and set(sizes) == {batch} and length == n_samples // batch \
+            and missing == n_samples % batch:
+        return (f"{said} __len__ rounds down ({length} full batches of {batch}); use "
+                f"math.ceil(n_samples / batch_size) so the last, smaller batch is kept.")
+    counts = collections.Counter(sizes)
+    shape = ", ".join(f"{count} of {size}" for size, count in sorted(counts.items(), reverse=True))
+    return (f"{said} The epoch served {sum(sizes)} samples in batches of these sizes: "
+            f"{shape}. Check how __getitem__ slices the ids for each index.")
 
 
 def _report(problems, verbose):

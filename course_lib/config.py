@@ -138,6 +138,31 @@ def _repository_root():
     return root if (root / "pyproject.toml").is_file() else None
 
 
+def _data_root():
+    configured = os.environ.get(DATA_DIR_ENV, "").strip()
+    return Path(configured).expanduser() if configured else (
+        (_repository_root() or Path.cwd()) / "data")
+
+
+def rebuild_hint(path, own_data):
+    """What to tell a user whose file at `path` is missing or damaged.
+
+    The kit's own data can be rebuilt with `make data`; a user's own file
+    cannot, so for anything outside the course data folder the advice is
+    `own_data`.
+
+    Example:
+
+    >>> rebuild_hint("/home/me/food.h5", "Copy it again.")
+    'Copy it again.'
+    """
+    try:
+        Path(path).resolve().relative_to(_data_root().resolve())
+    except ValueError:
+        return own_data
+    return "Rebuild the course data with `make data`."
+
+
 def data_dir(profile=None):
     """Returns the writable folder that holds the data of one profile.
 
@@ -156,10 +181,7 @@ def data_dir(profile=None):
     'ci'
     """
     profile = get_profile(profile)
-    configured = os.environ.get(DATA_DIR_ENV, "").strip()
-    base = Path(configured).expanduser() if configured else (
-        (_repository_root() or Path.cwd()) / "data")
-    folder = base / profile.name
+    folder = _data_root() / profile.name
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from course_lib import config, features, synthetic
+from course_lib import config, features, hdf5_rows, synthetic
 
 LAYOUTS = ("hdf5", "npy", "bcolz")
 HDF5_NAME = "course.h5"
@@ -248,7 +248,7 @@ def check_hdf5(path):
 
     Raises:
         FileNotFoundError: if the file does not exist.
-        ValueError: if it cannot be opened (e.g. truncated) or a split, a
+        ValueError: if it is truncated or not HDF5, or a split, a
             dataset or an attribute is missing or inconsistent; the message
             names the file and the dataset.
 
@@ -258,19 +258,9 @@ def check_hdf5(path):
     12288
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"No HDF5 file at {str(path)[:100]}. Build the course data with "
-            f"`make data`, or convert images with data_scripts/images_to_hdf5.py.")
-    fix = ("Rebuild it (`make data`, or data_scripts/images_to_hdf5.py for "
-           "your own images).")
-    try:
-        file = h5py.File(path, "r")
-    except OSError as error:
-        raise ValueError(
-            f"{path} cannot be opened as HDF5 ({str(error)[:100]}); it may be "
-            f"truncated by an interrupted copy or write. {fix}") from error
-    with file:
+    fix = config.rebuild_hint(
+        path, "Convert your images again with data_scripts/images_to_hdf5.py.")
+    with hdf5_rows.open_file(path, fix) as file:
         for attribute in ("class_names", "image_shape"):
             if attribute not in file.attrs:
                 raise ValueError(
@@ -552,7 +542,7 @@ def load_split(path, split, limit=None, dtype=None):
         raise ValueError(
             f"Unknown split {str(split)[:100]!r}. Expected one of "
             f"{', '.join(config.SPLITS)}.")
-    with h5py.File(path, "r") as file:
+    with hdf5_rows.open_file(path) as file:
         images = file[split]["images"][:limit]
         labels = file[split]["labels"][:limit]
     if dtype is not None:

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from course_lib import config
+
 FORMATS = ("bcolz", "blosc2", "zarr", "memmap")
 SUFFIXES = {".bcolz": "bcolz", ".b2nd": "blosc2", ".zarr": "zarr", ".npy": "memmap"}
 CHUNK_BYTES = 256 * 1024  # the default chunk size of the compressed formats
@@ -145,9 +147,10 @@ class FeatureStore:
     def __init__(self, source):
         self.path, self.format = self._locate(source)
         if not self.path.exists():
+            fix = config.rebuild_hint(self.path, "Write it with features.write_features.")
             raise FileNotFoundError(
-                f"No {self.format} feature store at {str(self.path)[:100]}. Build the "
-                f"course features with `make data`, or check the path.")
+                f"No {self.format} feature store at {str(self.path)[:100]}. Check the "
+                f"path. {fix}")
         self._array, self._pid = None, None
         array = self.array
         self.shape = tuple(array.shape)
@@ -212,6 +215,18 @@ class FeatureStore:
         """Rows `start..stop-1` as a float32 array."""
         return np.asarray(self.array[start:stop], np.float32)
 
+    def nan_rows(self):
+        """Row numbers whose features hold NaN, scanning the matrix chunk by chunk.
+
+        Example:
+
+        >>> bad = FeatureStore("features.bcolz").nan_rows()
+        >>> index = index[~index.id.isin(bad)]   # leave those samples out
+        """
+        bad = [start + np.flatnonzero(np.isnan(self.read(start, start + self.chunk_rows)).any(axis=1))
+               for start in range(0, len(self), self.chunk_rows)]
+        return np.concatenate(bad or [np.zeros(0, np.int64)])
+
     def gather(self, rows):
         """Rows at the given indices, the naive way: the format's own fancy indexing."""
         if self.format == "zarr":
@@ -226,15 +241,17 @@ class ChunkReader:
     """Reads rows of a `FeatureStore` one whole chunk at a time, with a chunk cache.
 
     Every chunk a batch touches is read (decompressed) once; the last
-    `cache_chunks` chunks stay in memory for the next batches. Each chunk is
-    checked for NaN when it is read.
+    `cache_chunks` chunks stay in memory for the next batches. The rows a
+    batch asks for are checked for NaN, so a batch fails only when it holds
+    a sample whose features are NaN, and the error names exactly those rows.
 
     Args:
         store: a `FeatureStore` (or anything `FeatureStore` accepts).
         cache_chunks: how many decompressed chunks to keep.
 
     Raises:
-        ValueError: when a chunk holds NaN (named by row) or a row is out of range.
+        ValueError: when a requested row holds NaN (named by row) or is out
+            of range.
 
     Example:
 
@@ -263,12 +280,6 @@ class ChunkReader:
                 return self._cache[index]
         start = index * self.store.chunk_rows
         rows = self.store.read(start, min(start + self.store.chunk_rows, len(self.store)))
-        bad = np.flatnonzero(np.isnan(rows).any(axis=1))
-        if len(bad):
-            raise ValueError(
-                f"{self.store.path} holds NaN in {len(bad)} row(s) of chunk {index}, "
-                f"e.g. rows {(bad[:5] + start).tolist()}. Fix or drop those samples "
-                f"(filter them out of the index) before training.")
         with self._lock:
             self._cache[index] = rows
             while len(self._cache) > self.cache_chunks:
@@ -286,4 +297,11 @@ class ChunkReader:
         for index in np.unique(chunks):
             mask = chunks == index
             out[mask] = self._chunk(int(index))[rows[mask] - index * self.store.chunk_rows]
+        bad = rows[np.isnan(out).any(axis=1)]
+        if len(bad):
+            raise ValueError(
+                f"{self.store.path} holds NaN in feature row(s) {bad[:10].tolist()} of "
+                f"this batch. Fix those rows, or leave those samples out of the ids: "
+                f"`FeatureStore(path).nan_rows()` lists every row with NaN, e.g. "
+                f"index = index[~index.id.isin(bad)].")
         return out

@@ -12,12 +12,60 @@ reads every run of a batch with one `os.preadv` call, straight into the
 batch's array: no HDF5 call per batch at all. Compressed or filtered
 datasets, partly written ones and platforms without `preadv` go through
 `read_rows` instead, with the same results.
+
+`open_file` opens an HDF5 file for reading, and says in plain words what is
+wrong with one that cannot be opened (missing, truncated, not HDF5).
 """
 
 import os
+import re
+from pathlib import Path
 
 import h5py
 import numpy as np
+
+from course_lib import config
+
+
+def open_file(path, own_data="Copy the file again, or rewrite it with the tool that made it."):
+    """Opens an HDF5 file read-only, or raises an error that names it and says why.
+
+    Args:
+        path: the HDF5 file.
+        own_data: the advice for a file that is not part of the course data
+            (which `make data` rebuilds).
+
+    Returns:
+        An open `h5py.File`.
+
+    Raises:
+        FileNotFoundError: if there is no file at `path`.
+        ValueError: if the file is truncated (shorter than its header says)
+            or not HDF5 at all.
+
+    Example:
+
+    >>> with open_file("data/lesson/course.h5") as file:
+    ...     len(file["train/images"])
+    12288
+    """
+    path = Path(path)
+    fix = config.rebuild_hint(path, own_data)
+    if not path.is_file():
+        raise FileNotFoundError(f"No HDF5 file at {str(path)[:150]}. Check the path. {fix}")
+    try:
+        return h5py.File(path, "r")
+    except OSError as error:
+        sizes = re.search(r"\beof = (\d+).*stored_eof = (\d+)", str(error))
+        if sizes:
+            have, expected = (int(s) for s in sizes.groups())
+            why = (f"looks truncated: it has {have:,} bytes but its header says "
+                   f"{expected:,}, as after an interrupted copy, download or write")
+        elif "signature" in str(error):
+            why = "is not an HDF5 file (no HDF5 signature at its start)"
+        else:
+            why = f"cannot be opened as HDF5 ({error})"
+        raise ValueError(f"{path} {why}. {fix}") from error
 
 
 def read_rows(dataset, positions, max_gap=16):

@@ -11,16 +11,20 @@ about which samples an epoch sees but spoils the sequential reads that the
 `"block"` strategy is built for.
 """
 
+import json
 import os
+import sys
 import threading
+import warnings
 from pathlib import Path
 
 import h5py
 import keras
 import numpy as np
 
-from course_lib.hdf5_rows import RowReader
-from course_lib.sampling import BatchSampler
+from course_lib import config, labels as class_labels
+from course_lib.hdf5_rows import RowReader, open_file
+from course_lib.sampling import DEFAULT_STRATEGY, BatchSampler, stratified_split
 
 
 class SampledDataset(keras.utils.PyDataset):
@@ -33,6 +37,9 @@ class SampledDataset(keras.utils.PyDataset):
     it once when `fit` starts, so the counter counts those calls rather than
     your epochs; what matters is that it changes between epochs.)
 
+    A loader that shuffles warns when `predict` reads it: predictions would
+    come back in a shuffled order that changes on every call.
+
     Args:
         n: number of samples.
         batch_size, shuffle, seed, drop_last, block_size, window, chunk_rows,
@@ -40,14 +47,26 @@ class SampledDataset(keras.utils.PyDataset):
             Every loader below accepts `shard=(index, count)` too: for several
             training workers, each reading its own part of the data.
         **kwargs: `workers`, `use_multiprocessing`, `max_queue_size`.
+
+    Raises:
+        ValueError: for a size that is not a whole positive number, or an
+            unknown strategy; the message names the loader.
     """
 
     def __init__(self, n, batch_size, shuffle="full", seed=None, drop_last=False,
                  block_size=None, window=None, chunk_rows=None, shard=None, **kwargs):
         super().__init__(**kwargs)
-        self.sampler = BatchSampler(n, batch_size, shuffle, seed, drop_last,
-                                    block_size, window, chunk_rows, shard=shard)
+        try:
+            self.sampler = BatchSampler(n, batch_size, shuffle, seed, drop_last,
+                                        block_size, window, chunk_rows, shard=shard)
+        except ValueError as error:
+            raise ValueError(f"{self.describe()}: {error}") from None
         self.epoch = 0
+
+    def describe(self):
+        """The loader and what it reads, for messages: `HDF5Dataset(data/x.h5)`."""
+        source = getattr(self, "path", None) or getattr(self, "folder", None)
+        return f"{type(self).__name__}({source or ''})"
 
     def __len__(self):
         return len(self.sampler)
@@ -64,8 +83,37 @@ class SampledDataset(keras.utils.PyDataset):
         """Stable ids of the samples in batch `index` this epoch (seeds augmentation)."""
         return self.sampler.batches(self.epoch)[index]
 
+    def on_epoch_begin(self):
+        if self.sampler.strategy != "none" and _inside_keras_predict():
+            warnings.warn(
+                f"{self.describe()} shuffles its samples (shuffle="
+                f"{self.sampler.strategy!r}), so predict returns its rows in a shuffled "
+                f"order that changes on every call. For one prediction per sample in "
+                f"file order, predict on a loader built with shuffle='none' (a loader "
+                f"without labels is built that way by default).", stacklevel=2)
+
     def on_epoch_end(self):
         self.epoch += 1
+
+
+def default_shuffle(shuffle, labels, training=DEFAULT_STRATEGY):
+    """The strategy a loader uses: `shuffle` if given, else file order for
+    prediction (no labels) and `training` for training."""
+    if shuffle is not None:
+        return shuffle
+    return "none" if labels is None else training
+
+
+def _inside_keras_predict():
+    """Whether a Keras `predict` call is on the stack (Keras asks the loader
+    to begin an epoch from the caller's thread)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name.startswith("predict") and f"keras{os.sep}" in code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _dataset_names(file):
@@ -80,6 +128,17 @@ def _dataset_names(file):
     return names
 
 
+def _class_count(file, dataset):
+    """The number of classes a file declares: one-hot width, else its
+    `class_names` attribute (the kit's layout), else `None`."""
+    if class_labels.stored_mode(dataset.shape) == "one_hot":
+        return dataset.shape[1]
+    try:
+        return len(json.loads(file.attrs["class_names"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 class HDF5Dataset(SampledDataset):
     """Streams batches of (images, labels) from datasets in an HDF5 file.
 
@@ -91,25 +150,41 @@ class HDF5Dataset(SampledDataset):
     file is opened lazily, once per process, and never pickled, so the
     loader is safe with thread and process workers, under `fork` and `spawn`.
 
+    Labels are checked once, when the loader is built: sparse class indices
+    `(n,)` or one-hot rows `(n, k)`, against the number of classes (given,
+    the one-hot width, or the file's `class_names`). Batches give them in
+    `label_mode`: sparse by default, what the kit's models train on.
+
+    A file with one split only: `train, valid = loader.split(0.2)` gives two
+    loaders over disjoint rows, stratified by class, without copying data.
+
     Args:
         path: the HDF5 file.
         images: name of the images dataset (samples first).
         labels: name of the labels dataset, or `None` to yield images only
             (for `predict`).
         batch_size: samples per batch.
-        shuffle: `"none"`, `"full"` or `"block"` (the default: fast and mixed;
-            see `sampling`).
+        shuffle: `"none"`, `"full"` or `"block"`. Default: `"block"` with
+            labels (fast, and mixed even when the file is sorted by class; see
+            `sampling`), `"none"` without, so predictions come in file order.
         seed: seed of the epoch orders.
         preprocess: optional function applied to each batch of images, e.g.
             `to_float32`.
         drop_last, block_size, window: see `sampling.BatchSampler`.
         direct_reads: read uncompressed rows from their byte offsets (the
             default); `False` reads everything through h5py, for comparison.
+        label_mode: `"sparse"` (class indices, the default), `"one_hot"`, or
+            `None` to give the labels dataset as stored, unchecked (regression
+            targets, masks, sample ids).
+        n_classes: the number of classes, when the file does not say it.
+        rows: the file rows to serve (e.g. from `split`); default: all.
         **kwargs: `workers`, `use_multiprocessing`, `max_queue_size`.
 
     Raises:
         FileNotFoundError: if the file does not exist.
-        ValueError: if a dataset is missing, empty, or the two lengths differ.
+        ValueError: if the file is truncated or not HDF5, a dataset is
+            missing, empty or of another length, or a label is not a valid
+            class (naming file, dataset and row).
 
     Example:
 
@@ -119,38 +194,122 @@ class HDF5Dataset(SampledDataset):
     """
 
     def __init__(self, path, images="train/images", labels="train/labels",
-                 batch_size=32, shuffle="block", seed=None, preprocess=None,
+                 batch_size=32, shuffle=None, seed=None, preprocess=None,
                  drop_last=False, block_size=None, window=None, direct_reads=True,
-                 **kwargs):
+                 label_mode="sparse", n_classes=None, rows=None, **kwargs):
+        class_labels.check_mode(label_mode)
+        self._options = dict(
+            path=path, images=images, labels=labels, batch_size=batch_size,
+            shuffle=shuffle, seed=seed, preprocess=preprocess, drop_last=drop_last,
+            block_size=block_size, window=window, direct_reads=direct_reads,
+            label_mode=label_mode, n_classes=n_classes, **kwargs)
         self.path = Path(path)
         self.direct_reads = direct_reads
         self.images_name, self.labels_name = images, labels
         self.preprocess = preprocess
+        self.label_mode = label_mode if labels else None
+        self.n_classes = n_classes
+        self.rows = None if rows is None else np.asarray(rows, np.int64)
         n = self._validate()
-        super().__init__(n, batch_size, shuffle, seed, drop_last, block_size,
-                         window, **kwargs)
+        super().__init__(n, batch_size, default_shuffle(shuffle, labels), seed,
+                         drop_last, block_size, window, **kwargs)
         self._file, self._row_readers, self._pid = None, None, None
         self._open_lock = threading.Lock()
 
     def _validate(self):
-        if not self.path.is_file():
-            raise FileNotFoundError(
-                f"No HDF5 file at {str(self.path)[:100]}. Check the path, or build "
-                f"the course data with `make data`.")
-        with h5py.File(self.path, "r") as file:
+        with open_file(self.path) as file:
             lengths = {}
             for name in filter(None, (self.images_name, self.labels_name)):
                 if name not in file or not isinstance(file[name], h5py.Dataset):
                     raise ValueError(
                         f"{self.path} has no dataset {name!r}. Datasets in the "
-                        f"file: {', '.join(_dataset_names(file))[:100]}. Pass their "
+                        f"file: {', '.join(_dataset_names(file))[:150]}. Pass their "
                         f"names as `images=` and `labels=`.")
                 lengths[name] = len(file[name])
-        if len(set(lengths.values())) != 1 or 0 in lengths.values():
+            if len(set(lengths.values())) != 1 or 0 in lengths.values():
+                raise ValueError(
+                    f"{self.path}: expected images and labels of the same non-zero "
+                    f"length, received {lengths}. Check that the names belong together.")
+            n = next(iter(lengths.values()))
+            self._check_rows(n)
+            if self.label_mode is not None:
+                self.class_indices(file)
+        return n if self.rows is None else len(self.rows)
+
+    def _check_rows(self, n):
+        if self.rows is None:
+            return
+        rows = self.rows
+        if rows.ndim != 1 or len(rows) == 0 or np.any(np.diff(rows) <= 0) \
+                or rows[0] < 0 or rows[-1] >= n:
             raise ValueError(
-                f"{self.path}: expected images and labels of the same non-zero "
-                f"length, received {lengths}. Check that the names belong together.")
-        return next(iter(lengths.values()))
+                f"{self.describe()}: rows must be increasing row numbers in [0, {n}) "
+                f"without repeats, received {len(rows)} value(s) "
+                f"{str(rows[:5].tolist())[:100]}. Sort them with np.unique(rows).")
+
+    def class_indices(self, file=None):
+        """The class index of every sample this loader serves, checked.
+
+        Reads the labels dataset in blocks, so memory stays bounded.
+
+        Raises:
+            ValueError: for labels that are not valid classes (see the class doc).
+        """
+        if file is None:
+            with open_file(self.path) as file:
+                return self.class_indices(file)
+        dataset = file[self.labels_name]
+        where = f"{self.path}:/{self.labels_name.lstrip('/')}"
+        stored = class_labels.stored_mode(dataset.shape)
+        if stored is None:
+            raise ValueError(
+                f"{where} has shape {dataset.shape}: not class labels ((n,) class "
+                f"indices or (n, k) one-hot). Pass label_mode=None to use it as "
+                f"targets as stored.")
+        declared = _class_count(file, dataset)
+        if self.n_classes and stored == "one_hot" and declared != self.n_classes:
+            raise ValueError(
+                f"{where} is one-hot with {declared} columns, but n_classes="
+                f"{self.n_classes}. Drop n_classes= or fix it.")
+        self.n_classes = self.n_classes or declared
+        rows = np.arange(len(dataset)) if self.rows is None else self.rows
+        block = 2**16
+        parts = []
+        for start in range(0, len(dataset), block):
+            wanted = rows[(rows >= start) & (rows < start + block)]
+            if len(wanted):
+                values = dataset[start:start + block][wanted - start]
+                parts.append(class_labels.class_indices(values, self.n_classes, where, wanted))
+        return np.concatenate(parts)
+
+    def split(self, valid_fraction=0.2, seed=None, stratify=True):
+        """Splits this loader's rows into a training and a validation loader.
+
+        Nothing is copied: both loaders read the same file, each its own
+        disjoint rows, with its own sampler. The validation loader reads in
+        file order (`shuffle="none"`); everything else is this loader's.
+
+        Args:
+            valid_fraction: share of the rows (of each class) for validation.
+            seed: seed of the split; default: this loader's seed.
+            stratify: keep each class's share in both parts (needs labels).
+
+        Returns:
+            `(train, valid)`: two `HDF5Dataset`s.
+
+        Example:
+
+        >>> train, valid = HDF5Dataset("food.h5", "images", "labels",
+        ...                            batch_size=64, seed=1).split(0.2)
+        >>> model.fit(train, validation_data=valid, epochs=3, shuffle=False)
+        """
+        rows = np.arange(self.sampler.n) if self.rows is None else self.rows
+        by_class = self.class_indices() if stratify and self.label_mode else len(rows)
+        seed = self.sampler.seed if seed is None else seed
+        parts = stratified_split(by_class, valid_fraction, seed=seed, shuffle=False)
+        return (HDF5Dataset(**{**self._options, "rows": rows[parts["train"]]}),
+                HDF5Dataset(**{**self._options, "rows": rows[parts["valid"]],
+                               "shuffle": "none"}))
 
     def _readers(self):
         """`(images, labels)` row readers of this process; opens the file on first use."""
@@ -183,12 +342,13 @@ class HDF5Dataset(SampledDataset):
 
     def read(self, positions):
         images, labels = self._readers()
-        x = images(positions)
+        rows = positions if self.rows is None else self.rows[positions]
+        x = images(rows)
         if self.preprocess is not None:
             x = self.preprocess(x)
         if labels is None:
             return (x,)
-        return x, labels(positions)
+        return x, class_labels.convert(labels(rows), self.label_mode, self.n_classes)
 
 
 class NpyDirectoryDataset(SampledDataset):
@@ -200,13 +360,17 @@ class NpyDirectoryDataset(SampledDataset):
     Args:
         folder: the folder holding `<id>.npy` files.
         ids: the sample ids of this split, e.g. `partition["train"]`.
-        labels: dict from id to integer class, or `None` to yield only images.
+        labels: dict from id to integer class, or `None` to yield only images
+            (for `predict`).
         batch_size: samples per batch.
-        shuffle: `"none"` or `"full"` (the default).
+        shuffle: `"none"` or `"full"`. Default: `"full"` with labels,
+            `"none"` without, so predictions come in the order of `ids`.
         seed: seed of the epoch orders.
         label_mode: `"sparse"` (integer labels) or `"one_hot"` (float32
             vectors of length `n_classes`).
         n_classes: number of classes; required for `"one_hot"`.
+        preprocess: optional function applied to each batch of images, e.g.
+            `to_float32`.
         drop_last: see `sampling.BatchSampler`.
         **kwargs: `workers`, `use_multiprocessing`, `max_queue_size`.
 
@@ -222,19 +386,21 @@ class NpyDirectoryDataset(SampledDataset):
     ...                             batch_size=64, seed=1)
     """
 
-    def __init__(self, folder, ids, labels=None, batch_size=32, shuffle="full",
-                 seed=None, label_mode="sparse", n_classes=None, drop_last=False,
-                 **kwargs):
+    def __init__(self, folder, ids, labels=None, batch_size=32, shuffle=None,
+                 seed=None, label_mode="sparse", n_classes=None, preprocess=None,
+                 drop_last=False, **kwargs):
         self.folder = Path(folder)
         self.ids = list(ids)
         if not self.ids:
             raise ValueError(f"No sample ids given for {str(self.folder)[:100]}.")
-        if label_mode not in ("sparse", "one_hot"):
+        if label_mode not in class_labels.MODES:
             raise ValueError(
                 f"label_mode must be 'sparse' or 'one_hot', received {label_mode!r}.")
         self.label_mode, self.n_classes = label_mode, n_classes
+        self.preprocess = preprocess
         self.labels = None if labels is None else self._label_array(labels)
-        super().__init__(len(self.ids), batch_size, shuffle, seed, drop_last, **kwargs)
+        super().__init__(len(self.ids), batch_size, default_shuffle(shuffle, labels, "full"),
+                         seed, drop_last, **kwargs)
 
     def _label_array(self, labels):
         missing = [i for i in self.ids if i not in labels]
@@ -242,24 +408,20 @@ class NpyDirectoryDataset(SampledDataset):
             raise ValueError(
                 f"{len(missing)} id(s) have no label, e.g. {str(missing[:3])[:100]}. "
                 f"Every id in `ids` needs an entry in `labels`.")
-        values = np.array([labels[i] for i in self.ids], dtype=np.int64)
         if self.label_mode == "one_hot" and not self.n_classes:
             raise ValueError("label_mode='one_hot' needs n_classes.")
-        limit = self.n_classes or values.max() + 1
-        if values.min() < 0 or values.max() >= limit:
-            raise ValueError(
-                f"Labels must lie in [0, {limit}), received values from "
-                f"{values.min()} to {values.max()}. Use class indices from 0.")
-        return values
+        values = np.array([labels[i] for i in self.ids])
+        return class_labels.class_indices(values, self.n_classes,
+                                          f"labels of {self.folder}", self.ids)
 
     def read(self, positions):
         x = load_npy_batch(self.folder, [self.ids[p] for p in positions])
+        if self.preprocess is not None:
+            x = self.preprocess(x)
         if self.labels is None:
             return (x,)
-        y = self.labels[positions]
-        if self.label_mode == "one_hot":
-            y = np.eye(self.n_classes, dtype=np.float32)[y]
-        return x, y
+        return x, class_labels.convert(self.labels[positions], self.label_mode,
+                                       self.n_classes)
 
 
 def load_npy_batch(folder, names):
@@ -274,9 +436,11 @@ def load_npy_batch(folder, names):
         try:
             images.append(np.load(path))
         except FileNotFoundError:
+            fix = config.rebuild_hint(
+                path, f"Check that {folder} holds one <id>.npy file per sample id")
             raise FileNotFoundError(
-                f"Missing sample file {path}. Rebuild the folder (`make data`) "
-                f"or remove {name!r} from the ids.") from None
+                f"Missing sample file {path}. {fix}, or remove {name!r} from the "
+                f"ids.") from None
     return np.stack(images)
 
 

@@ -14,13 +14,13 @@ import os
 import threading
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from course_lib.datasets import sample_name
 from course_lib.features import ChunkReader, FeatureStore
-from course_lib.hdf5_rows import RowReader
-from course_lib.loaders import SampledDataset, load_npy_batch
+from course_lib import config, labels as class_labels
+from course_lib.hdf5_rows import RowReader, open_file
+from course_lib.loaders import SampledDataset, _dataset_names, default_shuffle, load_npy_batch
 from course_lib.sampling import default_block_size
 
 
@@ -30,10 +30,12 @@ class HDF5Images:
     Args:
         path: the HDF5 file.
         images: name of the images dataset.
-        ids: name of the dataset holding each row's sample id.
+        ids: name of the dataset holding each row's sample id, or `None`
+            when row `i` of `images` is sample `i` (a file without ids).
 
     Raises:
-        FileNotFoundError, ValueError: for a missing file or dataset.
+        FileNotFoundError, ValueError: for a missing, truncated or non-HDF5
+            file, or a missing dataset (the message lists the file's datasets).
 
     Example:
 
@@ -44,15 +46,17 @@ class HDF5Images:
 
     def __init__(self, path, images="train/images", ids="train/ids"):
         self.path, self.images_name, self.ids_name = Path(path), images, ids
-        if not self.path.is_file():
-            raise FileNotFoundError(
-                f"No HDF5 file at {str(self.path)[:100]}. Check the path, or build "
-                f"the course data with `make data`.")
-        with h5py.File(self.path, "r") as file:
-            for name in (images, ids):
-                if name not in file:
-                    raise ValueError(f"{self.path} has no dataset {name!r}.")
-            self.ids = file[ids][:]
+        with open_file(self.path) as file:
+            for name, fix in ((images, "Pass the images dataset's name as images=."),
+                              (ids, "If row i of the images is sample i, pass ids=None "
+                                    "to use row numbers as ids; otherwise store each "
+                                    "row's sample id in an int64 dataset and pass its "
+                                    "name as ids=.")):
+                if name is not None and name not in file:
+                    raise ValueError(
+                        f"{self.path} has no dataset {name!r}. Datasets in the file: "
+                        f"{', '.join(_dataset_names(file))[:150]}. {fix}")
+            self.ids = file[ids][:] if ids else np.arange(len(file[images]))
         self._order = np.argsort(self.ids, kind="stable")
         self._sorted_ids = self.ids[self._order]
         self._reader, self._pid = None, None
@@ -69,7 +73,7 @@ class HDF5Images:
         if self._pid != os.getpid():
             with self._lock:
                 if self._pid != os.getpid():
-                    file = h5py.File(self.path, "r")
+                    file = open_file(self.path)
                     self._reader = RowReader(file[self.images_name])
                     self._pid = os.getpid()
         if np.all(np.diff(rows) > 0):
@@ -99,9 +103,8 @@ class NpyImages:
     def __init__(self, folder):
         self.folder = Path(folder)
         if not self.folder.is_dir():
-            raise FileNotFoundError(
-                f"No folder {str(self.folder)[:100]}. Build the npy layout with "
-                f"`make data`, or check the path.")
+            fix = config.rebuild_hint(self.folder, "It should hold one id-NNNNNN.npy per sample.")
+            raise FileNotFoundError(f"No folder {str(self.folder)[:100]}. Check the path. {fix}")
 
     def missing(self, ids):
         return np.array([i for i in ids if not (self.folder / f"{sample_name(i)}.npy").exists()])
@@ -123,7 +126,8 @@ class MergedDataset(SampledDataset):
             consecutive ids read fastest; gaps cost speed, never alignment.
         labels: the labels, aligned with `ids`, or `None` for `predict`.
         batch_size: samples per batch.
-        shuffle: `"none"`, `"full"` or `"block"` (the default).
+        shuffle: `"none"`, `"full"` or `"block"`. Default: `"block"` with
+            labels, `"none"` without (predictions come in sorted id order).
         seed: seed of the epoch orders.
         n_rows: the number of rows the feature matrix must have (e.g. the
             number of samples in the whole dataset). Checked when given.
@@ -149,7 +153,7 @@ class MergedDataset(SampledDataset):
     """
 
     def __init__(self, images, features, ids, labels=None, batch_size=32,
-                 shuffle="block", seed=None, n_rows=None, input_names=None,
+                 shuffle=None, seed=None, n_rows=None, input_names=None,
                  cache_chunks=16, drop_last=False, block_size=None, window=None,
                  **kwargs):
         ids = np.asarray(ids, np.int64)
@@ -162,8 +166,8 @@ class MergedDataset(SampledDataset):
         self._validate(n_rows)
         block_size = block_size or default_block_size(batch_size)
         chunk_rows = self.features.store.chunk_rows
-        super().__init__(len(self.ids), batch_size, shuffle, seed, drop_last,
-                         block_size, window,
+        super().__init__(len(self.ids), batch_size, default_shuffle(shuffle, labels),
+                         seed, drop_last, block_size, window,
                          chunk_rows if chunk_rows % block_size == 0 else None, **kwargs)
 
     @staticmethod
@@ -173,7 +177,8 @@ class MergedDataset(SampledDataset):
             raise ValueError(
                 f"Expected one label per id, received {len(labels)} labels for "
                 f"{len(ids)} ids. Take both columns from the same DataFrame.")
-        return labels
+        return class_labels.class_indices(labels, where="MergedDataset labels (rows named by sample id)",
+                                           rows=ids)
 
     def _validate(self, n_rows):
         store = self.features.store

@@ -1,27 +1,114 @@
-"""The models used across the lessons."""
+"""The models used across the lessons.
+
+Both models rescale their image input themselves (`max_pixel`: 255 for uint8
+pixels, the kit's convention) and look at the first batch `fit`, `evaluate`
+or `predict` is given: images of another range (floats in [0, 1] fed to a
+model that divides by 255 train at exactly chance, silently) get a warning
+that says what to change.
+"""
+
+import warnings
 
 import keras
+import numpy as np
 from keras import layers
 
+from course_lib import labels as class_labels
 
-def small_convnet(input_shape, n_classes, learning_rate=1e-3, name="small_convnet"):
+
+@keras.saving.register_keras_serializable(package="course_lib")
+class CourseModel(keras.Model):
+    """A functional Keras model that checks the pixel range of its first batch.
+
+    Attributes:
+        max_pixel: the largest pixel value the model expects (it rescales by
+            `1 / max_pixel`).
+    """
+
+    max_pixel = 255.0
+
+    def get_config(self):
+        return {**super().get_config(), "max_pixel": self.max_pixel}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        max_pixel = config.pop("max_pixel", cls.max_pixel)
+        model = super().from_config(config, custom_objects)
+        model.max_pixel = max_pixel
+        return model
+
+    def fit(self, x=None, *args, **kwargs):
+        self._check_pixels(x, "fit")
+        return super().fit(x, *args, **kwargs)
+
+    def evaluate(self, x=None, *args, **kwargs):
+        self._check_pixels(x, "evaluate")
+        return super().evaluate(x, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        self._check_pixels(x, "predict")
+        return super().predict(x, *args, **kwargs)
+
+    def _check_pixels(self, x, method):
+        images = first_images(x)
+        if images is None or not np.issubdtype(images.dtype, np.floating) or not images.size:
+            return
+        top = float(np.nanmax(images))
+        if self.max_pixel > 1.5 and 0 < top <= 1.0:
+            got, fix = "floats in [0, 1]", (
+                "Feed pixels in [0, 255] (drop the /255 or to_float32 from your loader), "
+                "or build the model with max_pixel=1.0")
+        elif self.max_pixel <= 1.5 and top > 1.5:
+            got, fix = f"values up to {top:g}", (
+                "Scale them to [0, 1] in the loader, or build the model with max_pixel=255")
+        else:
+            return
+        warnings.warn(
+            f"{self.name}.{method}: the first batch's images are {got}, but this model "
+            f"rescales pixels by 1/{self.max_pixel:g}, so it sees nearly constant inputs "
+            f"and will not learn. {fix}.", stacklevel=3)
+
+
+def first_images(x):
+    """The image array a model input starts with, read cheaply; `None` if unknown.
+
+    A `PyDataset`'s first batch, a numpy array's first 256 rows, or the first
+    input of a tuple or dict of them. Generators and `tf.data` datasets are
+    not read (that would consume them).
+    """
+    if isinstance(x, keras.utils.PyDataset):
+        if len(x) == 0:
+            return None
+        x = x[0][0]
+    if isinstance(x, dict):
+        x = next(iter(x.values()), None)
+    elif isinstance(x, (tuple, list)):
+        x = x[0] if x else None
+    return np.asarray(x[:256]) if isinstance(x, np.ndarray) else None
+
+
+def small_convnet(input_shape, n_classes, learning_rate=1e-3, name="small_convnet",
+                  max_pixel=255.0, label_mode="sparse"):
     """Builds and compiles the small convnet every lesson trains.
 
     Three convolution blocks and a dense head: small enough to train at about a
     thousand samples per second on a laptop CPU, big enough to learn the course
-    shapes. It takes uint8 or float images in [0, 255] and rescales them
-    itself, so loaders can hand it raw uint8 batches, and it expects integer
-    (sparse) labels.
+    shapes. It takes images in [0, `max_pixel`] and rescales them itself, so
+    loaders can hand it raw uint8 batches.
 
     Args:
         input_shape: image shape, e.g. `(64, 64, 3)`.
         n_classes: number of classes.
         learning_rate: Adam learning rate.
         name: model name.
+        max_pixel: the largest pixel value: 255 for uint8 pixels (the
+            default), 1.0 for floats in [0, 1].
+        label_mode: `"sparse"` (class indices, the default) or `"one_hot"`.
 
     Raises:
-        ValueError: if `input_shape` is not `(height, width, channels)` or
-            `n_classes` is below 2.
+        ValueError: if `input_shape` is not `(height, width, channels)`,
+            `n_classes` is below 2 or `label_mode` is unknown.
 
     Example:
 
@@ -30,13 +117,13 @@ def small_convnet(input_shape, n_classes, learning_rate=1e-3, name="small_convne
     (None, 3)
     """
     input_shape = _checked(input_shape, n_classes)
-    model = keras.Sequential(
-        [keras.Input(shape=input_shape), *_image_branch(),
-         layers.Dense(64, activation="relu"),
-         layers.Dense(n_classes, activation="softmax")],
-        name=name,
-    )
-    return _compiled(model, learning_rate)
+    images = keras.Input(shape=input_shape)
+    x = images
+    for layer in [*_image_branch(max_pixel), layers.Dense(64, activation="relu"),
+                  layers.Dense(n_classes, activation="softmax")]:
+        x = layer(x)
+    model = CourseModel(images, x, name=name)
+    return _compiled(model, learning_rate, max_pixel, label_mode)
 
 
 def _checked(input_shape, n_classes):
@@ -53,10 +140,10 @@ def _checked(input_shape, n_classes):
     return input_shape
 
 
-def _image_branch():
-    """The convolution layers of the small convnet, from uint8 pixels to a flat vector."""
+def _image_branch(max_pixel):
+    """The convolution layers of the small convnet, from pixels to a flat vector."""
     return [
-        layers.Rescaling(1.0 / 255),
+        layers.Rescaling(1.0 / max_pixel),
         layers.Conv2D(16, 3, padding="same", activation="relu"),
         layers.MaxPooling2D(),
         layers.Conv2D(32, 3, padding="same", activation="relu"),
@@ -66,17 +153,23 @@ def _image_branch():
     ]
 
 
-def _compiled(model, learning_rate):
+def _compiled(model, learning_rate, max_pixel, label_mode):
+    if label_mode not in class_labels.MODES:
+        raise ValueError(
+            f"label_mode must be 'sparse' or 'one_hot', received {str(label_mode)[:100]!r}.")
+    model.max_pixel = float(max_pixel)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
-        loss="sparse_categorical_crossentropy",
+        loss=("sparse_categorical_crossentropy" if label_mode == "sparse"
+              else "categorical_crossentropy"),
         metrics=["accuracy"],
     )
     return model
 
 
 def merged_model(image_shape, n_features, n_classes, learning_rate=1e-3,
-                 input_names=("images", "features"), name="merged_model"):
+                 input_names=("images", "features"), name="merged_model",
+                 max_pixel=255.0, label_mode="sparse"):
     """Builds and compiles a two-input model: a convnet on images, a dense branch on features.
 
     The two branches are concatenated and share one dense head. Feed it
@@ -90,6 +183,7 @@ def merged_model(image_shape, n_features, n_classes, learning_rate=1e-3,
         learning_rate: Adam learning rate.
         input_names: names of the image and feature inputs.
         name: model name.
+        max_pixel, label_mode: as in `small_convnet`.
 
     Raises:
         ValueError: if `n_features` is not positive, and as `small_convnet`.
@@ -106,11 +200,12 @@ def merged_model(image_shape, n_features, n_classes, learning_rate=1e-3,
     images = keras.Input(shape=image_shape, name=input_names[0])
     features = keras.Input(shape=(int(n_features),), name=input_names[1])
     x = images
-    for layer in _image_branch():
+    for layer in _image_branch(max_pixel):
         x = layer(x)
     f = layers.Dense(64, activation="relu")(features)
     f = layers.Dense(32, activation="relu")(f)
     merged = layers.Concatenate()([x, f])
     merged = layers.Dense(64, activation="relu")(merged)
     outputs = layers.Dense(n_classes, activation="softmax")(merged)
-    return _compiled(keras.Model([images, features], outputs, name=name), learning_rate)
+    model = CourseModel([images, features], outputs, name=name)
+    return _compiled(model, learning_rate, max_pixel, label_mode)

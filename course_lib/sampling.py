@@ -29,14 +29,30 @@ reader with a small chunk cache decompresses each chunk once per epoch,
 while each batch still takes its blocks from random places.
 """
 
+import numbers
+
 import numpy as np
 
 STRATEGIES = ("none", "full", "block")
+DEFAULT_STRATEGY = "block"
+BLOCKS_PER_BATCH = 8
 
 
 def default_block_size(batch_size):
-    """Positions per `"block"` block when none is given: half a batch."""
-    return max(int(batch_size) // 2, 1)
+    """Positions per `"block"` block when none is given: an eighth of a batch.
+
+    Eight blocks from random places per batch keep even a class-sorted file
+    mixed (no single-class batches), while a block is still one read.
+    """
+    return max(int(batch_size) // BLOCKS_PER_BATCH, 1)
+
+
+def _check_count(name, value, least):
+    """Raises unless `value` is a whole number >= `least` (2.5 is not 2)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value != int(value) \
+            or value < least:
+        raise ValueError(
+            f"{name} must be a whole number >= {least}, received {repr(value)[:100]}.")
 
 
 class BatchSampler:
@@ -50,10 +66,12 @@ class BatchSampler:
         drop_last: drop the last batch when it is smaller than `batch_size`.
         block_size: `"block"` only: positions per contiguous block. Use a
             divisor or multiple of the HDF5 chunk rows so that a block never
-            straddles chunks needlessly. Default: half a batch.
+            straddles chunks needlessly. Default: an eighth of a batch (see
+            `default_block_size`).
         window: `"block"` only: positions are shuffled within windows of this
             many positions (a multiple of `block_size`). Larger windows mix
-            better but spread a batch over more blocks. Default: `batch_size`.
+            better but spread a batch over more blocks. Default: `batch_size`,
+            rounded up to a multiple of `block_size`.
         chunk_rows: `"block"` only: rows per storage chunk, a multiple of
             `block_size`. Default: no grouping by chunk.
         chunks_in_flight: `"block"` only, with `chunk_rows`: how many random
@@ -82,10 +100,10 @@ class BatchSampler:
             raise ValueError(
                 f"Unknown shuffle strategy {str(strategy)[:100]!r}. Expected one "
                 f"of {', '.join(STRATEGIES)}.")
-        if int(n) < 0 or int(batch_size) < 1:
-            raise ValueError(
-                f"Expected n >= 0 and batch_size >= 1, received n={n}, "
-                f"batch_size={batch_size}.")
+        for name, value, least in (("n", n, 0), ("batch_size", batch_size, 1),
+                                   ("block_size", block_size or 1, 1),
+                                   ("window", window or 1, 1)):
+            _check_count(name, value, least)
         index, count = shard or (0, 1)
         if not 0 <= int(index) < int(count):
             raise ValueError(
@@ -108,7 +126,7 @@ class BatchSampler:
         self.seed = int(np.random.SeedSequence().entropy % 2**32) if seed is None else int(seed)
         self.drop_last = drop_last
         self.block_size = int(block_size or default_block_size(self.batch_size))
-        self.window = int(window or self.batch_size)
+        self.window = int(window or -(-self.batch_size // self.block_size) * self.block_size)
         if strategy == "block" and (self.block_size < 1 or self.window % self.block_size):
             raise ValueError(
                 f"window ({self.window}) must be a positive multiple of block_size "
@@ -198,3 +216,50 @@ def mixing_distance(labels, batches, n_classes=None):
         for b in batches if len(b)
     ]
     return float(np.mean(distances))
+
+
+def stratified_split(labels, valid_fraction, test_fraction=0.0, seed=0, shuffle=True):
+    """Splits sample positions into train/valid/test, class by class.
+
+    Each class gives `round(fraction * its size)` samples to valid and to
+    test, so every split keeps the class balance of the whole. The splits
+    are disjoint and together hold every position once; the same seed gives
+    the same split.
+
+    Args:
+        labels: the class index of each position, or an int `n` to split
+            `n` positions at random without classes.
+        valid_fraction, test_fraction: the share of each class for valid
+            and for test.
+        seed: seed of the split.
+        shuffle: return each split in random order; `False` keeps it sorted.
+
+    Returns:
+        `{"train": positions, "valid": positions, "test": positions}`.
+
+    Raises:
+        ValueError: if the fractions are negative or leave no training data.
+
+    Example:
+
+    >>> parts = stratified_split(np.repeat([0, 1], 10), 0.2, seed=0, shuffle=False)
+    >>> [len(p) for p in parts.values()]
+    [16, 4, 0]
+    """
+    if min(valid_fraction, test_fraction) < 0 or valid_fraction + test_fraction >= 1:
+        raise ValueError(
+            f"Expected fractions >= 0 with valid + test < 1, received valid="
+            f"{valid_fraction}, test={test_fraction}.")
+    labels = np.zeros(labels, np.int64) if isinstance(labels, numbers.Integral) else np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    parts = {"train": [], "valid": [], "test": []}
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        n_valid = round(valid_fraction * len(members))
+        n_test = round(test_fraction * len(members))
+        parts["valid"].append(members[:n_valid])
+        parts["test"].append(members[n_valid:n_valid + n_test])
+        parts["train"].append(members[n_valid + n_test:])
+    splits = {split: np.sort(np.concatenate(p or [np.zeros(0, np.int64)])) for split, p in parts.items()}
+    return {split: rng.permutation(ids) if shuffle else ids
+            for split, ids in splits.items()}

@@ -17,7 +17,8 @@ then resize, or `--resize stretch`). They are read and written a block at a
 time, so memory stays bounded whatever the number of images. An image that
 cannot be read stops the conversion and names the file (`--on-error fail`, the
 default), or is left out, reported, and listed in `OUT.skipped.txt`
-(`--on-error skip`). Files that are not .jpg/.jpeg/.png are reported too.
+(`--on-error skip`). Files that are not .jpg/.jpeg/.png are reported and
+listed there too.
 """
 
 import argparse
@@ -29,8 +30,10 @@ from PIL import Image, ImageOps
 from tqdm.auto import tqdm
 
 from course_lib import config, datasets
+from course_lib.sampling import stratified_split
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+NOT_AN_IMAGE = "not converted: not a .jpg, .jpeg or .png file"
 
 
 def scan_image_folder(source):
@@ -73,37 +76,6 @@ def scan_image_folder(source):
         files += images
         labels += [label] * len(images)
     return [d.name for d in class_dirs], files, np.array(labels), ignored
-
-
-def stratified_split(labels, valid_fraction, test_fraction, seed, shuffle=True):
-    """Splits sample indices into train/valid/test, class by class.
-
-    Each class gives `round(fraction * its size)` samples to valid and to test,
-    so every split has the class balance of the whole.
-
-    Returns:
-        `{split: array of indices}`; each split in random order when `shuffle`,
-        else sorted (grouped by class, as on disk).
-
-    Raises:
-        ValueError: if the fractions are negative or leave no training data.
-    """
-    if min(valid_fraction, test_fraction) < 0 or valid_fraction + test_fraction >= 1:
-        raise ValueError(
-            f"Expected fractions >= 0 with valid + test < 1, received valid="
-            f"{valid_fraction}, test={test_fraction}.")
-    rng = np.random.default_rng(seed)
-    parts = {split: [] for split in config.SPLITS}
-    for label in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == label))
-        n_valid = round(valid_fraction * len(members))
-        n_test = round(test_fraction * len(members))
-        parts["valid"].append(members[:n_valid])
-        parts["test"].append(members[n_valid:n_valid + n_test])
-        parts["train"].append(members[n_valid + n_test:])
-    splits = {split: np.sort(np.concatenate(p)) for split, p in parts.items()}
-    return {split: rng.permutation(ids) if shuffle else ids
-            for split, ids in splits.items()}
 
 
 def read_image(path, size, resize="crop"):
@@ -161,12 +133,23 @@ def convert(source, out, size=64, valid_fraction=0.1, test_fraction=0.1,
         partial.replace(out)
     finally:
         partial.unlink(missing_ok=True)
-    skipped_list = out.with_name(out.name + ".skipped.txt")
-    skipped_list.unlink(missing_ok=True)
-    if skipped:
-        skipped_list.write_text("".join(f"{p}\t{why}\n" for p, why in skipped))
+    write_left_out(out, skipped + [(path, NOT_AN_IMAGE) for path in ignored])
     sizes = datasets.check_hdf5(out)["split_sizes"]
     return sizes, skipped
+
+
+def write_left_out(out, entries):
+    """Lists every source file not converted in `OUT.skipped.txt`, one line each.
+
+    Each line is `path<TAB>reason`, the reason folded onto one line, and the
+    file ends with a newline, so `wc -l` counts the files. No file is written
+    (and an old one is removed) when nothing was left out.
+    """
+    listing = Path(out).with_name(Path(out).name + ".skipped.txt")
+    listing.unlink(missing_ok=True)
+    if entries:
+        listing.write_text("".join(f"{path}\t{' '.join(str(why).split())}\n"
+                                   for path, why in entries))
 
 
 def _read_block(files, ids, size, resize, on_error, skipped):
@@ -210,9 +193,9 @@ def main(argv=None):
         args.on_error, args.block_size, args.resize, not args.no_shuffle,
         not args.quiet)
     print(f"Wrote {args.out}: " + ", ".join(f"{s} {n}" for s, n in sizes.items()))
-    if skipped:
-        print(f"Left out {len(skipped)} unreadable image(s), listed in "
-              f"{args.out}.skipped.txt")
+    if Path(f"{args.out}.skipped.txt").exists():
+        print(f"Left out {len(skipped)} unreadable image(s); every file not converted "
+              f"is listed in {args.out}.skipped.txt")
     return 0
 
 

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from course_lib import datasets
+from course_lib.sampling import stratified_split
 from data_scripts import images_to_hdf5
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,4 +119,4 @@ def test_bad_source_folders(tmp_path):
     with pytest.raises(ValueError, match="empty_class holds no"):
         images_to_hdf5.scan_image_folder(tmp_path / "flat")
     with pytest.raises(ValueError, match="valid \\+ test < 1"):
-        images_to_hdf5.stratified_split(np.zeros(5), 0.5, 0.5, seed=0)
+        stratified_split(np.zeros(5), 0.5, 0.5, seed=0)

@@ -170,7 +170,7 @@ def test_check_hdf5_names_the_file_and_the_problem(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"No HDF5 file at .*nothing.h5"):
         datasets.check_hdf5(tmp_path / "nothing.h5")
     (tmp_path / "text.h5").write_text("hello")
-    with pytest.raises(ValueError, match=r"text.h5 cannot be opened as HDF5.*truncated"):
+    with pytest.raises(ValueError, match=r"text.h5 is not an HDF5 file .*images_to_hdf5.py"):
         datasets.check_hdf5(tmp_path / "text.h5")
     with datasets.HDF5Writer(tmp_path / "partial.h5", (4, 4, 3), ["a"]) as writer:
         writer.append("train", np.zeros((1, 4, 4, 3), np.uint8), [0], [0])

@@ -82,8 +82,10 @@ def test_mixing_quality_orders_the_strategies():
 def test_invalid_arguments():
     with pytest.raises(ValueError, match="Unknown shuffle strategy 'random'"):
         BatchSampler(10, 2, "random")
-    with pytest.raises(ValueError, match="batch_size >= 1"):
+    with pytest.raises(ValueError, match="batch_size must be a whole number >= 1, received 0"):
         BatchSampler(10, 0)
+    with pytest.raises(ValueError, match="batch_size must be a whole number >= 1, received 2.5"):
+        BatchSampler(10, 2.5)
     with pytest.raises(ValueError, match="multiple of block_size"):
         BatchSampler(100, 10, "block", block_size=8, window=20)
     with pytest.raises(ValueError, match="chunk_rows .100. must be a multiple of block_size"):
