@@ -14,6 +14,7 @@ does not import TensorFlow):
 - `augment`: seeded numpy image transforms, a Keras-layer adapter, `AugmentedDataset`.
 - `tfdata`: `tf.data` pipelines over the loaders (from_generator, parallel reads).
 - `distributed`: several local workers with MultiWorkerMirroredStrategy, each on its shard.
+- `labels`: class labels checked where they enter, and converted (sparse, one-hot).
 - `checks`: `check_dataset`, the exercise checker for your own PyDataset.
 - `models`: the small convnet and the two-input merged model.
 - `monitor`: memory measurements and timelines, the live resource panel, GPU memory growth.

@@ -4,6 +4,8 @@
 - `loaders`: samples/s of every way the lessons read batches, in one run on
   the same files, as ratios to the in-memory ceiling and to the naive recipe;
   and the peak memory of a streaming epoch at N and 8N samples.
+- `mixing`: validation accuracy after training on a class-sorted file, with
+  the default shuffle against a full shuffle, three seeds.
 - `merged`: the merged image + feature loader against the naive bcolz row
   gather, and bcolz / blosc2 / zarr / memmap side by side.
 - `augment`: the cost of augmentation in the loader and in the model.
@@ -153,15 +155,17 @@ def loader_throughput(profile="lesson", naive_batches=20):
     n = len(x_memory)
     full = BatchSampler(n, batch, "full", seed=0).batches(0)
 
-    def hdf5(strategy, direct_reads=True):
+    def hdf5(strategy, direct_reads=True, **options):
         return HDF5Dataset(paths["hdf5"], batch_size=batch, shuffle=strategy, seed=0,
-                           block_size=profile.chunk_rows // 2, direct_reads=direct_reads)
+                           direct_reads=direct_reads, **options)
 
     rates = {"in-memory numpy (ceiling)": _rate(lambda b: x_memory[b], full)}
     for strategy in ("block", "full"):
         rates[f"HDF5 loader, {strategy}"] = _rate(_read_batches(hdf5(strategy)), [np.arange(n)])
         rates[f"HDF5 loader, {strategy}, h5py reads"] = _rate(
             _read_batches(hdf5(strategy, direct_reads=False)), [np.arange(n)])
+    rates["HDF5 loader, block of half a batch"] = _rate(
+        _read_batches(hdf5("block", block_size=batch // 2)), [np.arange(n)])
     with h5py.File(paths["hdf5"], "r") as file:
         images = file["train/images"]
         rates["naive: h5py fancy index per batch"] = _rate(
@@ -492,6 +496,65 @@ def training_overlap(profile="lesson", epochs=2):
     return {name: (value, value / base) for name, value in seconds.items()}
 
 
+def class_sorted_accuracy(profile="lesson", epochs=3, seeds=(0, 1, 2)):
+    """Validation accuracy of the small convnet trained on a class-sorted file.
+
+    The profile's training split is rewritten sorted by class (as a file
+    built by appending one class after another is), then trained for
+    `epochs` with each shuffle strategy and seed, and evaluated on the
+    validation split. The file is loaded into memory to sort it, so use the
+    `ci` or `lesson` profile.
+
+    Returns:
+        `{strategy: [accuracy per seed]}` for `"full"`, the default
+        (`"block"`) and `"block, half a batch"` (blocks of half a batch).
+    """
+    import keras
+
+    from course_lib import models
+    from course_lib.loaders import HDF5Dataset
+
+    profile = config.get_profile(profile)
+    path = datasets.ensure_layout("hdf5", profile, progress=False)
+    x, y = datasets.load_split(path, "train")
+    order = np.argsort(y, kind="stable")
+    x_valid, y_valid = datasets.load_split(path, "valid")
+    strategies = {"full": {"shuffle": "full"}, "block (default)": {"shuffle": "block"},
+                  "block, half a batch": {"shuffle": "block",
+                                          "block_size": profile.batch_size // 2}}
+    accuracies = {name: [] for name in strategies}
+    with tempfile.TemporaryDirectory() as folder:
+        sorted_path = os.path.join(folder, "class_sorted.h5")
+        with h5py.File(sorted_path, "w") as file:
+            file.create_dataset("images", data=x[order], chunks=(profile.chunk_rows, *x.shape[1:]))
+            file["labels"] = y[order]
+        del x
+        for name, options in strategies.items():
+            for seed in seeds:
+                keras.utils.set_random_seed(seed)
+                train = HDF5Dataset(sorted_path, "images", "labels",
+                                    batch_size=profile.batch_size, seed=seed, **options)
+                model = models.small_convnet(profile.image_shape, profile.n_classes)
+                model.fit(train, epochs=epochs, shuffle=False, verbose=0)
+                accuracies[name].append(float(model.evaluate(x_valid, y_valid, verbose=0)[1]))
+    return accuracies
+
+
+def mixing_benchmark(profile="lesson"):
+    """Prints `class_sorted_accuracy` as a table, with each strategy's gap to `full`."""
+    profile = config.get_profile(profile)
+    accuracies = class_sorted_accuracy(profile)
+    best = float(np.mean(accuracies["full"]))
+    print(f"Class-sorted training file, profile {profile.name!r}: validation accuracy "
+          f"after 3 epochs, 3 seeds")
+    print(f"{'shuffle':22s} {'seed 0':>7s} {'seed 1':>7s} {'seed 2':>7s} {'mean':>7s} "
+          f"{'vs full':>8s}")
+    for name, values in accuracies.items():
+        mean = float(np.mean(values))
+        print(f"{name:22s} " + " ".join(f"{v:7.3f}" for v in values)
+              + f" {mean:7.3f} {100 * (mean - best):+7.1f}pt")
+
+
 def overlap_benchmark(profile="lesson"):
     """Prints `training_overlap` as a table."""
     profile = config.get_profile(profile)
@@ -505,8 +568,8 @@ def overlap_benchmark(profile="lesson"):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("benchmark", nargs="?", default="all",
-                        choices=("writer", "loaders", "merged", "augment", "panel", "overlap",
-                                 "all"))
+                        choices=("writer", "loaders", "mixing", "merged", "augment", "panel",
+                                 "overlap", "all"))
     parser.add_argument("--profile", default="lesson", choices=sorted(config.PROFILES),
                         help="profile for the loader benchmark (default: lesson)")
     args = parser.parse_args(argv)
@@ -514,6 +577,8 @@ def main(argv=None):
         writer_benchmark()
     if args.benchmark in ("loaders", "all"):
         loader_benchmark(args.profile)
+    if args.benchmark in ("mixing", "all"):
+        mixing_benchmark(args.profile)
     if args.benchmark in ("merged", "all"):
         merged_benchmark(args.profile)
     if args.benchmark in ("augment", "all"):

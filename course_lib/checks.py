@@ -160,7 +160,7 @@ def _missing_samples(n_samples, unique, sizes, length):
 
 
 def _report(problems, verbose):
-    report = CheckReport(problems)
+    report = CheckReport(list(dict.fromkeys(problems)))  # each sentence once
     if verbose:
         print(report)
     return report

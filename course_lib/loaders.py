@@ -437,9 +437,9 @@ def load_npy_batch(folder, names):
             images.append(np.load(path))
         except FileNotFoundError:
             fix = config.rebuild_hint(
-                path, f"Check that {folder} holds one <id>.npy file per sample id")
+                path, f"Check that {folder} holds one <id>.npy file per sample id.")
             raise FileNotFoundError(
-                f"Missing sample file {path}. {fix}, or remove {name!r} from the "
+                f"Missing sample file {path}. {fix} Or leave {name!r} out of the "
                 f"ids.") from None
     return np.stack(images)
 

@@ -205,6 +205,9 @@ class MergedDataset(SampledDataset):
                 f"{len(missing)} id(s) have no image, e.g. {missing[:3].tolist()}. "
                 f"Use the ids of the split the image source reads.")
 
+    def describe(self):
+        return f"MergedDataset({self.features.store.path})"
+
     def sample_keys(self, index):
         return self.ids[super().sample_keys(index)]
 

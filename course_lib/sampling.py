@@ -22,6 +22,16 @@ Strategies:
 |          | order; positions shuffled within windows of `window`      | contiguous |
 |          | positions (default: one batch)                            | slices     |
 
+Choosing one: `block` is the loaders' default. Its block size trades read
+speed for mixing. The default, an eighth of a batch, puts eight runs from
+random places in each batch; on a file sorted by class that leaves no
+single-class batch, and the small convnet trained on such a file ends within
+a point of `full` (`make bench`, part `mixing`), at about 0.6-0.8x the
+in-memory ceiling. Blocks of half a batch read faster but left a third of
+the batches single-class and ten points of accuracy behind. Use `full` for
+the best mixing when reads are cheap (memory, a memmap), `none` for
+prediction and validation.
+
 When one store has chunks much larger than a block (a compressed feature
 matrix with 256-row chunks, read in blocks of 32), give `chunk_rows`: the
 blocks are then drawn from `chunks_in_flight` random chunks at a time, so a

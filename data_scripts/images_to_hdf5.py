@@ -193,9 +193,10 @@ def main(argv=None):
         args.on_error, args.block_size, args.resize, not args.no_shuffle,
         not args.quiet)
     print(f"Wrote {args.out}: " + ", ".join(f"{s} {n}" for s, n in sizes.items()))
-    if Path(f"{args.out}.skipped.txt").exists():
-        print(f"Left out {len(skipped)} unreadable image(s); every file not converted "
-              f"is listed in {args.out}.skipped.txt")
+    listing = Path(f"{args.out}.skipped.txt")
+    if listing.exists():
+        print(f"{len(listing.read_text().splitlines())} file(s) not converted "
+              f"({len(skipped)} unreadable), listed in {listing}")
     return 0
 
 

@@ -17,3 +17,9 @@ def test_feature_store_comparison_covers_every_format(ci_data):
     rows = bench.feature_store_comparison("ci")
     assert [row["format"] for row in rows] == ["bcolz", "blosc2", "zarr", "memmap"]
     assert all(row["MiB on disk"] > 0 and row["chunk-aware rows/s"] > 0 for row in rows)
+
+
+def test_class_sorted_accuracy_trains_every_strategy(ci_data):
+    accuracies = bench.class_sorted_accuracy("ci", epochs=1, seeds=(0,))
+    assert set(accuracies) == {"full", "block (default)", "block, half a batch"}
+    assert all(len(values) == 1 and 0 <= values[0] <= 1 for values in accuracies.values())

@@ -105,7 +105,8 @@ def test_skip_mode_reports_and_lists_every_skipped_file(image_folder, tmp_path):
     assert "skipped unreadable image" in result.stdout and "broken.jpg" in result.stdout
     assert "notes.txt" in result.stdout
     listed = Path(f"{out}.skipped.txt").read_text()
-    assert "broken.jpg" in listed
+    assert "broken.jpg" in listed and "notes.txt" in listed and listed.endswith("\n")
+    assert "2 file(s) not converted (1 unreadable), listed in" in result.stdout
     assert sum(datasets.check_hdf5(out)["split_sizes"].values()) == 60
 
 
