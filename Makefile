@@ -21,10 +21,14 @@ help:
 
 install: $(INSTALLED)
 
-$(INSTALLED): pyproject.toml
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
+
+$(INSTALLED): pyproject.toml jupyter/overrides.json
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
+	@# The kit's JupyterLab settings (no "Jupyter news?" prompt over the lessons).
+	mkdir -p $(LAB_SETTINGS) && cp jupyter/overrides.json $(LAB_SETTINGS)/overrides.json
 	@touch $@
 
 lab: install

@@ -18,6 +18,7 @@ does not import TensorFlow):
 - `checks`: `check_dataset`, the exercise checker for your own PyDataset.
 - `models`: the small convnet and the two-input merged model.
 - `monitor`: memory measurements and timelines, the live resource panel, GPU memory growth.
+- `child`: running a function in a fresh process: its value, its log, its own peak memory.
 - `budget`: running a function or a script under a memory budget.
 - `workloads`: small importable workloads for budget demonstrations.
 - `bench`: benchmarks that print figures (`python -m course_lib.bench`).

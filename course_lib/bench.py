@@ -12,44 +12,22 @@
 - `panel`: what the live resource panel's Keras callback costs an epoch.
 - `overlap`: epoch time of streaming fits against the in-memory fit.
 
-Memory figures come from fresh child processes, so a peak RSS (`ru_maxrss`)
-belongs to the measured work alone.
+Memory figures come from fresh child processes (`course_lib.child`): each
+peak is the child's own (`VmHWM`, not `ru_maxrss`, which Linux carries over
+from the parent), next to its RSS after imports.
 """
 
 import argparse
 import dataclasses
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 
 import h5py
 import numpy as np
 
-from course_lib import config, datasets, synthetic
+from course_lib import child, config, datasets, synthetic
 from course_lib.sampling import BatchSampler
-
-_WRITER_CHILD = """
-import dataclasses, json, resource, sys
-import psutil
-from course_lib import config, datasets
-profile = dataclasses.replace(config.get_profile("ci"), **json.loads(sys.argv[2]))
-before = psutil.Process().memory_info().rss / 2**20
-datasets.ensure_layout(sys.argv[1], profile, progress=False)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"before_mib": before, "peak_mib": peak}))
-"""
-
-
-def _run_child(code, *args, env=None):
-    """Runs Python `code` in a child process; returns its last line as JSON."""
-    result = subprocess.run([sys.executable, "-c", code, *args],
-                            env={**os.environ, **(env or {})},
-                            capture_output=True, text=True, check=True)
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
 
 def in_fresh_process(name, *args):
     """Runs `bench.<name>(*args)` in a new Python process and returns its result.
@@ -58,13 +36,28 @@ def in_fresh_process(name, *args):
     memory, its allocator's state, its threads) do not change the figures:
     they match `make bench`.
 
+    Raises:
+        RuntimeError: when the benchmark fails in the child, with its error.
+
     Example:
 
     >>> rates = in_fresh_process("loader_throughput", "lesson")
     """
-    code = ("import json, sys\nfrom course_lib import bench\n"
-            "print(json.dumps(getattr(bench, sys.argv[1])(*json.loads(sys.argv[2]))))")
-    return _run_child(code, name, json.dumps(args))
+    return _value(child.run(globals()[name], *args))
+
+
+def _value(result):
+    """The value of a `ChildResult`, or a `RuntimeError` with the child's error and log."""
+    if not result.ok:
+        raise RuntimeError(f"The benchmark's child process failed: {result.error}\n"
+                           f"{result.log[-2000:]}")
+    return result.value
+
+
+def write_layout(layout, overrides):
+    """Builds one layout of a profile changed by `overrides` (run in a child)."""
+    profile = dataclasses.replace(config.get_profile("ci"), **overrides)
+    datasets.ensure_layout(layout, profile, progress=False)
 
 
 def writer_peak_memory(layout, n_samples, image_size=64, block_size=256):
@@ -88,10 +81,12 @@ def writer_peak_memory(layout, n_samples, image_size=64, block_size=256):
                  "block_size": block_size, "n_features": 1024}
     profile = dataclasses.replace(config.get_profile("ci"), **overrides)
     with tempfile.TemporaryDirectory() as folder:
-        figures = _run_child(_WRITER_CHILD, layout, json.dumps(overrides),
-                             env={config.DATA_DIR_ENV: folder})
+        result = child.run(write_layout, layout, overrides, imports=("course_lib.datasets",),
+                           env={config.DATA_DIR_ENV: folder})
+    _value(result)
     data_bytes = profile.feature_bytes if layout == "bcolz" else profile.image_bytes
-    return {**figures, "data_mib": data_bytes / 2**20}
+    return {"before_mib": result.baseline_mib, "peak_mib": result.peak_mib,
+            "data_mib": data_bytes / 2**20}
 
 
 def writer_benchmark(sizes=(4096, 32768), image_size=64):
@@ -185,18 +180,23 @@ def loader_throughput(profile="lesson", naive_batches=20):
     return rates
 
 
-_STREAM_CHILD = """
-import json, resource, sys
-from course_lib.loaders import HDF5Dataset
-ds = HDF5Dataset(sys.argv[1], batch_size=64, shuffle="block", seed=0)
-for i in range(len(ds)):
-    ds[i]
-print(json.dumps({"peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-"""
+def stream_epoch(path):
+    """Reads one epoch of `HDF5Dataset(path)`, dropping each batch (run in a child)."""
+    from course_lib.loaders import HDF5Dataset
+
+    ds = HDF5Dataset(path, batch_size=64, seed=0)
+    for index in range(len(ds)):
+        ds[index]
 
 
 def streaming_peak_memory(n_samples, image_size=64):
-    """Peak RSS (MiB) of a child process streaming one epoch of `n_samples`."""
+    """Memory of a child process streaming one epoch of `n_samples`.
+
+    Returns:
+        The child's `ChildResult`: its own peak (`peak_mib`, VmHWM), its RSS
+        after importing the loaders (`baseline_mib`), and what streaming
+        added (`added_mib`).
+    """
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "stream.h5")
         with datasets.HDF5Writer(path, (image_size, image_size, 3), config.CLASS_NAMES) as writer:
@@ -205,7 +205,9 @@ def streaming_peak_memory(n_samples, image_size=64):
                 writer.append("train", np.zeros((stop - start, image_size, image_size, 3),
                                                 np.uint8) + np.uint8(start % 251),
                               np.zeros(stop - start), np.arange(start, stop))
-        return _run_child(_STREAM_CHILD, path)["peak_mib"]
+        result = child.run(stream_epoch, path, imports=("course_lib.loaders",))
+        _value(result)
+        return result
 
 
 def loader_benchmark(profile="lesson"):
@@ -223,10 +225,14 @@ def loader_benchmark(profile="lesson"):
     print(f"npy loader / plain np.load loop: "
           f"{rates['npy loader, full'] / rates['plain np.load loop']:.2f}")
     small, large = 4096, 8 * 4096
-    peaks = [streaming_peak_memory(n) for n in (small, large)]
-    print(f"Peak RSS streaming one epoch (64x64, batch 64, block): {small} samples "
-          f"{peaks[0]:.0f} MiB, {large} samples {peaks[1]:.0f} MiB, growth "
-          f"{100 * (peaks[1] / peaks[0] - 1):+.1f}%")
+    runs = [streaming_peak_memory(n) for n in (small, large)]
+    print("Memory of a child process streaming one epoch (64x64, batch 64, default block), "
+          "its own VmHWM; 'added' is above its RSS after importing the loaders:")
+    for n, run in zip((small, large), runs):
+        print(f"  {n:6d} samples ({n * 64 * 64 * 3 / 2**20:5.0f} MiB of images): peak "
+              f"{run.peak_mib:5.0f} MiB, after imports {run.baseline_mib:5.0f} MiB, added "
+              f"{run.added_mib:5.1f} MiB")
+    print(f"  data x8 -> added memory {runs[1].added_mib - runs[0].added_mib:+.1f} MiB")
 
 
 def _merged_loader(profile, split="train", **options):

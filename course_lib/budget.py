@@ -1,7 +1,8 @@
 """Running code under a memory budget, in a child process, and saying what happened.
 
 `run_function` and `run_script` start the work in a fresh child process and
-watch its resident memory (RSS, its own worker processes included). The
+watch its memory (its own worker processes included, pages they share
+counted once: PSS where the system reports it, else RSS). The
 moment it crosses the budget the child is stopped, and the result says
 "exceeded the budget of X MiB at Y MiB" instead of a traceback; the caller,
 a notebook for instance, keeps running.
@@ -17,13 +18,14 @@ figure is the one it saw.
 """
 
 import dataclasses
-import multiprocessing
 import subprocess
 import sys
 import time
-import traceback
 
 import psutil
+
+from course_lib import child
+from course_lib.child import stop_tree, tree_memory_mib
 
 
 @dataclasses.dataclass
@@ -63,91 +65,30 @@ class BudgetResult:
                 f"{self.peak_mib:,.0f} MiB, {self.seconds:.1f} s.")
 
 
-def _tree_rss_mib(process):
-    """RSS of a process and all its descendants, in MiB (0 once it is gone)."""
-    try:
-        members = [process, *process.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
-    total = 0
-    for member in members:
-        try:
-            total += member.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
-    return total / 2**20
+def _watchdog(budget_mib):
+    """A `Child.wait` watch that stops the child once its process tree's
+    memory (PSS where available) crosses the budget; `.peak` is the most it saw."""
 
+    def over_budget(process):
+        over_budget.peak = max(over_budget.peak, tree_memory_mib(process))
+        return over_budget.peak > budget_mib
 
-def _stop_tree(process):
-    try:
-        members = [*process.children(recursive=True), process]
-    except psutil.NoSuchProcess:
-        return
-    for member in members:
-        try:
-            member.kill()
-        except psutil.NoSuchProcess:
-            pass
-
-
-def _watch(pid, is_running, budget_mib, interval, timeout):
-    """Polls a child's memory until it ends or crosses the budget.
-
-    Returns:
-        `(exceeded, peak_mib, seconds)`.
-    """
-    process = psutil.Process(pid)
-    started = time.perf_counter()
-    peak = 0.0
-    while is_running():
-        peak = max(peak, _tree_rss_mib(process))
-        if peak > budget_mib:
-            _stop_tree(process)
-            return True, peak, time.perf_counter() - started
-        if timeout is not None and time.perf_counter() - started > timeout:
-            _stop_tree(process)
-            raise TimeoutError(f"The child process ran longer than {timeout} s and was stopped.")
-        time.sleep(interval)
-    return False, peak, time.perf_counter() - started
-
-
-def _own_peak_mib():
-    """Peak RSS of this process since its program started (Linux: VmHWM), or 0.
-
-    Not `ru_maxrss`: Linux carries that across `exec`, so a child spawned
-    from a big notebook kernel would report the kernel's memory.
-    """
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def _child(connection, fn, args, kwargs):
-    try:
-        value, error = fn(*args, **kwargs), None
-    except BaseException as exc:  # report everything, even MemoryError
-        value = None
-        error = traceback.format_exception_only(type(exc), exc)[-1].strip()
-    connection.send((value, error, _own_peak_mib()))
-    connection.close()
+    over_budget.peak = 0.0
+    return over_budget
 
 
 def run_function(fn, *args, budget_mib, interval=0.02, timeout=None, **kwargs):
     """Runs `fn(*args, **kwargs)` in a child process under a memory budget.
 
-    The child is started with `spawn` (a fresh interpreter, safe with
+    The child is a fresh interpreter (`course_lib.child`, safe with
     TensorFlow), so `fn` must be importable: a function of a module, not one
     defined in a notebook cell. Its return value must be picklable.
 
     Args:
         fn: the function.
         *args: its arguments.
-        budget_mib: the budget, in MiB of RSS (the child and its workers).
+        budget_mib: the budget, in MiB (the child and its workers, shared
+            pages counted once).
         interval: seconds between two memory samples.
         timeout: stop the child after this many seconds (`TimeoutError`).
         **kwargs: its keyword arguments.
@@ -155,32 +96,25 @@ def run_function(fn, *args, budget_mib, interval=0.02, timeout=None, **kwargs):
     Returns:
         A `BudgetResult`; `str(result)` is one sentence.
 
+    Raises:
+        TimeoutError: when `timeout` passes first.
+
     Example:
 
     >>> result = run_function(workloads.allocate, 500, budget_mib=300)
     >>> print(result)
     exceeded the budget of 300 MiB at 312 MiB after 0.4 s; stopped.
     """
-    context = multiprocessing.get_context("spawn")
-    receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(sender, fn, args, kwargs))
-    child.start()
-    sender.close()
-    exceeded, peak, seconds = _watch(child.pid, child.is_alive, budget_mib, interval, timeout)
-    child.join()
-    if exceeded:
-        return BudgetResult("exceeded", budget_mib, peak, seconds)
-    try:
-        value, error, child_peak = receiver.recv()
-    except EOFError:  # died without reporting: killed by the OS, for instance
-        return BudgetResult("failed", budget_mib, peak, seconds,
-                            error=f"the child process ended with exit code {child.exitcode}")
-    peak = max(peak, child_peak)
-    if error is not None:
-        return BudgetResult("failed", budget_mib, peak, seconds, error=error)
-    if peak > budget_mib:  # a spike between two samples
-        return BudgetResult("exceeded", budget_mib, peak, seconds)
-    return BudgetResult("completed", budget_mib, peak, seconds, value=value)
+    watch = _watchdog(budget_mib)
+    result = child.start(fn, *args, **kwargs).wait(timeout, watch=watch, interval=interval)
+    peak = max(watch.peak, result.peak_mib)
+    if result.stopped and watch.peak <= budget_mib:
+        raise TimeoutError(f"The child process ran longer than {timeout} s and was stopped.")
+    if result.stopped or (result.ok and peak > budget_mib):  # or a spike between samples
+        return BudgetResult("exceeded", budget_mib, peak, result.seconds)
+    if not result.ok:
+        return BudgetResult("failed", budget_mib, peak, result.seconds, error=result.error)
+    return BudgetResult("completed", budget_mib, peak, result.seconds, value=result.value)
 
 
 def run_script(command, budget_mib, interval=0.02, timeout=None):
@@ -196,13 +130,35 @@ def run_script(command, budget_mib, interval=0.02, timeout=None):
     """
     if isinstance(command, (str, bytes)) or hasattr(command, "__fspath__"):
         command = [sys.executable, str(command)]
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    exceeded, peak, seconds = _watch(child.pid, lambda: child.poll() is None, budget_mib,
-                                     interval, timeout)
-    stdout, stderr = child.communicate()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    exceeded, peak, seconds = _watch(process, budget_mib, interval, timeout)
+    stdout, stderr = process.communicate()
     if exceeded:
         return BudgetResult("exceeded", budget_mib, peak, seconds, value=stdout)
-    if child.returncode != 0:
-        last = (stderr.strip().splitlines() or [f"exit code {child.returncode}"])[-1]
+    if process.returncode != 0:
+        last = (stderr.strip().splitlines() or [f"exit code {process.returncode}"])[-1]
         return BudgetResult("failed", budget_mib, peak, seconds, value=stdout, error=last)
     return BudgetResult("completed", budget_mib, peak, seconds, value=stdout)
+
+
+def _watch(popen, budget_mib, interval, timeout):
+    """Polls a command's memory until it ends or crosses the budget.
+
+    The command's output goes to pipes, read after it ends; a command that
+    prints more than a pipe holds (64 KiB) should write to a file instead.
+
+    Returns:
+        `(exceeded, peak_mib, seconds)`.
+    """
+    watch, process = _watchdog(budget_mib), psutil.Process(popen.pid)
+    started = time.perf_counter()
+    while popen.poll() is None:
+        if watch(process):
+            stop_tree(process)
+            return True, watch.peak, time.perf_counter() - started
+        if timeout is not None and time.perf_counter() - started > timeout:
+            stop_tree(process)
+            raise TimeoutError(f"The command ran longer than {timeout} s and was stopped.")
+        time.sleep(interval)
+    return False, watch.peak, time.perf_counter() - started

@@ -1,7 +1,7 @@
 """Training on several workers: `MultiWorkerMirroredStrategy` on localhost.
 
-`launch` starts `n_workers` Python processes on this machine, each with its
-own `TF_CONFIG` (the cluster's addresses and its own index), waits for them
+`launch` starts `n_workers` Python processes on this machine (through
+`course_lib.child`), each with its own `TF_CONFIG` (the cluster's addresses and its own index), waits for them
 and returns what each printed. Every worker runs `train_worker`: it reads
 only its shard of the HDF5 file (`shard=(index, n_workers)`), and the
 workers average their gradients after every step.
@@ -15,9 +15,9 @@ scaled to the global batch.
 import json
 import os
 import socket
-import subprocess
-import sys
 import time
+
+from course_lib import child
 
 
 def free_ports(count):
@@ -128,27 +128,16 @@ def launch(path, n_workers=2, epochs=1, batch_size=32, timeout=600):
     >>> [r["result"]["losses"] for r in results]
     """
     ports = free_ports(n_workers)
-    code = ("import json, sys\nfrom course_lib.distributed import train_worker\n"
-            "print('RESULT ' + json.dumps(train_worker(sys.argv[1], int(sys.argv[2]), "
-            "int(sys.argv[3]))))")
-    processes = [
-        subprocess.Popen([sys.executable, "-c", code, str(path), str(epochs), str(batch_size)],
-                         env={**os.environ, "TF_CONFIG": tf_config(ports, index),
-                              "TF_CPP_MIN_LOG_LEVEL": "2"},
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for index in range(n_workers)]
-    outcomes = []
+    workers = [child.start(train_worker, str(path), epochs, batch_size,
+                           env={"TF_CONFIG": tf_config(ports, index)})
+               for index in range(n_workers)]
     deadline = time.time() + timeout
-    for process in processes:
-        try:
-            log, _ = process.communicate(timeout=max(deadline - time.time(), 1))
-        except subprocess.TimeoutExpired:
-            for other in processes:
-                other.kill()
-            log, _ = process.communicate()
-        result = None
-        for line in log.splitlines():
-            if line.startswith("RESULT "):
-                result = json.loads(line[len("RESULT "):])
-        outcomes.append({"result": result, "log": log, "returncode": process.returncode})
+    outcomes = []
+    for worker in workers:
+        result = worker.wait(timeout=max(deadline - time.time(), 1))
+        if result.stopped:  # one worker hung: the others wait for it forever
+            for other in workers:
+                other.wait(timeout=1)
+        outcomes.append({"result": result.value, "log": result.log,
+                         "returncode": result.returncode})
     return outcomes

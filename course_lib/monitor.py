@@ -18,6 +18,8 @@ import keras
 import psutil
 from memory_profiler import memory_usage
 
+from course_lib.child import own_memory_mib
+
 _LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if ctypes.util.find_library("c") else None
 
 
@@ -75,9 +77,17 @@ def peak_increase_mib(fn, *args, interval=0.002, repeat=3, **kwargs):
 
 
 def peak_rss_mib():
-    """This process's peak resident memory since it started, in MiB."""
+    """This process's peak resident memory since it started, in MiB.
+
+    Linux: its own `VmHWM`. Not `ru_maxrss`, which Linux carries across
+    `exec`, so a notebook kernel started by a big server would show the
+    server's peak. Elsewhere, `ru_maxrss` (bytes on macOS).
+    """
+    own = own_memory_mib("VmHWM")
+    if own:
+        return own
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
 def available_mib():

@@ -1,4 +1,4 @@
-"""pyproject.toml and environment.yml must list the same requirements."""
+"""The environment: pyproject.toml and environment.yml agree; the kit's JupyterLab settings are installed."""
 
 import re
 import tomllib
@@ -30,3 +30,26 @@ def test_environment_yml_matches_pyproject():
         f"environment.yml disagrees with pyproject.toml: missing {missing}, "
         f"extra {extra}, different ranges {different}")
     assert "python=3.11" in environment["dependencies"]
+
+
+def test_jupyterlab_settings_are_installed_and_valid():
+    """`make install` puts jupyter/overrides.json where JupyterLab reads overrides,
+    and every value it sets is one the setting's own schema allows."""
+    import json
+    import sys
+
+    shipped = json.loads((ROOT / "jupyter" / "overrides.json").read_text())
+    lab = Path(sys.prefix) / "share" / "jupyter" / "lab"
+    installed = lab / "settings" / "overrides.json"
+    assert installed.is_file(), f"{installed} is missing: run `make install`"
+    assert json.loads(installed.read_text()) == shipped
+    for plugin, values in shipped.items():
+        package, name = plugin.split(":")
+        schema = json.loads((lab / "schemas" / package / f"{name}.json").read_text())
+        for key, value in values.items():
+            allowed = schema["properties"][key]
+            if "oneOf" in allowed:
+                assert value in [option["const"] for option in allowed["oneOf"]]
+            else:
+                assert isinstance(value, {"boolean": bool, "string": str}[allowed["type"]])
+    assert shipped["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
