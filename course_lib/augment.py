@@ -232,7 +232,13 @@ class AugmentedDataset(keras.utils.PyDataset):
         super().__init__(**kwargs)
         self.dataset, self.transform = dataset, transform
         self.seed, self.images_key = int(seed), images_key
-        self.epoch = 0
+        self._own_epoch = 0
+
+    @property
+    def epoch(self):
+        """The wrapped loader's epoch, so the two never disagree; a counter of
+        this wrapper's own for a loader that has none."""
+        return getattr(self.dataset, "epoch", self._own_epoch)
 
     def __len__(self):
         return len(self.dataset)
@@ -264,5 +270,5 @@ class AugmentedDataset(keras.utils.PyDataset):
         return (inputs, *rest)
 
     def on_epoch_end(self):
-        self.epoch += 1
+        self._own_epoch += 1
         self.dataset.on_epoch_end()

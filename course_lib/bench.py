@@ -308,7 +308,7 @@ def feature_store_comparison(profile="lesson", naive_batches=20):
                 "format": kind,
                 "MiB on disk": datasets.disk_usage(path)[0] / 2**20,
                 "random rows/s": _rate(store.gather, full[:naive_batches]),
-                "chunk-aware rows/s": _rate(ChunkReader(store), block),
+                "chunk-aware rows/s": _rate(ChunkReader(store).read, block),
             })
     return rows
 

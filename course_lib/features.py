@@ -11,8 +11,9 @@ they like to be read:
 | `zarr`   | a folder, one file per chunk          | reading + decompressing it |
 | `memmap` | a plain `.npy` file, uncompressed     | a page-cache copy          |
 
-`FeatureStore` gives them one interface, opened lazily once per process and
-pickled as a path. `ChunkReader` reads the rows of a batch chunk by chunk:
+`FeatureStore` gives them one interface, opened lazily once per process
+(`sources.PerProcess`) and pickled as a path. `ChunkReader`, the row source
+for feature matrices, reads the rows of a batch chunk by chunk:
 each chunk the batch touches is decompressed once, and kept in a small
 cache for the next batches, instead of once per row.
 """
@@ -26,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from course_lib import config
+from course_lib.sources import PerProcess
 
 FORMATS = ("bcolz", "blosc2", "zarr", "memmap")
 SUFFIXES = {".bcolz": "bcolz", ".b2nd": "blosc2", ".zarr": "zarr", ".npy": "memmap"}
@@ -151,7 +153,7 @@ class FeatureStore:
             raise FileNotFoundError(
                 f"No {self.format} feature store at {str(self.path)[:100]}. Check the "
                 f"path. {fix}")
-        self._array, self._pid = None, None
+        self._handle = PerProcess()
         array = self.array
         self.shape = tuple(array.shape)
         if len(self.shape) != 2:
@@ -182,9 +184,7 @@ class FeatureStore:
     @property
     def array(self):
         """The open array of this process."""
-        if self._pid != os.getpid():
-            self._array, self._pid = self._open(), os.getpid()
-        return self._array
+        return self._handle.get(self._open)
 
     def _open(self):
         if self.format == "bcolz":
@@ -233,8 +233,6 @@ class FeatureStore:
             return np.asarray(self.array.oindex[np.asarray(rows), :], np.float32)
         return np.asarray(self.array[np.asarray(rows)], np.float32)
 
-    def __getstate__(self):
-        return {**self.__dict__, "_array": None, "_pid": None}
 
 
 class ChunkReader:
@@ -256,37 +254,34 @@ class ChunkReader:
     Example:
 
     >>> reader = ChunkReader("data/lesson/features/matrix.bcolz")
-    >>> reader(np.array([3, 4, 5, 300])).shape
+    >>> reader.read(np.array([3, 4, 5, 300])).shape
     (4, 256)
     """
 
     def __init__(self, store, cache_chunks=16):
         self.store = store if isinstance(store, FeatureStore) else FeatureStore(store)
         self.cache_chunks = int(cache_chunks)
-        self._cache = collections.OrderedDict()
-        self._lock = threading.Lock()
+        self._per_process = PerProcess()  # this process's (chunk cache, its lock)
 
-    def __getstate__(self):
-        return {**self.__dict__, "_cache": collections.OrderedDict(), "_lock": None}
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
+    def __len__(self):
+        return len(self.store)
 
     def _chunk(self, index):
-        with self._lock:
-            if index in self._cache:
-                self._cache.move_to_end(index)
-                return self._cache[index]
+        cache, lock = self._per_process.get(lambda: (collections.OrderedDict(), threading.Lock()))
+        with lock:
+            if index in cache:
+                cache.move_to_end(index)
+                return cache[index]
         start = index * self.store.chunk_rows
         rows = self.store.read(start, min(start + self.store.chunk_rows, len(self.store)))
-        with self._lock:
-            self._cache[index] = rows
-            while len(self._cache) > self.cache_chunks:
-                self._cache.popitem(last=False)
+        with lock:
+            cache[index] = rows
+            while len(cache) > self.cache_chunks:
+                cache.popitem(last=False)
         return rows
 
-    def __call__(self, rows):
+    def read(self, rows):
+        """The feature rows at `rows` (any order), as one float32 array."""
         rows = np.asarray(rows, np.int64)
         if len(rows) and (rows.min() < 0 or rows.max() >= len(self.store)):
             raise ValueError(

@@ -68,6 +68,18 @@ def open_file(path, own_data="Copy the file again, or rewrite it with the tool t
         raise ValueError(f"{path} {why}. {fix}") from error
 
 
+def dataset_names(file):
+    """Paths of every dataset in an open h5py file, e.g. `["train/images", ...]`."""
+    names = []
+
+    def collect(name, item):
+        if isinstance(item, h5py.Dataset):
+            names.append(name)
+
+    file.visititems(collect)
+    return names
+
+
 def read_rows(dataset, positions, max_gap=16):
     """Reads sorted rows of an h5py dataset as a few contiguous slices.
 

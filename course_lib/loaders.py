@@ -1,5 +1,8 @@
 """Loaders that stream batches from disk: `keras.utils.PyDataset` subclasses.
 
+A loader is row sources (`sources`: where the rows are) plus one sampler
+(`sampling.BatchSampler`: which positions make each batch this epoch).
+
 Every loader here takes its batch order from one `sampling.BatchSampler`, so
 they share its guarantees (each sample once per epoch, the last partial batch
 kept, a new reproducible order each epoch), and passes `workers`,
@@ -18,13 +21,13 @@ import threading
 import warnings
 from pathlib import Path
 
-import h5py
 import keras
 import numpy as np
 
-from course_lib import config, labels as class_labels
-from course_lib.hdf5_rows import RowReader, open_file
+from course_lib import labels as class_labels
+from course_lib.hdf5_rows import open_file
 from course_lib.sampling import DEFAULT_STRATEGY, BatchSampler, stratified_split
+from course_lib.sources import HDF5Rows, NpyFiles
 
 
 class SampledDataset(keras.utils.PyDataset):
@@ -53,7 +56,7 @@ class SampledDataset(keras.utils.PyDataset):
             unknown strategy; the message names the loader.
     """
 
-    def __init__(self, n, batch_size, shuffle="full", seed=None, drop_last=False,
+    def __init__(self, n, *, batch_size, shuffle="full", seed=None, drop_last=False,
                  block_size=None, window=None, chunk_rows=None, shard=None, **kwargs):
         super().__init__(**kwargs)
         try:
@@ -116,18 +119,6 @@ def _inside_keras_predict():
     return False
 
 
-def _dataset_names(file):
-    """Paths of every dataset in an open h5py file, e.g. `["train/images", ...]`."""
-    names = []
-
-    def collect(name, item):
-        if isinstance(item, h5py.Dataset):
-            names.append(name)
-
-    file.visititems(collect)
-    return names
-
-
 def _class_count(file, dataset):
     """The number of classes a file declares: one-hot width, else its
     `class_names` attribute (the kit's layout), else `None`."""
@@ -139,16 +130,21 @@ def _class_count(file, dataset):
         return None
 
 
+LABELS_CACHE_BYTES = 64 * 2**20
+"""Labels up to this size are read once per process; larger ones (masks used
+as labels, say) are streamed like the images."""
+
+
 class HDF5Dataset(SampledDataset):
     """Streams batches of (images, labels) from datasets in an HDF5 file.
 
     Works with any file and dataset names: the kit's layout
     (`train/images`, `train/labels`), a food-101 style file (`train_img`,
-    one-hot `train_labels`) or an EArray written by PyTables. Rows are read
-    with `hdf5_rows.RowReader`: straight from their byte offsets when the
-    dataset is uncompressed, otherwise as a few contiguous h5py slices. The
-    file is opened lazily, once per process, and never pickled, so the
-    loader is safe with thread and process workers, under `fork` and `spawn`.
+    one-hot `train_labels`) or an EArray written by PyTables. Images and
+    labels are two row sources (`sources.HDF5Rows`): read straight from their
+    byte offsets when uncompressed, else as a few contiguous h5py slices,
+    opened lazily once per process and never pickled, so the loader is safe
+    with thread and process workers, under `fork` and `spawn`.
 
     Labels are checked once, when the loader is built: sparse class indices
     `(n,)` or one-hot rows `(n, k)`, against the number of classes (given,
@@ -178,6 +174,8 @@ class HDF5Dataset(SampledDataset):
             targets, masks, sample ids).
         n_classes: the number of classes, when the file does not say it.
         rows: the file rows to serve (e.g. from `split`); default: all.
+        shard: `(index, count)`: serve only this worker's part of each epoch
+            (see `sampling.BatchSampler`).
         **kwargs: `workers`, `use_multiprocessing`, `max_queue_size`.
 
     Raises:
@@ -196,44 +194,38 @@ class HDF5Dataset(SampledDataset):
     def __init__(self, path, images="train/images", labels="train/labels",
                  batch_size=32, shuffle=None, seed=None, preprocess=None,
                  drop_last=False, block_size=None, window=None, direct_reads=True,
-                 label_mode="sparse", n_classes=None, rows=None, **kwargs):
+                 label_mode="sparse", n_classes=None, rows=None, shard=None, **kwargs):
         class_labels.check_mode(label_mode)
         self._options = dict(
             path=path, images=images, labels=labels, batch_size=batch_size,
             shuffle=shuffle, seed=seed, preprocess=preprocess, drop_last=drop_last,
             block_size=block_size, window=window, direct_reads=direct_reads,
-            label_mode=label_mode, n_classes=n_classes, **kwargs)
+            label_mode=label_mode, n_classes=n_classes, shard=shard, **kwargs)
         self.path = Path(path)
-        self.direct_reads = direct_reads
-        self.images_name, self.labels_name = images, labels
+        self.labels_name = labels
         self.preprocess = preprocess
         self.label_mode = label_mode if labels else None
         self.n_classes = n_classes
         self.rows = None if rows is None else np.asarray(rows, np.int64)
+        hint = "Pass their names as `images=` and `labels=`."
+        self.images = HDF5Rows(path, images, direct_reads, hint=hint)
+        self.targets = None if not labels else HDF5Rows(
+            path, labels, direct_reads, cache_bytes=LABELS_CACHE_BYTES, hint=hint)
         n = self._validate()
-        super().__init__(n, batch_size, default_shuffle(shuffle, labels), seed,
-                         drop_last, block_size, window, **kwargs)
-        self._file, self._row_readers, self._pid = None, None, None
-        self._open_lock = threading.Lock()
+        super().__init__(n, batch_size=batch_size, shuffle=default_shuffle(shuffle, labels),
+                         seed=seed, drop_last=drop_last, block_size=block_size,
+                         window=window, shard=shard, **kwargs)
 
     def _validate(self):
-        with open_file(self.path) as file:
-            lengths = {}
-            for name in filter(None, (self.images_name, self.labels_name)):
-                if name not in file or not isinstance(file[name], h5py.Dataset):
-                    raise ValueError(
-                        f"{self.path} has no dataset {name!r}. Datasets in the "
-                        f"file: {', '.join(_dataset_names(file))[:150]}. Pass their "
-                        f"names as `images=` and `labels=`.")
-                lengths[name] = len(file[name])
-            if len(set(lengths.values())) != 1 or 0 in lengths.values():
-                raise ValueError(
-                    f"{self.path}: expected images and labels of the same non-zero "
-                    f"length, received {lengths}. Check that the names belong together.")
-            n = next(iter(lengths.values()))
-            self._check_rows(n)
-            if self.label_mode is not None:
-                self.class_indices(file)
+        lengths = {source.name: len(source) for source in (self.images, self.targets) if source}
+        if len(set(lengths.values())) != 1 or 0 in lengths.values():
+            raise ValueError(
+                f"{self.path}: expected images and labels of the same non-zero "
+                f"length, received {lengths}. Check that the names belong together.")
+        n = len(self.images)
+        self._check_rows(n)
+        if self.label_mode is not None:
+            self.class_indices()
         return n if self.rows is None else len(self.rows)
 
     def _check_rows(self, n):
@@ -311,44 +303,15 @@ class HDF5Dataset(SampledDataset):
                 HDF5Dataset(**{**self._options, "rows": rows[parts["valid"]],
                                "shuffle": "none"}))
 
-    def _readers(self):
-        """`(images, labels)` row readers of this process; opens the file on first use."""
-        if self._pid != os.getpid():
-            with self._open_lock:
-                if self._pid != os.getpid():
-                    self._file = h5py.File(self.path, "r")
-                    labels = self._file[self.labels_name] if self.labels_name else None
-                    self._row_readers = (
-                        RowReader(self._file[self.images_name], self.direct_reads),
-                        None if labels is None else self._labels_reader(labels))
-                    self._pid = os.getpid()
-        return self._row_readers
-
-    def _labels_reader(self, labels):
-        """Labels are small: read them once per process, unless they exceed 64 MiB
-        (masks used as labels, say), which are streamed like the images."""
-        if labels.nbytes <= 64 * 2**20:
-            return labels[:].__getitem__
-        return RowReader(labels, self.direct_reads)
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.update(_file=None, _row_readers=None, _pid=None, _open_lock=None)
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._open_lock = threading.Lock()
-
     def read(self, positions):
-        images, labels = self._readers()
         rows = positions if self.rows is None else self.rows[positions]
-        x = images(rows)
+        x = self.images.read(rows)
         if self.preprocess is not None:
             x = self.preprocess(x)
-        if labels is None:
+        if self.targets is None:
             return (x,)
-        return x, class_labels.convert(labels(rows), self.label_mode, self.n_classes)
+        return x, class_labels.convert(self.targets.read(rows), self.label_mode,
+                                       self.n_classes)
 
 
 class NpyDirectoryDataset(SampledDataset):
@@ -371,7 +334,7 @@ class NpyDirectoryDataset(SampledDataset):
         n_classes: number of classes; required for `"one_hot"`.
         preprocess: optional function applied to each batch of images, e.g.
             `to_float32`.
-        drop_last: see `sampling.BatchSampler`.
+        drop_last, shard: see `sampling.BatchSampler`.
         **kwargs: `workers`, `use_multiprocessing`, `max_queue_size`.
 
     Raises:
@@ -388,7 +351,7 @@ class NpyDirectoryDataset(SampledDataset):
 
     def __init__(self, folder, ids, labels=None, batch_size=32, shuffle=None,
                  seed=None, label_mode="sparse", n_classes=None, preprocess=None,
-                 drop_last=False, **kwargs):
+                 drop_last=False, shard=None, **kwargs):
         self.folder = Path(folder)
         self.ids = list(ids)
         if not self.ids:
@@ -399,8 +362,10 @@ class NpyDirectoryDataset(SampledDataset):
         self.label_mode, self.n_classes = label_mode, n_classes
         self.preprocess = preprocess
         self.labels = None if labels is None else self._label_array(labels)
-        super().__init__(len(self.ids), batch_size, default_shuffle(shuffle, labels, "full"),
-                         seed, drop_last, **kwargs)
+        self.files = NpyFiles(self.folder, self.ids)
+        super().__init__(len(self.ids), batch_size=batch_size,
+                         shuffle=default_shuffle(shuffle, labels, "full"), seed=seed,
+                         drop_last=drop_last, shard=shard, **kwargs)
 
     def _label_array(self, labels):
         missing = [i for i in self.ids if i not in labels]
@@ -415,33 +380,13 @@ class NpyDirectoryDataset(SampledDataset):
                                           f"labels of {self.folder}", self.ids)
 
     def read(self, positions):
-        x = load_npy_batch(self.folder, [self.ids[p] for p in positions])
+        x = self.files.read(positions)
         if self.preprocess is not None:
             x = self.preprocess(x)
         if self.labels is None:
             return (x,)
         return x, class_labels.convert(self.labels[positions], self.label_mode,
                                        self.n_classes)
-
-
-def load_npy_batch(folder, names):
-    """Loads `<folder>/<name>.npy` for each name and stacks them into a batch.
-
-    Raises:
-        FileNotFoundError: naming the first missing file.
-    """
-    images = []
-    for name in names:
-        path = Path(folder) / f"{name}.npy"
-        try:
-            images.append(np.load(path))
-        except FileNotFoundError:
-            fix = config.rebuild_hint(
-                path, f"Check that {folder} holds one <id>.npy file per sample id.")
-            raise FileNotFoundError(
-                f"Missing sample file {path}. {fix} Or leave {name!r} out of the "
-                f"ids.") from None
-    return np.stack(images)
 
 
 def to_float32(images):

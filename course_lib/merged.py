@@ -10,8 +10,6 @@ from a few feature chunks at a time (`chunk_rows`), and
 decompressed about once per epoch instead of once per row.
 """
 
-import os
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +17,8 @@ import numpy as np
 from course_lib.datasets import sample_name
 from course_lib.features import ChunkReader, FeatureStore
 from course_lib import config, labels as class_labels
-from course_lib.hdf5_rows import RowReader, open_file
-from course_lib.loaders import SampledDataset, _dataset_names, default_shuffle, load_npy_batch
+from course_lib.loaders import SampledDataset, default_shuffle
+from course_lib.sources import HDF5Rows, load_npy_batch
 from course_lib.sampling import default_block_size
 
 
@@ -45,22 +43,17 @@ class HDF5Images:
     """
 
     def __init__(self, path, images="train/images", ids="train/ids"):
-        self.path, self.images_name, self.ids_name = Path(path), images, ids
-        with open_file(self.path) as file:
-            for name, fix in ((images, "Pass the images dataset's name as images=."),
-                              (ids, "If row i of the images is sample i, pass ids=None "
-                                    "to use row numbers as ids; otherwise store each "
-                                    "row's sample id in an int64 dataset and pass its "
-                                    "name as ids=.")):
-                if name is not None and name not in file:
-                    raise ValueError(
-                        f"{self.path} has no dataset {name!r}. Datasets in the file: "
-                        f"{', '.join(_dataset_names(file))[:150]}. {fix}")
-            self.ids = file[ids][:] if ids else np.arange(len(file[images]))
+        self.path = Path(path)
+        self.source = HDF5Rows(path, images, hint="Pass the images dataset's name as images=.")
+        if ids is None:  # row i of the images is sample i
+            self.ids = np.arange(len(self.source))
+        else:
+            self.ids = HDF5Rows(path, ids, hint=(
+                "If row i of the images is sample i, pass ids=None to use row numbers as "
+                "ids; otherwise store each row's sample id in an int64 dataset and pass "
+                "its name as ids=.")).read_all()
         self._order = np.argsort(self.ids, kind="stable")
         self._sorted_ids = self.ids[self._order]
-        self._reader, self._pid = None, None
-        self._lock = threading.Lock()
 
     def missing(self, ids):
         """The ids among `ids` that have no image in this split."""
@@ -70,25 +63,12 @@ class HDF5Images:
     def read(self, ids):
         """Images of the given sample ids, in that order."""
         rows = self._order[np.searchsorted(self._sorted_ids, ids)]
-        if self._pid != os.getpid():
-            with self._lock:
-                if self._pid != os.getpid():
-                    file = open_file(self.path)
-                    self._reader = RowReader(file[self.images_name])
-                    self._pid = os.getpid()
         if np.all(np.diff(rows) > 0):
-            return self._reader(rows)
+            return self.source.read(rows)
         order = np.argsort(rows)
-        images = self._reader(rows[order])
+        images = self.source.read(rows[order])
         images[order] = images.copy()
         return images
-
-    def __getstate__(self):
-        return {**self.__dict__, "_reader": None, "_pid": None, "_lock": None}
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
 
 class NpyImages:
@@ -134,7 +114,7 @@ class MergedDataset(SampledDataset):
         input_names: `None` yields `(images, features)` tuples; a pair of
             names yields a dict keyed by them, for models with named inputs.
         cache_chunks: feature chunks kept decompressed (see `ChunkReader`).
-        drop_last, block_size, window: see `sampling.BatchSampler`.
+        drop_last, block_size, window, shard: see `sampling.BatchSampler`.
         **kwargs: `workers`, `use_multiprocessing`, `max_queue_size`.
 
     Raises:
@@ -155,7 +135,7 @@ class MergedDataset(SampledDataset):
     def __init__(self, images, features, ids, labels=None, batch_size=32,
                  shuffle=None, seed=None, n_rows=None, input_names=None,
                  cache_chunks=16, drop_last=False, block_size=None, window=None,
-                 **kwargs):
+                 shard=None, **kwargs):
         ids = np.asarray(ids, np.int64)
         order = np.argsort(ids, kind="stable")
         self.ids = ids[order]
@@ -166,9 +146,11 @@ class MergedDataset(SampledDataset):
         self._validate(n_rows)
         block_size = block_size or default_block_size(batch_size)
         chunk_rows = self.features.store.chunk_rows
-        super().__init__(len(self.ids), batch_size, default_shuffle(shuffle, labels),
-                         seed, drop_last, block_size, window,
-                         chunk_rows if chunk_rows % block_size == 0 else None, **kwargs)
+        super().__init__(len(self.ids), batch_size=batch_size,
+                         shuffle=default_shuffle(shuffle, labels), seed=seed,
+                         drop_last=drop_last, block_size=block_size, window=window,
+                         chunk_rows=chunk_rows if chunk_rows % block_size == 0 else None,
+                         shard=shard, **kwargs)
 
     @staticmethod
     def _aligned(labels, ids):
@@ -213,7 +195,7 @@ class MergedDataset(SampledDataset):
 
     def read(self, positions):
         ids = self.ids[positions]
-        inputs = (self.images.read(ids), self.features(ids))
+        inputs = (self.images.read(ids), self.features.read(ids))
         if self.input_names is not None:
             inputs = dict(zip(self.input_names, inputs))
         if self.labels is None:

@@ -27,10 +27,11 @@ def test_every_format_reads_back_row_i_as_i(store_path):
     assert store.shape == (N, WIDTH) and store.format == format_of(store_path)
     reader = ChunkReader(store, cache_chunks=2)
     rows = np.sort(np.random.default_rng(0).choice(N, 100, replace=False))
-    assert np.array_equal(reader(rows)[:, 0], rows)
+    assert np.array_equal(reader.read(rows)[:, 0], rows)
     assert np.array_equal(store.gather(rows)[:, 0], rows)
-    assert np.array_equal(reader(np.arange(N))[:, 3], np.arange(N))
-    assert len(reader._cache) <= 2
+    assert np.array_equal(reader.read(np.arange(N))[:, 3], np.arange(N))
+    cache, _ = reader._per_process.get(None)
+    assert len(cache) <= 2
 
 
 def test_store_from_an_open_array_and_pickles_as_a_path(store_path):
@@ -38,14 +39,14 @@ def test_store_from_an_open_array_and_pickles_as_a_path(store_path):
     again = FeatureStore(store.array)
     assert again.path == store.path and again.format == store.format
     copy = pickle.loads(pickle.dumps(ChunkReader(store)))
-    assert copy.store._array is None and len(pickle.dumps(copy)) < 2000
-    assert np.array_equal(copy(np.array([5, 999]))[:, 0], [5, 999])
+    assert not copy.store._handle.is_open and len(pickle.dumps(copy)) < 2000
+    assert np.array_equal(copy.read(np.array([5, 999]))[:, 0], [5, 999])
 
 
 def test_course_bcolz_matrix_is_chunk_readable(ci_data):
     store = FeatureStore(ci_data["bcolz"] / datasets.FEATURE_MATRIX_NAME)
     assert store.format == "bcolz" and store.chunk_rows > 1
-    assert np.array_equal(ChunkReader(store)(np.array([0, 7])), store.gather([0, 7]))
+    assert np.array_equal(ChunkReader(store).read(np.array([0, 7])), store.gather([0, 7]))
 
 
 def test_missing_store_and_in_memory_arrays_are_refused(tmp_path):
@@ -62,16 +63,16 @@ def test_nan_rows_are_reported_by_row(tmp_path):
     broken[130, 2] = np.nan
     path = write_features(tmp_path / "nan.zarr", blocks(broken), N, WIDTH, chunk_rows=64)
     reader = ChunkReader(path)
-    assert np.array_equal(reader(np.array([0, 1]))[:, 0], [0, 1])  # other chunks are fine
-    assert np.array_equal(reader(np.array([129, 131]))[:, 0], [129, 131])  # and its neighbours
+    assert np.array_equal(reader.read(np.array([0, 1]))[:, 0], [0, 1])  # other chunks are fine
+    assert np.array_equal(reader.read(np.array([129, 131]))[:, 0], [129, 131])  # and its neighbours
     with pytest.raises(ValueError, match=r"NaN in feature row\(s\) \[130\] of this batch"):
-        reader(np.array([129, 130]))
+        reader.read(np.array([129, 130]))
     assert FeatureStore(path).nan_rows().tolist() == [130]
 
 
 def test_rows_out_of_range_and_blocks_out_of_order(tmp_path, store_path):
     with pytest.raises(ValueError, match="outside"):
-        ChunkReader(store_path)(np.array([N]))
+        ChunkReader(store_path).read(np.array([N]))
     with pytest.raises(ValueError, match="expected a block at row 0"):
         write_features(tmp_path / "x.npy", [(10, VALUES[:5])], N, WIDTH)
     with pytest.raises(ValueError, match="wrote 300 rows"):

@@ -102,5 +102,5 @@ def test_loader_gives_the_same_batches_with_and_without_direct_reads(ci_data):
     for index in (0, 7, len(direct) - 1):
         for a, b in zip(direct[index], h5py_only[index]):
             assert np.array_equal(a, b)
-    assert direct._row_readers[0].direct and not h5py_only._row_readers[0].direct
-    assert pickle.loads(pickle.dumps(direct))._row_readers is None
+    assert direct.images.reader().direct and not h5py_only.images.reader().direct
+    assert not pickle.loads(pickle.dumps(direct)).images.is_open

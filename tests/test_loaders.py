@@ -87,8 +87,10 @@ def test_hdf5_loader_pickles_without_its_file_handle(ci_data):
     ds = HDF5Dataset(ci_data["hdf5"], "train/images", "train/ids", batch_size=64, seed=4,
                      label_mode=None)
     before = ds[2]  # opens the file in this process
+    assert ds.images.is_open
     copy = pickle.loads(pickle.dumps(ds))
-    assert copy._file is None
+    assert not copy.images.is_open and not copy.targets.is_open
+    assert len(pickle.dumps(ds)) < 5000  # a path and settings, no file and no data
     assert all(np.array_equal(a, b) for a, b in zip(copy[2], before))
 
 
