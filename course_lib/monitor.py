@@ -6,6 +6,7 @@
 - `enable_gpu_memory_growth`: stop TensorFlow from reserving a whole GPU.
 """
 
+import collections
 import ctypes
 import ctypes.util
 import gc
@@ -206,7 +207,9 @@ class ResourcePanel:
 
     Shows RSS now and at its peak, the memory the system still has available,
     and per GPU the device memory used/total, utilisation and what TensorFlow
-    itself holds; without a GPU it says so. Display it in a notebook cell,
+    itself holds; without a GPU it says so. Below the figures, a chart of the
+    last minute: process RSS and, with a GPU, GPU memory, drawn large enough
+    to read on a projector. Display it in a notebook cell,
     then keep it fresh while code runs, either with `callback()` during
     `fit`/`evaluate`/`predict`, or with `start()` (a background thread) for
     any other code.
@@ -228,6 +231,7 @@ class ResourcePanel:
         self.widget = ipywidgets.HTML()
         self.updates = 0
         self.latest = None
+        self.history = collections.deque()  # (time, RSS MiB, GPU MiB or None), last minute
         self._thread, self._stop = None, threading.Event()
         self._lock = threading.Lock()
         self.update()
@@ -241,10 +245,17 @@ class ResourcePanel:
     def update(self):
         """Reads the figures and redraws the panel; returns the snapshot."""
         snapshot = self.snapshot()
+        now = time.monotonic()
+        gpu = (sum(g["used_mib"] if g["used_mib"] is not None else g["tf_current_mib"] or 0
+                   for g in snapshot["gpus"]) if snapshot["gpus"] else None)
         with self._lock:
             self.updates += 1
             self.latest = snapshot
-            self.widget.value = _panel_html(self.title, snapshot, self.updates)
+            self.history.append((now, snapshot["rss_mib"], gpu))
+            while now - self.history[0][0] > CHART_SECONDS:
+                self.history.popleft()
+            self.widget.value = (_panel_html(self.title, snapshot, self.updates)
+                                 + memory_chart_svg(self.history, now))
         return snapshot
 
     def _repr_mimebundle_(self, **kwargs):
@@ -347,6 +358,50 @@ def _panel_html(title, snapshot, updates):
     return (f'<div class="course-resource-panel"><b>{title}</b>'
             f"<table>{cells}</table>{note}"
             f'<small>update <span class="updates">{updates}</span></small></div>')
+
+
+CHART_SECONDS = 60
+"""How much history the panel's chart shows."""
+
+
+def memory_chart_svg(history, now, width=420, height=120):
+    """An inline SVG chart of memory over the last `CHART_SECONDS` seconds.
+
+    Args:
+        history: `(time, rss_mib, gpu_mib or None)` samples, oldest first.
+        now: the time of the right edge (same clock as `history`).
+        width, height: the plot area in pixels.
+
+    Returns:
+        The SVG as a string: a thick line for process RSS, another for GPU
+        memory when the samples have it, the top of the scale and a legend.
+        Empty with fewer than two samples.
+    """
+    if len(history) < 2:
+        return ""
+    top = max(max(rss, gpu or 0) for _, rss, gpu in history) * 1.15 or 1
+
+    def line(values, colour, name):
+        points = " ".join(
+            f"{width * (1 - (now - t) / CHART_SECONDS):.1f},{height * (1 - v / top):.1f}"
+            for t, v in values)
+        return (f'<polyline class="{name}" points="{points}" fill="none" stroke="{colour}" '
+                f'stroke-width="3" stroke-linejoin="round"/>')
+
+    rss = line([(t, r) for t, r, _ in history], "#1f77b4", "rss-line")
+    gpu = [(t, g) for t, _, g in history if g is not None]
+    gpu_line = line(gpu, "#ff7f0e", "gpu-line") if gpu else ""
+    legend = ('<tspan fill="#1f77b4">process RSS</tspan>'
+              + ('<tspan dx="16" fill="#ff7f0e">GPU memory</tspan>' if gpu else ""))
+    return (f'<svg class="memory-chart" width="{width}" height="{height + 44}" '
+            f'viewBox="0 -22 {width} {height + 44}" style="font: bold 15px sans-serif">'
+            f'<rect x="0" y="0" width="{width}" height="{height}" fill="#f7f7f7"/>'
+            f'{rss}{gpu_line}'
+            f'<text x="4" y="-6">{top:,.0f} MiB</text>'
+            f'<text x="4" y="{height + 18}">-{CHART_SECONDS} s</text>'
+            f'<text x="{width - 4}" y="{height + 18}" text-anchor="end">now</text>'
+            f'<text x="{width // 2}" y="{height + 18}" text-anchor="middle">{legend}</text>'
+            f'</svg>')
 
 
 # --- memory over time ------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The resource panel, its callback and thread, timelines, and the GPU paths (faked)."""
 
 import threading
+import time
 import types
 
 import keras
@@ -101,3 +102,21 @@ def test_memory_growth_on_a_cpu_only_machine():
     if tf.config.list_physical_devices("GPU"):
         pytest.skip("this machine has a GPU; the CPU-only path is what is tested here")
     assert monitor.enable_gpu_memory_growth() == []
+
+
+def test_the_panel_charts_the_last_minute(monkeypatch):
+    panel = monitor.ResourcePanel()
+    assert "memory-chart" not in panel.widget.value  # one sample: nothing to draw yet
+    for _ in range(4):
+        panel.update()
+    html = panel.widget.value
+    assert 'class="rss-line"' in html and 'class="gpu-line"' not in html
+    points = html.split('class="rss-line" points="')[1].split('"')[0].split()
+    assert len(points) == 5 and all(0 <= float(p.split(",")[1]) <= 120 for p in points)
+    assert 'class="rss"' in html  # the numbers stay
+    old = time.monotonic() - 2 * monitor.CHART_SECONDS
+    panel.history.appendleft((old, 1.0, None))
+    panel.update()
+    assert all(time.monotonic() - t <= monitor.CHART_SECONDS for t, _, _ in panel.history)
+    svg = monitor.memory_chart_svg([(0, 100, 50), (30, 200, 80), (60, 150, 120)], now=60)
+    assert 'class="gpu-line"' in svg and "GPU memory" in svg and "230 MiB" in svg
