@@ -1,22 +1,55 @@
 """Helpers for the out-of-core Keras teaching kit.
 
-Modules (import the ones you need; importing `course_lib` itself is cheap and
-does not import TensorFlow):
+Importing `course_lib` itself is cheap and does not import TensorFlow; import
+the modules you need.
+
+Architecture: the path of a batch from disk to `fit`
+-----------------------------------------------------
+
+    row sources          sampler               loader             wrappers        Keras
+    (where rows are) --> (which positions  --> (a PyDataset:  --> (optional) -->  fit / evaluate /
+    sources.HDF5Rows     make each batch,      asks the sampler    augment.        predict, or
+    sources.NpyFiles     this epoch)           for positions,      Augmented-      tfdata.* -> tf.data
+    features.ChunkReader sampling.             the sources for     Dataset
+                         BatchSampler          the rows)
+
+- A *row source* has `len()` and `read(sorted positions)`. It opens its file
+  lazily, once per process (`sources.PerProcess`), and pickles as its path, so
+  every loader works with thread and process workers, under fork and spawn.
+- The *sampler* owns the epoch order: `none`, `full` or `block`, shards for
+  several workers, reproducible from `(seed, epoch)`. Every loader has one,
+  and its epoch advances in `on_epoch_end`, under `fit`, `tfdata`,
+  `distributed` and the augmentation wrapper alike.
+- A *loader* (`loaders.HDF5Dataset`, `loaders.NpyDirectoryDataset`,
+  `merged.MergedDataset`) composes sources and a sampler, checks what enters
+  (labels: `labels`), and turns positions into `(inputs, labels)` batches.
+- Work that must run in a fresh process (benchmarks, memory budgets, local
+  training workers) goes through `child`, and reports the child's own peak.
+
+A new format is a new row source: a class with `__len__` and `read`, opening
+its file with `sources.PerProcess`. Samplers, loaders and wrappers stay as
+they are.
+
+Modules
+-------
 
 - `config`: profiles (`ci`, `lesson`, `large`), the data folder, the seed.
 - `synthetic`: the learnable synthetic image dataset.
-- `datasets`: the three on-disk layouts (HDF5, per-sample npy, bcolz).
-- `sampling`: epoch orders shared by every loader (none / full / block).
-- `hdf5_rows`: reading a batch's rows from HDF5 (h5py slices, or straight from byte offsets).
+- `datasets`: the three on-disk layouts of the course data (HDF5, per-sample npy, bcolz).
+- `hdf5_rows`: opening HDF5 files with clear errors; reading a batch's rows (h5py slices,
+  or straight from byte offsets).
+- `sources`: row sources (HDF5 datasets, per-sample .npy files) and the per-process handle.
+- `features`: feature matrices on disk (bcolz, blosc2, zarr, memmap) and their chunk-aware
+  row source.
+- `sampling`: epoch orders shared by every loader (none / full / block), stratified splits.
+- `labels`: class labels checked where they enter, and converted (sparse, one-hot).
 - `loaders`: `PyDataset` loaders for HDF5 and per-sample .npy; thread-safe generators.
-- `features`: feature matrices on disk (bcolz, blosc2, zarr, memmap) and a chunk-aware reader.
 - `merged`: `MergedDataset`, images plus on-disk features for two-input models.
 - `augment`: seeded numpy image transforms, a Keras-layer adapter, `AugmentedDataset`.
 - `tfdata`: `tf.data` pipelines over the loaders (from_generator, parallel reads).
 - `distributed`: several local workers with MultiWorkerMirroredStrategy, each on its shard.
-- `labels`: class labels checked where they enter, and converted (sparse, one-hot).
+- `models`: the small convnet and the two-input merged model; they check the pixel range.
 - `checks`: `check_dataset`, the exercise checker for your own PyDataset.
-- `models`: the small convnet and the two-input merged model.
 - `monitor`: memory measurements and timelines, the live resource panel, GPU memory growth.
 - `child`: running a function in a fresh process: its value, its log, its own peak memory.
 - `budget`: running a function or a script under a memory budget.

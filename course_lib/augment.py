@@ -40,8 +40,10 @@ class RandomFlip(Affine):
 
     Example:
 
-    >>> RandomFlip(horizontal=True)(images, rngs).shape == images.shape
-    True
+    >>> images = np.arange(2 * 4 * 4 * 3, dtype=np.float32).reshape(2, 4, 4, 3)
+    >>> rngs = [np.random.default_rng(seed) for seed in (0, 1)]
+    >>> RandomFlip(horizontal=True)(images, rngs).shape
+    (2, 4, 4, 3)
     """
 
     def __init__(self, horizontal=True, vertical=False):
@@ -223,9 +225,11 @@ class AugmentedDataset(keras.utils.PyDataset):
 
     Example:
 
-    >>> train = AugmentedDataset(HDF5Dataset(path, batch_size=64, seed=1),
-    ...                          Compose([RandomFlip(), RandomRotation(10)]), seed=1)
-    >>> model.fit(train, validation_data=valid, shuffle=False)
+    ```python
+    train = AugmentedDataset(HDF5Dataset(path, batch_size=64, seed=1),
+                             Compose([RandomFlip(), RandomRotation(10)]), seed=1)
+    model.fit(train, validation_data=valid, shuffle=False)
+    ```
     """
 
     def __init__(self, dataset, transform, seed=0, images_key="images", **kwargs):

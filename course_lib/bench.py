@@ -41,7 +41,9 @@ def in_fresh_process(name, *args):
 
     Example:
 
-    >>> rates = in_fresh_process("loader_throughput", "lesson")
+    ```python
+    rates = in_fresh_process("loader_throughput", "lesson")
+    ```
     """
     return _value(child.run(globals()[name], *args))
 

@@ -101,9 +101,10 @@ def run_function(fn, *args, budget_mib, interval=0.02, timeout=None, **kwargs):
 
     Example:
 
-    >>> result = run_function(workloads.allocate, 500, budget_mib=300)
-    >>> print(result)
-    exceeded the budget of 300 MiB at 312 MiB after 0.4 s; stopped.
+    ```python
+    result = run_function(workloads.allocate, 500, budget_mib=300)
+    print(result)  # -> exceeded the budget of 300 MiB at 312 MiB after 0.4 s; stopped.
+    ```
     """
     watch = _watchdog(budget_mib)
     result = child.start(fn, *args, **kwargs).wait(timeout, watch=watch, interval=interval)

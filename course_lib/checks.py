@@ -101,8 +101,9 @@ def check_dataset(ds, n_samples, n_classes=None, shuffled=True, verbose=True):
 
     Example:
 
-    >>> check_dataset(MyDataset(ids, labels, batch_size=32), n_samples=len(ids))
-    All checks passed: every sample once per epoch, reshuffled, last batch kept.
+    ```python
+    check_dataset(MyDataset(ids, labels, batch_size=32), n_samples=len(ids))  # -> All checks passed: every sample once per epoch, reshuffled, last batch kept.
+    ```
     """
     problems = []
     if "_workers" not in vars(ds):

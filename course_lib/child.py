@@ -200,9 +200,10 @@ def start(fn, *args, imports=(), env=None, **kwargs):
 
     Example:
 
-    >>> result = start(workloads.allocate, 100).wait()
-    >>> result.ok, round(result.added_mib, -1)
-    (True, 100.0)
+    ```python
+    result = start(workloads.allocate, 100).wait()
+    result.ok, round(result.added_mib, -1)  # -> (True, 100.0)
+    ```
     """
     return Child(fn, args, kwargs, imports, env)
 

@@ -158,9 +158,11 @@ class HDF5Writer:
 
     Example:
 
-    >>> with HDF5Writer("toy.h5", (8, 8, 3), ["a", "b"]) as writer:
-    ...     writer.append("train", np.zeros((4, 8, 8, 3), np.uint8),
-    ...                   labels=[0, 1, 1, 0], ids=[0, 1, 2, 3])
+    ```python
+    with HDF5Writer("toy.h5", (8, 8, 3), ["a", "b"]) as writer:
+        writer.append("train", np.zeros((4, 8, 8, 3), np.uint8),
+                      labels=[0, 1, 1, 0], ids=[0, 1, 2, 3])
+    ```
     """
 
     def __init__(self, path, image_shape, class_names, chunk_rows=64, attrs=None):
@@ -254,8 +256,9 @@ def check_hdf5(path):
 
     Example:
 
-    >>> check_hdf5("data/lesson/course.h5")["split_sizes"]["train"]
-    12288
+    ```python
+    check_hdf5("data/lesson/course.h5")["split_sizes"]["train"]  # -> 12288
+    ```
     """
     path = Path(path)
     fix = config.rebuild_hint(
@@ -470,8 +473,9 @@ def ensure_layout(layout, profile=None, force=False, progress=True):
 
     Example:
 
-    >>> ensure_layout("hdf5", "ci")
-    PosixPath('.../data/ci/course.h5')
+    ```python
+    ensure_layout("hdf5", "ci")  # -> PosixPath('.../data/ci/course.h5')
+    ```
     """
     profile = config.get_profile(profile)
     path = layout_path(layout, profile)
@@ -496,9 +500,10 @@ def ensure_all(profile=None, layouts=LAYOUTS, force=False, progress=True):
 
     Example:
 
-    >>> paths = ensure_all("ci")
-    >>> sorted(paths)
-    ['bcolz', 'hdf5', 'npy']
+    ```python
+    paths = ensure_all("ci")
+    sorted(paths)  # -> ['bcolz', 'hdf5', 'npy']
+    ```
     """
     return {layout: ensure_layout(layout, profile, force, progress) for layout in layouts}
 

@@ -124,8 +124,10 @@ def launch(path, n_workers=2, epochs=1, batch_size=32, timeout=600):
 
     Example:
 
-    >>> results = launch("data/ci/course.h5", n_workers=2)
-    >>> [r["result"]["losses"] for r in results]
+    ```python
+    results = launch("data/ci/course.h5", n_workers=2)
+    [r["result"]["losses"] for r in results]
+    ```
     """
     ports = free_ports(n_workers)
     workers = [child.start(train_worker, str(path), epochs, batch_size,

@@ -75,8 +75,10 @@ def write_features(path, blocks, n_rows, n_features, chunk_rows=None):
 
     Example:
 
-    >>> blocks = ((s, synthetic.features(s, s + 256, 64, 1)) for s in range(0, 1024, 256))
-    >>> write_features("tmp/features.zarr", blocks, 1024, 64)
+    ```python
+    blocks = ((s, synthetic.features(s, s + 256, 64, 1)) for s in range(0, 1024, 256))
+    write_features("tmp/features.zarr", blocks, 1024, 64)
+    ```
     """
     path = Path(path)
     kind = format_of(path)
@@ -141,9 +143,10 @@ class FeatureStore:
 
     Example:
 
-    >>> store = FeatureStore("data/lesson/features/matrix.bcolz")
-    >>> store.shape, store.chunk_rows
-    ((16384, 256), 256)
+    ```python
+    store = FeatureStore("data/lesson/features/matrix.bcolz")
+    store.shape, store.chunk_rows  # -> ((16384, 256), 256)
+    ```
     """
 
     def __init__(self, source):
@@ -220,8 +223,10 @@ class FeatureStore:
 
         Example:
 
-        >>> bad = FeatureStore("features.bcolz").nan_rows()
-        >>> index = index[~index.id.isin(bad)]   # leave those samples out
+        ```python
+        bad = FeatureStore("features.bcolz").nan_rows()
+        index = index[~index.id.isin(bad)]   # leave those samples out
+        ```
         """
         bad = [start + np.flatnonzero(np.isnan(self.read(start, start + self.chunk_rows)).any(axis=1))
                for start in range(0, len(self), self.chunk_rows)]
@@ -253,9 +258,10 @@ class ChunkReader:
 
     Example:
 
-    >>> reader = ChunkReader("data/lesson/features/matrix.bcolz")
-    >>> reader.read(np.array([3, 4, 5, 300])).shape
-    (4, 256)
+    ```python
+    reader = ChunkReader("data/lesson/features/matrix.bcolz")
+    reader.read(np.array([3, 4, 5, 300])).shape  # -> (4, 256)
+    ```
     """
 
     def __init__(self, store, cache_chunks=16):

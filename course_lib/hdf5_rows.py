@@ -45,9 +45,10 @@ def open_file(path, own_data="Copy the file again, or rewrite it with the tool t
 
     Example:
 
-    >>> with open_file("data/lesson/course.h5") as file:
-    ...     len(file["train/images"])
-    12288
+    ```python
+    with open_file("data/lesson/course.h5") as file:
+        len(file["train/images"])  # -> 12288
+    ```
     """
     path = Path(path)
     fix = config.rebuild_hint(path, own_data)
@@ -89,8 +90,9 @@ def read_rows(dataset, positions, max_gap=16):
 
     Example:
 
-    >>> read_rows(file["train/images"], np.array([0, 1, 2, 40, 41])).shape
-    (5, 64, 64, 3)
+    ```python
+    read_rows(file["train/images"], np.array([0, 1, 2, 40, 41])).shape  # -> (5, 64, 64, 3)
+    ```
     """
     positions = np.asarray(positions)
     if len(positions) == 0:
@@ -156,9 +158,10 @@ class RowReader:
 
     Example:
 
-    >>> reader = RowReader(file["train/images"])
-    >>> reader(np.array([3, 4, 5, 900])).shape, reader.direct
-    ((4, 64, 64, 3), True)
+    ```python
+    reader = RowReader(file["train/images"])
+    reader(np.array([3, 4, 5, 900])).shape, reader.direct  # -> ((4, 64, 64, 3), True)
+    ```
     """
 
     def __init__(self, dataset, direct=True):

@@ -186,9 +186,11 @@ class HDF5Dataset(SampledDataset):
 
     Example:
 
-    >>> train = HDF5Dataset("data/lesson/course.h5", "train/images",
-    ...                     "train/labels", batch_size=64, seed=1)
-    >>> model.fit(train, epochs=2, shuffle=False)
+    ```python
+    train = HDF5Dataset("data/lesson/course.h5", "train/images",
+                        "train/labels", batch_size=64, seed=1)
+    model.fit(train, epochs=2, shuffle=False)
+    ```
     """
 
     def __init__(self, path, images="train/images", labels="train/labels",
@@ -291,9 +293,11 @@ class HDF5Dataset(SampledDataset):
 
         Example:
 
-        >>> train, valid = HDF5Dataset("food.h5", "images", "labels",
-        ...                            batch_size=64, seed=1).split(0.2)
-        >>> model.fit(train, validation_data=valid, epochs=3, shuffle=False)
+        ```python
+        train, valid = HDF5Dataset("food.h5", "images", "labels",
+                                   batch_size=64, seed=1).split(0.2)
+        model.fit(train, validation_data=valid, epochs=3, shuffle=False)
+        ```
         """
         rows = np.arange(self.sampler.n) if self.rows is None else self.rows
         by_class = self.class_indices() if stratify and self.label_mode else len(rows)
@@ -344,9 +348,11 @@ class NpyDirectoryDataset(SampledDataset):
 
     Example:
 
-    >>> partition, labels = datasets.read_partition("data/lesson/npy")
-    >>> train = NpyDirectoryDataset("data/lesson/npy", partition["train"], labels,
-    ...                             batch_size=64, seed=1)
+    ```python
+    partition, labels = datasets.read_partition("data/lesson/npy")
+    train = NpyDirectoryDataset("data/lesson/npy", partition["train"], labels,
+                                batch_size=64, seed=1)
+    ```
     """
 
     def __init__(self, folder, ids, labels=None, batch_size=32, shuffle=None,
@@ -394,7 +400,7 @@ def to_float32(images):
 
     Example:
 
-    >>> to_float32(np.full((1, 2, 2, 3), 255, np.uint8)).max()
+    >>> float(to_float32(np.full((1, 2, 2, 3), 255, np.uint8)).max())
     1.0
     """
     images = images.astype(np.float32)
@@ -414,7 +420,9 @@ class ThreadSafeIterator:
 
     Example:
 
-    >>> batches = ThreadSafeIterator(batch_generator(x, y, 32))
+    ```python
+    batches = ThreadSafeIterator(batch_generator(x, y, 32))
+    ```
     """
 
     def __init__(self, iterator):

@@ -37,9 +37,10 @@ class HDF5Images:
 
     Example:
 
-    >>> source = HDF5Images("data/lesson/course.h5", "train/images", "train/ids")
-    >>> source.read(np.array([0, 5])).shape
-    (2, 64, 64, 3)
+    ```python
+    source = HDF5Images("data/lesson/course.h5", "train/images", "train/ids")
+    source.read(np.array([0, 5])).shape  # -> (2, 64, 64, 3)
+    ```
     """
 
     def __init__(self, path, images="train/images", ids="train/ids"):
@@ -76,8 +77,9 @@ class NpyImages:
 
     Example:
 
-    >>> NpyImages("data/lesson/npy").read(np.array([0, 5])).shape
-    (2, 64, 64, 3)
+    ```python
+    NpyImages("data/lesson/npy").read(np.array([0, 5])).shape  # -> (2, 64, 64, 3)
+    ```
     """
 
     def __init__(self, folder):
@@ -124,12 +126,14 @@ class MergedDataset(SampledDataset):
 
     Example:
 
-    >>> index = datasets.read_index()
-    >>> train = index[index.split == "train"]
-    >>> loader = MergedDataset(HDF5Images("data/lesson/course.h5"),
-    ...                        "data/lesson/features/matrix.bcolz",
-    ...                        train.id, train.label, batch_size=64, seed=1)
-    >>> (x, f), y = loader[0]
+    ```python
+    index = datasets.read_index()
+    train = index[index.split == "train"]
+    loader = MergedDataset(HDF5Images("data/lesson/course.h5"),
+                           "data/lesson/features/matrix.bcolz",
+                           train.id, train.label, batch_size=64, seed=1)
+    (x, f), y = loader[0]
+    ```
     """
 
     def __init__(self, images, features, ids, labels=None, batch_size=32,

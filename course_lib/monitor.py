@@ -61,9 +61,10 @@ def peak_increase_mib(fn, *args, interval=0.002, repeat=3, **kwargs):
 
     Example:
 
-    >>> import numpy as np
-    >>> round(peak_increase_mib(lambda: np.ones(2**26, np.uint8).sum()))
-    64
+    ```python
+    import numpy as np
+    round(peak_increase_mib(lambda: np.ones(2**26, np.uint8).sum()))  # -> 64
+    ```
     """
     increases = []
     for _ in range(repeat):
@@ -219,9 +220,11 @@ class ResourcePanel:
 
     Example:
 
-    >>> panel = ResourcePanel()
-    >>> panel  # in a notebook cell: shows the panel
-    >>> model.fit(train, epochs=2, callbacks=[panel.callback()])
+    ```python
+    panel = ResourcePanel()
+    panel  # in a notebook cell: shows the panel
+    model.fit(train, epochs=2, callbacks=[panel.callback()])
+    ```
     """
 
     def __init__(self, title="Resources"):
@@ -429,9 +432,10 @@ def memory_timeline(fn, *args, interval=0.05, **kwargs):
 
     Example:
 
-    >>> timeline = memory_timeline(lambda: np.ones(10**8, np.uint8).sum())
-    >>> round(timeline.peak_increase_mib, -1)
-    100.0
+    ```python
+    timeline = memory_timeline(lambda: np.ones(10**8, np.uint8).sum())
+    round(timeline.peak_increase_mib, -1)  # -> 100.0
+    ```
     """
     release_free_memory()
     samples, value = memory_usage((fn, args, kwargs), interval=interval, timestamps=True,

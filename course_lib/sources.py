@@ -40,9 +40,11 @@ class PerProcess:
     Example:
 
     >>> handle = PerProcess()
-    >>> file = handle.get(lambda: h5py.File("data/ci/course.h5", "r"))
-    >>> handle.get(lambda: None) is file
+    >>> first = handle.get(object)          # opens: calls object()
+    >>> handle.get(object) is first         # the same process: the same one
     True
+    >>> pickle.loads(pickle.dumps(handle)).is_open
+    False
     """
 
     def __init__(self):
@@ -90,9 +92,10 @@ class HDF5Rows:
 
     Example:
 
-    >>> images = HDF5Rows("data/lesson/course.h5", "train/images")
-    >>> len(images), images.read(np.array([3, 4, 900])).shape
-    (12288, (3, 64, 64, 3))
+    ```python
+    images = HDF5Rows("data/lesson/course.h5", "train/images")
+    len(images), images.read(np.array([3, 4, 900])).shape  # -> (12288, (3, 64, 64, 3))
+    ```
     """
 
     def __init__(self, path, dataset, direct_reads=True, cache_bytes=0, hint=""):
@@ -146,9 +149,10 @@ class NpyFiles:
 
     Example:
 
-    >>> files = NpyFiles("data/lesson/npy", ["id-000000", "id-000001"])
-    >>> files.read([0, 1]).shape
-    (2, 64, 64, 3)
+    ```python
+    files = NpyFiles("data/lesson/npy", ["id-000000", "id-000001"])
+    files.read([0, 1]).shape  # -> (2, 64, 64, 3)
+    ```
     """
 
     def __init__(self, folder, names):

@@ -23,9 +23,9 @@ def output_signature(loader):
 
     Example:
 
-    >>> output_signature(HDF5Dataset(path, batch_size=64))
-    (TensorSpec(shape=(None, 64, 64, 3), dtype=tf.uint8, name=None),
-     TensorSpec(shape=(None,), dtype=tf.int64, name=None))
+    ```python
+    output_signature(HDF5Dataset(path, batch_size=64))  # -> (TensorSpec(shape=(None, 64, 64, 3), dtype=tf.uint8, name=None),  # -> TensorSpec(shape=(None,), dtype=tf.int64, name=None))
+    ```
     """
     return tf.nest.map_structure(
         lambda array: tf.TensorSpec((None, *np.shape(array)[1:]), tf.as_dtype(np.asarray(array).dtype)),
