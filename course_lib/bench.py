@@ -12,9 +12,13 @@
 - `panel`: what the live resource panel's Keras callback costs an epoch.
 - `overlap`: epoch time of streaming fits against the in-memory fit.
 
-Memory figures come from fresh child processes (`course_lib.child`): each
-peak is the child's own (`VmHWM`, not `ru_maxrss`, which Linux carries over
-from the parent), next to its RSS after imports.
+Measurements and presentation are apart: each measurement returns a pandas
+DataFrame (one row per thing measured, ratio columns against a baseline row
+measured in the same run); `render` turns any of them into the text `make
+bench` prints, and the lessons display the same DataFrames. Memory figures
+come from fresh child processes (`course_lib.child`): each peak is the
+child's own (`VmHWM`, not `ru_maxrss`, which Linux carries over from the
+parent), next to its RSS after imports.
 """
 
 import argparse
@@ -25,6 +29,7 @@ import time
 
 import h5py
 import numpy as np
+import pandas as pd
 
 from course_lib import child, config, datasets, synthetic
 from course_lib.sampling import BatchSampler
@@ -91,40 +96,93 @@ def writer_peak_memory(layout, n_samples, image_size=64, block_size=256):
             "data_mib": data_bytes / 2**20}
 
 
-def writer_benchmark(sizes=(4096, 32768), image_size=64):
-    """Prints the writers' peak memory at two sizes, as a table."""
-    print(f"Peak RSS of the block-wise writers ({image_size}x{image_size} images, "
-          f"1024-float feature rows, blocks of 256 samples)")
-    print(f"{'layout':7s} {'samples':>8s} {'data MiB':>9s} {'RSS before':>11s} "
-          f"{'peak RSS':>9s} {'peak-before':>12s}")
+def writer_memory(sizes=(4096, 32768), image_size=64):
+    """Memory of the block-wise writers at two sizes, each in a child process.
+
+    Returns:
+        A DataFrame, one row per layout and size: `data MiB`, `after imports
+        MiB`, `peak MiB` (the child's own) and `added MiB`, the last of which
+        stays flat when memory does not grow with the data.
+    """
+    rows = []
     for layout in ("hdf5", "npy", "bcolz"):
-        rows = [writer_peak_memory(layout, n, image_size) for n in sizes]
-        for n, row in zip(sizes, rows):
-            print(f"{layout:7s} {n:8d} {row['data_mib']:9.1f} {row['before_mib']:11.1f} "
-                  f"{row['peak_mib']:9.1f} {row['peak_mib'] - row['before_mib']:12.1f}")
-        data_ratio = rows[1]["data_mib"] / rows[0]["data_mib"]
-        peak_ratio = rows[1]["peak_mib"] / rows[0]["peak_mib"]
-        print(f"{'':7s} data x{data_ratio:.0f} -> peak RSS x{peak_ratio:.2f}")
+        for n in sizes:
+            figures = writer_peak_memory(layout, n, image_size)
+            rows.append({"layout": layout, "samples": n, "data MiB": figures["data_mib"],
+                         "after imports MiB": figures["before_mib"],
+                         "peak MiB": figures["peak_mib"],
+                         "added MiB": figures["peak_mib"] - figures["before_mib"]})
+    return pd.DataFrame(rows).set_index(["layout", "samples"])
 
 
-def _rate(read_batch, batches, repeat=3):
-    """Samples/s of calling `read_batch` on each batch of positions, best of `repeat`."""
+def rate(run, samples, repeat=3):
+    """Samples per second of `run()`, which handles `samples` samples: best of `repeat`.
+
+    Example:
+
+    >>> rate(lambda: sum(range(10_000)), samples=10_000) > 0
+    True
+    """
     best = float("inf")
     for _ in range(repeat):
         started = time.perf_counter()
-        for positions in batches:
-            read_batch(positions)
+        run()
         best = min(best, time.perf_counter() - started)
-    return sum(len(b) for b in batches) / best
+    return samples / best
 
 
-def _read_batches(ds, count=None):
-    """A `_rate` reader: reads batches `0..count-1` of `ds` (all by default),
-    dropping each at once, as the in-memory ceiling does."""
-    def read(_):
-        for index in range(len(ds) if count is None else count):
-            ds[index]
-    return read
+def batches_rate(read, batches, repeat=3):
+    """Samples per second of calling `read(positions)` on each batch: best of `repeat`."""
+    def run():
+        for positions in batches:
+            read(positions)
+
+    return rate(run, sum(len(b) for b in batches), repeat)
+
+
+def read_epoch(ds, count=None):
+    """Reads batches `0..count-1` of a loader (all by default), dropping each at
+    once, as the in-memory ceiling does."""
+    for index in range(len(ds) if count is None else count):
+        ds[index]
+
+
+def table(values, column, index, ratios=None):
+    """One measurement as a DataFrame: a figure per row, and ratio columns.
+
+    Args:
+        values: `{row name: figure}`, in the order to show.
+        column: the figures' column, e.g. `"samples/s"`.
+        index: the name of the rows, e.g. `"reader"`.
+        ratios: `{column: baseline row}`: each figure divided by the
+            baseline's, e.g. `{"x ceiling": "in-memory numpy (ceiling)"}`.
+
+    Example:
+
+    >>> frame = table({"fast": 300.0, "slow": 100.0}, "samples/s", "reader",
+    ...               {"x slow": "slow"})
+    >>> frame["x slow"].to_dict()
+    {'fast': 3.0, 'slow': 1.0}
+    """
+    frame = pd.DataFrame({column: pd.Series(values, dtype=float)})
+    frame.index.name = index
+    for name, baseline in (ratios or {}).items():
+        frame[name] = frame[column] / values[baseline]
+    return frame
+
+
+def render(frame, title):
+    """A benchmark's DataFrame as the text `make bench` prints: its title, then
+    the rows, each column shown to the precision its largest value needs."""
+
+    def column_format(values):
+        top = np.nanmax(np.abs(values)) if len(values) else 0
+        pattern = "{:,.0f}" if top >= 1000 else "{:.1f}" if top >= 10 else "{:.3f}"
+        return pattern.format
+
+    formats = {column: column_format(frame[column].to_numpy(float))
+               for column in frame.columns if pd.api.types.is_float_dtype(frame[column])}
+    return f"{title}\n{frame.to_string(formatters=formats, na_rep='-')}\n"
 
 
 def loader_throughput(profile="lesson", naive_batches=20):
@@ -135,7 +193,9 @@ def loader_throughput(profile="lesson", naive_batches=20):
         naive_batches: how many batches to time for the (very slow) naive recipe.
 
     Returns:
-        `{name: samples per second}`.
+        A DataFrame, one row per reader: `samples/s`, `x ceiling` (against
+        gathering from an array in memory) and `x naive` (against h5py fancy
+        indexing per batch).
     """
     import tensorflow as tf
 
@@ -156,30 +216,30 @@ def loader_throughput(profile="lesson", naive_batches=20):
         return HDF5Dataset(paths["hdf5"], batch_size=batch, shuffle=strategy, seed=0,
                            direct_reads=direct_reads, **options)
 
-    rates = {"in-memory numpy (ceiling)": _rate(lambda b: x_memory[b], full)}
+    def epoch_rate(ds):
+        return rate(lambda: read_epoch(ds), n)
+
+    rates = {"in-memory numpy (ceiling)": batches_rate(lambda b: x_memory[b], full)}
     for strategy in ("block", "full"):
-        rates[f"HDF5 loader, {strategy}"] = _rate(_read_batches(hdf5(strategy)), [np.arange(n)])
-        rates[f"HDF5 loader, {strategy}, h5py reads"] = _rate(
-            _read_batches(hdf5(strategy, direct_reads=False)), [np.arange(n)])
-    rates["HDF5 loader, block of half a batch"] = _rate(
-        _read_batches(hdf5("block", block_size=batch // 2)), [np.arange(n)])
+        rates[f"HDF5 loader, {strategy}"] = epoch_rate(hdf5(strategy))
+        rates[f"HDF5 loader, {strategy}, h5py reads"] = epoch_rate(
+            hdf5(strategy, direct_reads=False))
+    rates["HDF5 loader, block of half a batch"] = epoch_rate(
+        hdf5("block", block_size=batch // 2))
     with h5py.File(paths["hdf5"], "r") as file:
         images = file["train/images"]
-        rates["naive: h5py fancy index per batch"] = _rate(
+        rates["naive: h5py fancy index per batch"] = batches_rate(
             lambda b: images[b], full[:naive_batches])
     npy = NpyDirectoryDataset(paths["npy"], partition["train"], labels, batch_size=batch, seed=0)
-    rates["npy loader, full"] = _rate(_read_batches(npy), [np.arange(n)])
+    rates["npy loader, full"] = epoch_rate(npy)
     files = [paths["npy"] / f"{name}.npy" for name in partition["train"]]
-    rates["plain np.load loop"] = _rate(
+    rates["plain np.load loop"] = batches_rate(
         lambda b: np.stack([np.load(files[i]) for i in b]), npy.sampler.batches(0))
     pipeline = tfdata.from_generator(hdf5("block")).prefetch(tf.data.AUTOTUNE)
-
-    def read_pipeline(_):
-        for _ in pipeline:
-            pass
-
-    rates["tf.data from_generator (block reads)"] = _rate(read_pipeline, [np.arange(n)])
-    return rates
+    rates["tf.data from_generator (block reads)"] = rate(lambda: [_ for _ in pipeline], n)
+    return table(rates, "samples/s", "reader",
+                 {"x ceiling": "in-memory numpy (ceiling)",
+                  "x naive": "naive: h5py fancy index per batch"})
 
 
 def stream_epoch(path):
@@ -212,81 +272,77 @@ def streaming_peak_memory(n_samples, image_size=64):
         return result
 
 
-def loader_benchmark(profile="lesson"):
-    """Prints the loader throughput table and the streaming memory figures."""
-    profile = config.get_profile(profile)
-    rates = loader_throughput(profile)
-    ceiling = rates["in-memory numpy (ceiling)"]
-    naive = rates["naive: h5py fancy index per batch"]
-    print(f"Loader throughput, profile {profile.name!r}: {profile.n_train} training "
-          f"samples of {profile.image_size}x{profile.image_size}x3, batch "
-          f"{profile.batch_size}, one process, page cache warm, best of 3")
-    print(f"{'reader':40s} {'samples/s':>11s} {'x ceiling':>10s} {'x naive':>9s}")
-    for name, rate in rates.items():
-        print(f"{name:40s} {rate:11,.0f} {rate / ceiling:10.3f} {rate / naive:9.1f}")
-    print(f"npy loader / plain np.load loop: "
-          f"{rates['npy loader, full'] / rates['plain np.load loop']:.2f}")
-    small, large = 4096, 8 * 4096
-    runs = [streaming_peak_memory(n) for n in (small, large)]
-    print("Memory of a child process streaming one epoch (64x64, batch 64, default block), "
-          "its own VmHWM; 'added' is above its RSS after importing the loaders:")
-    for n, run in zip((small, large), runs):
-        print(f"  {n:6d} samples ({n * 64 * 64 * 3 / 2**20:5.0f} MiB of images): peak "
-              f"{run.peak_mib:5.0f} MiB, after imports {run.baseline_mib:5.0f} MiB, added "
-              f"{run.added_mib:5.1f} MiB")
-    print(f"  data x8 -> added memory {runs[1].added_mib - runs[0].added_mib:+.1f} MiB")
+def streaming_memory(sizes=(4096, 8 * 4096)):
+    """Memory of a child process streaming one epoch of 64x64 images, at each size.
+
+    Returns:
+        A DataFrame, one row per size: `images MiB`, the child's own `peak
+        MiB`, its `after imports MiB` and what streaming `added MiB`.
+    """
+    rows = []
+    for n in sizes:
+        run = streaming_peak_memory(n)
+        rows.append({"samples": n, "images MiB": n * 64 * 64 * 3 / 2**20,
+                     "peak MiB": run.peak_mib, "after imports MiB": run.baseline_mib,
+                     "added MiB": run.added_mib})
+    return pd.DataFrame(rows).set_index("samples")
 
 
-def _merged_loader(profile, split="train", **options):
-    """A `MergedDataset` over a profile's HDF5 images and bcolz features."""
-    from course_lib.merged import HDF5Images, MergedDataset
+def _course_merged(profile, split="train", **options):
+    """`merged.split_loader` over a profile's course images and bcolz features."""
+    from course_lib.merged import split_loader
 
     paths = datasets.ensure_all(profile, layouts=("hdf5", "bcolz"), progress=False)
-    index = datasets.read_index(profile)
-    part = index[index.split == split]
-    options = {"batch_size": profile.batch_size, "seed": 0, **options}
-    return MergedDataset(HDF5Images(paths["hdf5"], f"{split}/images", f"{split}/ids"),
-                         paths["bcolz"] / datasets.FEATURE_MATRIX_NAME, part.id, part.label,
-                         n_rows=len(index), **options)
+    return split_loader(paths["hdf5"], paths["bcolz"] / datasets.FEATURE_MATRIX_NAME,
+                        datasets.read_index(profile), split,
+                        **{"batch_size": profile.batch_size, "seed": 0, **options})
 
 
 def merged_throughput(profile="lesson", naive_batches=20):
     """Rows/s of the merged loader against the naive `carray[batch_ids]` recipe.
 
     Returns:
-        `{name: rows per second}`, plus `"mixing"`: `{strategy: distance}`,
-        the mixing distance of the loader's block order on class-sorted
-        labels, next to no shuffle and a full shuffle
-        (see `sampling.mixing_distance`).
+        A DataFrame, one row per reader: `rows/s` and `x naive`.
+    """
+    profile = config.get_profile(profile)
+    loader = _course_merged(profile, shuffle="block")
+    store = loader.features.store
+    full = BatchSampler(len(loader.ids), profile.batch_size, "full", seed=0).batches(0)
+    n = len(loader.ids)
+    rates = {
+        "merged loader, block (images + features)": rate(lambda: read_epoch(loader), n),
+        "merged loader, full (images + features)": rate(
+            lambda: read_epoch(_course_merged(profile, shuffle="full")), n),
+        "naive: carray[shuffled batch ids]": batches_rate(
+            lambda b: store.array[loader.ids[b]], full[:naive_batches]),
+    }
+    return table(rates, "rows/s", "reader", {"x naive": "naive: carray[shuffled batch ids]"})
+
+
+def merged_mixing(profile="lesson"):
+    """How well the merged loader's block order mixes class-sorted labels.
+
+    Returns:
+        A DataFrame: the `mixing distance` (see `sampling.mixing_distance`:
+        0 when every batch has the overall class mix) of no shuffle, the
+        loader's block order and a full shuffle, on the training labels sorted.
     """
     from course_lib.sampling import mixing_distance
 
     profile = config.get_profile(profile)
-    loader = _merged_loader(profile, shuffle="block")
-    store = loader.features.store
-    full = BatchSampler(len(loader.ids), profile.batch_size, "full", seed=0).batches(0)
-
-    rates = {
-        "merged loader, block (images + features)": _rate(_read_batches(loader), [loader.ids]),
-        "merged loader, full (images + features)": _rate(
-            _read_batches(_merged_loader(profile, shuffle="full")), [loader.ids]),
-        "naive: carray[shuffled batch ids]": _rate(
-            lambda b: store.array[loader.ids[b]], full[:naive_batches]),
-    }
-    sorted_labels = np.sort(loader.labels)
-    rates["mixing"] = {
-        strategy: mixing_distance(sorted_labels, sampler.batches(0)) for strategy, sampler in (
-            ("none", BatchSampler(len(loader.ids), profile.batch_size, "none")),
-            ("block", loader.sampler), ("full", BatchSampler(
-                len(loader.ids), profile.batch_size, "full", seed=0)))}
-    return rates
+    loader = _course_merged(profile, shuffle="block")
+    n, sorted_labels = len(loader.ids), np.sort(loader.labels)
+    samplers = {"none": BatchSampler(n, profile.batch_size, "none"), "block": loader.sampler,
+                "full": BatchSampler(n, profile.batch_size, "full", seed=0)}
+    return table({name: mixing_distance(sorted_labels, sampler.batches(0))
+                  for name, sampler in samplers.items()}, "mixing distance", "shuffle")
 
 
 def feature_store_comparison(profile="lesson", naive_batches=20):
     """Writes the profile's features in every format and reads them back.
 
     Returns:
-        A list of dicts: `format`, `MiB on disk`, `random rows/s` (the
+        A DataFrame, one row per format: `MiB on disk`, `random rows/s` (the
         format's own fancy indexing on random sorted batches) and
         `chunk-aware rows/s` (`ChunkReader` over block-ordered batches).
     """
@@ -309,41 +365,20 @@ def feature_store_comparison(profile="lesson", naive_batches=20):
             rows.append({
                 "format": kind,
                 "MiB on disk": datasets.disk_usage(path)[0] / 2**20,
-                "random rows/s": _rate(store.gather, full[:naive_batches]),
-                "chunk-aware rows/s": _rate(ChunkReader(store).read, block),
+                "random rows/s": batches_rate(store.gather, full[:naive_batches]),
+                "chunk-aware rows/s": batches_rate(ChunkReader(store).read, block),
             })
-    return rows
-
-
-def merged_benchmark(profile="lesson"):
-    """Prints the merged-loader figures and the feature store comparison."""
-    profile = config.get_profile(profile)
-    rates = merged_throughput(profile)
-    mixing = rates.pop("mixing")
-    naive = rates["naive: carray[shuffled batch ids]"]
-    print(f"Merged loader, profile {profile.name!r}: {profile.n_train} training samples, "
-          f"{profile.n_features} float32 features each in bcolz, batch {profile.batch_size}")
-    print(f"{'reader':44s} {'rows/s':>10s} {'x naive':>8s}")
-    for name, rate in rates.items():
-        print(f"{name:44s} {rate:10,.0f} {rate / naive:8.1f}")
-    print("mixing distance on class-sorted labels (0 = every batch has the overall class "
-          "mix): " + ", ".join(f"{name} {value:.3f}" for name, value in mixing.items()))
-    print(f"\nFeature stores, {profile.n_samples} x {profile.n_features} float32 "
-          f"({profile.n_samples * profile.n_features * 4 / 2**20:.1f} MiB raw)")
-    print(f"{'format':8s} {'MiB on disk':>12s} {'random rows/s':>14s} {'chunk-aware rows/s':>19s}")
-    for row in feature_store_comparison(profile):
-        print(f"{row['format']:8s} {row['MiB on disk']:12.1f} {row['random rows/s']:14,.0f} "
-              f"{row['chunk-aware rows/s']:19,.0f}")
+    return pd.DataFrame(rows).set_index("format")
 
 
 def augmentation_cost(profile="lesson", batches=20):
     """Samples/s of a batch pipeline with and without augmentation, and where it runs.
 
     Returns:
-        `{name: samples per second}`: reading HDF5 batches plain, with the
-        numpy transforms, with Keras layers as transforms (in the loader),
-        and one training step of the small convnet without and with the same
-        Keras layers inside the model.
+        A DataFrame, `samples/s` and `x plain loader` for: reading HDF5
+        batches plain, with the numpy transforms, with Keras layers as
+        transforms (in the loader), and one training step of the small
+        convnet without and with the same Keras layers inside the model.
     """
     import keras
 
@@ -363,7 +398,8 @@ def augmentation_cost(profile="lesson", batches=20):
         "loader + numpy transforms": augment.AugmentedDataset(plain, numpy_transform),
         "loader + Keras layers as transforms": augment.AugmentedDataset(plain, keras_transform),
     }
-    rates = {name: _rate(_read_batches(ds, batches), [range(batches * profile.batch_size)])
+    samples = batches * profile.batch_size
+    rates = {name: rate(lambda ds=ds: read_epoch(ds, batches), samples)
              for name, ds in loaders.items()}
     x, y = plain[0]
     for name, extra in (("training step, no augmentation", []),
@@ -373,20 +409,9 @@ def augmentation_cost(profile="lesson", batches=20):
             model = keras.Sequential([keras.Input(profile.image_shape), *extra, model])
             model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
         model.train_on_batch(x, y)  # build and trace once
-        rates[name] = _rate(lambda _, m=model: [m.train_on_batch(x, y) for _ in range(batches)],
-                            [range(batches * profile.batch_size)])
-    return rates
-
-
-def augmentation_benchmark(profile="lesson"):
-    """Prints `augmentation_cost` as a table."""
-    profile = config.get_profile(profile)
-    rates = augmentation_cost(profile)
-    base = rates["loader, no augmentation"]
-    print(f"Augmentation cost, profile {profile.name!r}, batch {profile.batch_size}, one process")
-    print(f"{'pipeline':42s} {'samples/s':>10s} {'x plain loader':>15s}")
-    for name, rate in rates.items():
-        print(f"{name:42s} {rate:10,.0f} {rate / base:15.3f}")
+        rates[name] = rate(lambda m=model: [m.train_on_batch(x, y) for _ in range(batches)],
+                           samples)
+    return table(rates, "samples/s", "pipeline", {"x plain loader": "loader, no augmentation"})
 
 
 def panel_overhead(profile="ci", epochs=7, min_interval=0.5):
@@ -397,9 +422,9 @@ def panel_overhead(profile="ci", epochs=7, min_interval=0.5):
     hooks.
 
     Returns:
-        A dict: `epoch_s` and `epoch_with_panel_s` (medians),
-        `callback_s_per_epoch` (time inside the callback per epoch), and
-        `overhead` (`callback_s_per_epoch / epoch_s`).
+        A one-row DataFrame: `epoch s` and `epoch with panel s` (medians),
+        `ms in the callback per epoch`, its `share of an epoch` and the
+        panel's `updates`.
     """
     import keras
 
@@ -431,18 +456,12 @@ def panel_overhead(profile="ci", epochs=7, min_interval=0.5):
             times.append(time.perf_counter() - started)
     epoch_s = float(np.median(plain))
     per_epoch = inside[0] / epochs
-    return {"epoch_s": epoch_s, "epoch_with_panel_s": float(np.median(with_panel)),
-            "callback_s_per_epoch": per_epoch, "overhead": per_epoch / epoch_s,
-            "panel_updates": panel.updates}
-
-
-def panel_benchmark(profile="ci"):
-    """Prints `panel_overhead`."""
-    figures = panel_overhead(profile)
-    print(f"Resource panel callback, profile {profile!r}, refresh at most every 0.5 s: "
-          f"epoch {figures['epoch_s']:.2f} s without, {figures['epoch_with_panel_s']:.2f} s "
-          f"with (medians); {1000 * figures['callback_s_per_epoch']:.1f} ms per epoch inside "
-          f"the callback = {100 * figures['overhead']:.2f}% of an epoch")
+    return pd.DataFrame([{"epoch s": epoch_s, "epoch with panel s": float(np.median(with_panel)),
+                          "ms in the callback per epoch": 1000 * per_epoch,
+                          "share of an epoch": per_epoch / epoch_s,
+                          "updates": float(panel.updates)}],
+                        index=pd.Index([f"refresh at most every {min_interval} s"],
+                                       name="panel callback"))
 
 
 def training_overlap(profile="lesson", epochs=2):
@@ -455,7 +474,7 @@ def training_overlap(profile="lesson", epochs=2):
     one warm-up epoch, then the median of `epochs` timed epochs.
 
     Returns:
-        `{pipeline: (epoch seconds, ratio to in memory)}`.
+        A DataFrame, one row per pipeline: `epoch s` and `x in memory`.
     """
     import keras
 
@@ -500,8 +519,7 @@ def training_overlap(profile="lesson", epochs=2):
             {"shuffle": False, "callbacks": [tfdata.AdvanceEpoch(tf_loader)]}),
     }
     seconds = {name: epoch_seconds(data, **options) for name, (data, options) in pipelines.items()}
-    base = seconds["in memory (numpy arrays)"]
-    return {name: (value, value / base) for name, value in seconds.items()}
+    return table(seconds, "epoch s", "pipeline", {"x in memory": "in memory (numpy arrays)"})
 
 
 def class_sorted_accuracy(profile="lesson", epochs=3, seeds=(0, 1, 2)):
@@ -514,8 +532,9 @@ def class_sorted_accuracy(profile="lesson", epochs=3, seeds=(0, 1, 2)):
     `ci` or `lesson` profile.
 
     Returns:
-        `{strategy: [accuracy per seed]}` for `"full"`, the default
-        (`"block"`) and `"block, half a batch"` (blocks of half a batch).
+        A DataFrame, one row per strategy (`full`, the default `block`, and
+        blocks of half a batch): the accuracy of each seed, their `mean`,
+        and `vs full` (points of accuracy against `full`'s mean).
     """
     import keras
 
@@ -545,56 +564,57 @@ def class_sorted_accuracy(profile="lesson", epochs=3, seeds=(0, 1, 2)):
                 model = models.small_convnet(profile.image_shape, profile.n_classes)
                 model.fit(train, epochs=epochs, shuffle=False, verbose=0)
                 accuracies[name].append(float(model.evaluate(x_valid, y_valid, verbose=0)[1]))
-    return accuracies
+    frame = pd.DataFrame.from_dict(accuracies, orient="index",
+                                   columns=[f"seed {seed}" for seed in seeds])
+    frame.index.name = "shuffle"
+    frame["mean"] = frame.mean(axis=1)
+    frame["vs full"] = 100 * (frame["mean"] - frame.loc["full", "mean"])
+    return frame
 
 
-def mixing_benchmark(profile="lesson"):
-    """Prints `class_sorted_accuracy` as a table, with each strategy's gap to `full`."""
-    profile = config.get_profile(profile)
-    accuracies = class_sorted_accuracy(profile)
-    best = float(np.mean(accuracies["full"]))
-    print(f"Class-sorted training file, profile {profile.name!r}: validation accuracy "
-          f"after 3 epochs, 3 seeds")
-    print(f"{'shuffle':22s} {'seed 0':>7s} {'seed 1':>7s} {'seed 2':>7s} {'mean':>7s} "
-          f"{'vs full':>8s}")
-    for name, values in accuracies.items():
-        mean = float(np.mean(values))
-        print(f"{name:22s} " + " ".join(f"{v:7.3f}" for v in values)
-              + f" {mean:7.3f} {100 * (mean - best):+7.1f}pt")
-
-
-def overlap_benchmark(profile="lesson"):
-    """Prints `training_overlap` as a table."""
-    profile = config.get_profile(profile)
-    print(f"Training overlap, profile {profile.name!r}: epoch time of the small convnet, "
-          f"median of 2 epochs after a warm-up")
-    print(f"{'pipeline':36s} {'epoch s':>8s} {'x in memory':>12s}")
-    for name, (seconds, ratio) in training_overlap(profile).items():
-        print(f"{name:36s} {seconds:8.2f} {ratio:12.3f}")
+def _parts(profile):
+    """`make bench`'s parts: `{part: [(title, measurement), ...]}`, run when called."""
+    p = config.get_profile(profile)
+    images = f"{p.n_train} training samples of {p.image_size}x{p.image_size}x3, batch {p.batch_size}"
+    return {
+        "writer": [("Memory of the block-wise writers (64x64 images, 1024-float feature rows, "
+                    "blocks of 256), each in a child process", writer_memory)],
+        "loaders": [
+            (f"Loader throughput, profile {p.name!r}: {images}, one process, page cache warm, "
+             f"best of 3", lambda: loader_throughput(p)),
+            ("Memory of a child process streaming one epoch (64x64, batch 64, default block): "
+             "its own VmHWM, and what streaming added to its RSS after imports",
+             streaming_memory)],
+        "mixing": [(f"Class-sorted training file, profile {p.name!r}: validation accuracy after "
+                    f"3 epochs, 3 seeds (vs full in points)", lambda: class_sorted_accuracy(p))],
+        "merged": [
+            (f"Merged loader, profile {p.name!r}: {p.n_train} training samples, "
+             f"{p.n_features} float32 features each in bcolz, batch {p.batch_size}",
+             lambda: merged_throughput(p)),
+            ("Mixing distance of its order on class-sorted labels (0 = every batch has the "
+             "overall class mix)", lambda: merged_mixing(p)),
+            (f"Feature stores, {p.n_samples} x {p.n_features} float32 "
+             f"({p.feature_bytes / 2**20:.1f} MiB raw)", lambda: feature_store_comparison(p))],
+        "augment": [(f"Augmentation cost, profile {p.name!r}, batch {p.batch_size}, one process",
+                     lambda: augmentation_cost(p))],
+        "panel": [("Resource panel callback, profile 'ci' (the reference: the ci model)",
+                   lambda: panel_overhead("ci"))],
+        "overlap": [(f"Training overlap, profile {p.name!r}: epoch time of the small convnet, "
+                     f"median of 2 epochs after a warm-up", lambda: training_overlap(p))],
+    }
 
 
 def main(argv=None):
+    parts = list(_parts("ci"))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("benchmark", nargs="?", default="all",
-                        choices=("writer", "loaders", "mixing", "merged", "augment", "panel",
-                                 "overlap", "all"))
+    parser.add_argument("benchmark", nargs="?", default="all", choices=(*parts, "all"))
     parser.add_argument("--profile", default="lesson", choices=sorted(config.PROFILES),
-                        help="profile for the loader benchmark (default: lesson)")
+                        help="profile of the data the benchmarks read (default: lesson)")
     args = parser.parse_args(argv)
-    if args.benchmark in ("writer", "all"):
-        writer_benchmark()
-    if args.benchmark in ("loaders", "all"):
-        loader_benchmark(args.profile)
-    if args.benchmark in ("mixing", "all"):
-        mixing_benchmark(args.profile)
-    if args.benchmark in ("merged", "all"):
-        merged_benchmark(args.profile)
-    if args.benchmark in ("augment", "all"):
-        augmentation_benchmark(args.profile)
-    if args.benchmark in ("panel", "all"):
-        panel_benchmark("ci")  # the issue's reference: the ci model
-    if args.benchmark in ("overlap", "all"):
-        overlap_benchmark(args.profile)
+    for part, measurements in _parts(args.profile).items():
+        if args.benchmark in (part, "all"):
+            for title, measure in measurements:
+                print(render(measure(), title), flush=True)
 
 
 if __name__ == "__main__":

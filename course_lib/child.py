@@ -127,6 +127,9 @@ class Child:
 
     def __init__(self, fn, args, kwargs, imports=(), env=None):
         module, name = fn.__module__, fn.__qualname__
+        if module == "__main__":  # `python -m package.module`: import it by its real name
+            spec = getattr(sys.modules["__main__"], "__spec__", None)
+            module = spec.name if spec is not None else module
         if module == "__main__" or "<" in name:
             raise ValueError(
                 f"{name} cannot run in a child process: it must be a module-level "

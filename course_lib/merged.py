@@ -205,3 +205,31 @@ class MergedDataset(SampledDataset):
         if self.labels is None:
             return (inputs,)
         return inputs, self.labels[positions]
+
+
+def split_loader(images_path, features, index, split, **options):
+    """The `MergedDataset` of one split of an index table, in the course layout.
+
+    The index has one row per sample: its `id` (its feature row), `split`
+    and `label`, as `datasets.read_index()` gives; the images of split `s`
+    are the datasets `s/images` and `s/ids` of the HDF5 file.
+
+    Args:
+        images_path: the HDF5 file of the images.
+        features: the feature matrix (see `MergedDataset`), one row per
+            sample of the whole index.
+        index: the index DataFrame (`id`, `split`, `label`).
+        split: which split, e.g. `"train"`.
+        **options: for `MergedDataset` (`batch_size`, `shuffle`, `seed`, ...).
+
+    Example:
+
+    ```python
+    index = datasets.read_index()
+    train = split_loader("data/lesson/course.h5", "data/lesson/features/matrix.bcolz",
+                         index, "train", batch_size=64, seed=1)
+    ```
+    """
+    part = index[index.split == split]
+    return MergedDataset(HDF5Images(images_path, f"{split}/images", f"{split}/ids"), features,
+                         part.id, part.label, n_rows=len(index), **options)

@@ -1,25 +1,47 @@
-"""The benchmark functions return sensible figures on the ci profile (no timing asserts)."""
+"""The benchmarks return tidy DataFrames with sensible figures on the ci profile (no timing asserts)."""
+
+import numpy as np
+import pandas as pd
 
 from course_lib import bench
 
 
 def test_merged_figures_in_a_fresh_process(ci_data):
-    rates = bench.in_fresh_process("merged_throughput", "ci")
-    mixing = rates.pop("mixing")
-    assert set(rates) == {"merged loader, block (images + features)",
-                          "merged loader, full (images + features)",
-                          "naive: carray[shuffled batch ids]"}
-    assert all(rate > 0 for rate in rates.values())
+    frame = bench.in_fresh_process("merged_throughput", "ci")
+    assert list(frame.index) == ["merged loader, block (images + features)",
+                                 "merged loader, full (images + features)",
+                                 "naive: carray[shuffled batch ids]"]
+    assert (frame["rows/s"] > 0).all() and frame.loc["naive: carray[shuffled batch ids]",
+                                                     "x naive"] == 1
+    mixing = bench.merged_mixing("ci")["mixing distance"]
     assert mixing["full"] < mixing["block"] < mixing["none"]
 
 
 def test_feature_store_comparison_covers_every_format(ci_data):
-    rows = bench.feature_store_comparison("ci")
-    assert [row["format"] for row in rows] == ["bcolz", "blosc2", "zarr", "memmap"]
-    assert all(row["MiB on disk"] > 0 and row["chunk-aware rows/s"] > 0 for row in rows)
+    frame = bench.feature_store_comparison("ci")
+    assert list(frame.index) == ["bcolz", "blosc2", "zarr", "memmap"]
+    assert (frame["MiB on disk"] > 0).all() and (frame["chunk-aware rows/s"] > 0).all()
 
 
 def test_class_sorted_accuracy_trains_every_strategy(ci_data):
-    accuracies = bench.class_sorted_accuracy("ci", epochs=1, seeds=(0,))
-    assert set(accuracies) == {"full", "block (default)", "block, half a batch"}
-    assert all(len(values) == 1 and 0 <= values[0] <= 1 for values in accuracies.values())
+    frame = bench.class_sorted_accuracy("ci", epochs=1, seeds=(0,))
+    assert list(frame.index) == ["full", "block (default)", "block, half a batch"]
+    assert frame["seed 0"].between(0, 1).all() and frame.loc["full", "vs full"] == 0
+
+
+def test_one_renderer_formats_every_column_by_its_size():
+    frame = bench.table({"ceiling": 1_234_567.0, "loader": 617_000.0, "naive": 1_500.0},
+                        "samples/s", "reader", {"x ceiling": "ceiling", "x naive": "naive"})
+    text = bench.render(frame, "Readers")
+    lines = text.splitlines()
+    assert lines[0] == "Readers" and "1,234,567" in text and "617,000" in text
+    assert "0.500" in text and "823.0" in text  # x ceiling to 3 places, x naive to 1
+    missing = bench.render(pd.DataFrame({"a": [1.0, np.nan]}), "t")
+    assert missing.splitlines()[-1].split()[-1] == "-"
+
+
+def test_every_part_of_make_bench_has_titled_measurements():
+    parts = bench._parts("ci")
+    assert set(parts) == {"writer", "loaders", "mixing", "merged", "augment", "panel", "overlap"}
+    assert all(title and callable(measure) for entries in parts.values()
+               for title, measure in entries)
