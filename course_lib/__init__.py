@@ -36,6 +36,7 @@ Modules
 - `config`: profiles (`ci`, `lesson`, `large`), the data folder, the seed.
 - `synthetic`: the learnable synthetic image dataset.
 - `datasets`: the three on-disk layouts of the course data (HDF5, per-sample npy, bcolz).
+- `atomic`: building a file or folder complete or not at all (`.partial`, rename, manifest).
 - `hdf5_rows`: opening HDF5 files with clear errors; reading a batch's rows (h5py slices,
   or straight from byte offsets).
 - `sources`: row sources (HDF5 datasets, per-sample .npy files) and the per-process handle.

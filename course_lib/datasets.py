@@ -12,10 +12,10 @@ npy layout and owns row `i` of the feature matrix.
 
 Every writer holds one block of samples in memory at a time, so writing needs
 the same memory for a thousand samples or for a dataset bigger than RAM. A
-layout is built under a `.partial` name, renamed into place when complete, and
-only then gets its manifest (`<path>.manifest.json`). A layout without a
-matching manifest (an interrupted run, another profile, a damaged file) is
-rebuilt, never used.
+layout is built with `atomic.building`: under a `.partial` name, renamed into
+place when complete, and only then given its manifest
+(`<path>.manifest.json`). A layout without a matching manifest (an
+interrupted run, another profile, a damaged file) is rebuilt, never used.
 """
 
 import json
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from course_lib import config, features, hdf5_rows, synthetic
+from course_lib import atomic, config, features, hdf5_rows, synthetic
 
 LAYOUTS = ("hdf5", "npy", "bcolz")
 HDF5_NAME = "course.h5"
@@ -92,22 +92,6 @@ def _fingerprint(layout, profile):
         **{field: getattr(profile, field) for field in fields},
         **versions,
     }
-
-
-def _manifest_path(path):
-    return path.with_name(path.name + ".manifest.json")
-
-
-def _partial_path(path):
-    """Where a layout is built before it is renamed into place."""
-    return path.with_name(path.name + ".partial")
-
-
-def _remove(path):
-    if path.is_dir():
-        shutil.rmtree(path)
-    elif path.exists():
-        path.unlink()
 
 
 def disk_usage(path):
@@ -436,9 +420,9 @@ def layout_status(layout, profile=None):
     """
     profile = config.get_profile(profile)
     path = layout_path(layout, profile)
-    manifest = _manifest_path(path)
+    manifest = atomic.manifest_path(path)
     if not path.exists():
-        return "incomplete" if _partial_path(path).exists() else "missing"
+        return "incomplete" if atomic.partial_path(path).exists() else "missing"
     if not manifest.is_file():
         return "incomplete"
     try:
@@ -485,13 +469,8 @@ def ensure_layout(layout, profile=None, force=False, progress=True):
     if status not in ("missing", "complete"):
         print(f"{path} is {status}; rebuilding it.")
     _check_free_space(path.parent, _estimated_bytes(layout, profile))
-    partial = _partial_path(path)
-    _remove(partial)
-    _WRITERS[layout](partial, profile, progress)
-    _manifest_path(path).unlink(missing_ok=True)
-    _remove(path)
-    partial.rename(path)
-    _manifest_path(path).write_text(json.dumps(_fingerprint(layout, profile)))
+    with atomic.building(path, _fingerprint(layout, profile)) as partial:
+        _WRITERS[layout](partial, profile, progress)
     return path
 
 

@@ -14,7 +14,9 @@ Usage:
 Images are split into train/valid/test per class (stratified, seeded), each
 split in shuffled order, and converted to uint8 `size x size x 3` (centre crop
 then resize, or `--resize stretch`). They are read and written a block at a
-time, so memory stays bounded whatever the number of images. An image that
+time, so memory stays bounded whatever the number of images. The file is
+built under `OUT.partial` and renamed into place when complete, with the
+settings it was made with in `OUT.manifest.json`. An image that
 cannot be read stops the conversion and names the file (`--on-error fail`, the
 default), or is left out, reported, and listed in `OUT.skipped.txt`
 (`--on-error skip`). Files that are not .jpg/.jpeg/.png are reported and
@@ -29,7 +31,7 @@ import numpy as np
 from PIL import Image, ImageOps
 from tqdm.auto import tqdm
 
-from course_lib import config, datasets
+from course_lib import atomic, config, datasets
 from course_lib.sampling import stratified_split
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -114,25 +116,21 @@ def convert(source, out, size=64, valid_fraction=0.1, test_fraction=0.1,
     for path in ignored:
         print(f"not an image by its suffix, not converted: {path}")
     splits = stratified_split(labels, valid_fraction, test_fraction, seed, shuffle)
-    partial = out.with_name(out.name + ".partial")
     skipped = []
-    try:
-        with datasets.HDF5Writer(partial, (size, size, 3), class_names,
-                                 attrs={"source": str(source), "seed": seed}) as writer, \
-                tqdm(total=len(files), unit="image", disable=not progress) as bar:
-            for split, ids in splits.items():
-                # max(..., 1): an empty split still gets its (empty) datasets.
-                for start in range(0, max(len(ids), 1), block_size):
-                    block_ids = ids[start:start + block_size]
-                    images, kept = _read_block(files, block_ids, size, resize,
-                                               on_error, skipped)
-                    writer.append(
-                        split, images, labels[kept], kept,
-                        sources=[str(files[i].relative_to(source)) for i in kept])
-                    bar.update(len(block_ids))
-        partial.replace(out)
-    finally:
-        partial.unlink(missing_ok=True)
+    settings = {"source": str(source), "size": size, "valid": valid_fraction,
+                "test": test_fraction, "seed": seed, "resize": resize, "shuffle": shuffle}
+    with atomic.building(out, settings) as partial, \
+            datasets.HDF5Writer(partial, (size, size, 3), class_names,
+                                attrs={"source": str(source), "seed": seed}) as writer, \
+            tqdm(total=len(files), unit="image", disable=not progress) as bar:
+        for split, ids in splits.items():
+            # max(..., 1): an empty split still gets its (empty) datasets.
+            for start in range(0, max(len(ids), 1), block_size):
+                block_ids = ids[start:start + block_size]
+                images, kept = _read_block(files, block_ids, size, resize, on_error, skipped)
+                writer.append(split, images, labels[kept], kept,
+                              sources=[str(files[i].relative_to(source)) for i in kept])
+                bar.update(len(block_ids))
     write_left_out(out, skipped + [(path, NOT_AN_IMAGE) for path in ignored])
     sizes = datasets.check_hdf5(out)["split_sizes"]
     return sizes, skipped

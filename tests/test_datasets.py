@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_lib import config, datasets, synthetic
+from course_lib import atomic, config, datasets, synthetic
 
 CI = config.get_profile("ci")
 
@@ -70,7 +70,7 @@ def _small_profile():
 def test_interrupted_build_is_detected_and_rebuilt(fresh_data_dir, layout, capsys):
     profile = _small_profile()
     path = datasets.layout_path(layout, profile)
-    # A run killed while writing leaves a .partial and no manifest.
+    # An interrupted run never leaves a layout that looks complete.
     real_writer = datasets._WRITERS[layout]
 
     def interrupted(partial, *args):
@@ -83,6 +83,9 @@ def test_interrupted_build_is_detected_and_rebuilt(fresh_data_dir, layout, capsy
             datasets.ensure_layout(layout, profile, progress=False)
     finally:
         datasets._WRITERS[layout] = real_writer
+    assert datasets.layout_status(layout, profile) == "missing"  # Ctrl-C cleans up
+    # A process killed outright (no Python cleanup) leaves its .partial behind.
+    real_writer(atomic.partial_path(path), profile, False)
     assert datasets.layout_status(layout, profile) == "incomplete"
     datasets.ensure_layout(layout, profile, progress=False)
     assert "incomplete; rebuilding" in capsys.readouterr().out
