@@ -55,6 +55,7 @@ Modules
 - `child`: running a function in a fresh process: its value, its log, its own peak memory.
 - `budget`: running a function or a script under a memory budget.
 - `workloads`: small importable workloads for budget demonstrations.
+- `resume`: training that resumes after a crash from its last finished epoch.
 - `bench`: benchmarks that print figures (`python -m course_lib.bench`).
 """
 

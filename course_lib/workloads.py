@@ -52,11 +52,11 @@ def fit_streaming(path, epochs=1, batch_size=64):
     Returns:
         `{"loss": last training loss, "samples": training samples}`.
     """
-    train, history = _streamed_fit(path, epochs, batch_size)
+    train, history = streamed_fit(path, epochs, batch_size)
     return {"loss": float(history.history["loss"][-1]), "samples": train.sampler.n}
 
 
-def _streamed_fit(path, epochs, batch_size, callbacks=()):
+def streamed_fit(path, epochs, batch_size, callbacks=()):
     """Fits the small convnet on `HDF5Dataset(path)`; returns the loader and the history."""
     from course_lib.loaders import HDF5Dataset
 
@@ -65,37 +65,3 @@ def _streamed_fit(path, epochs, batch_size, callbacks=()):
     history = _model(x.shape[1:]).fit(train, epochs=epochs, shuffle=False, verbose=0,
                                       callbacks=list(callbacks))
     return train, history
-
-
-class SimulatedCrash(RuntimeError):
-    """Raised by `fit_resumable` to stand for a crash or a killed job."""
-
-
-def fit_resumable(path, backup_dir, epochs=4, crash_after_epoch=None, batch_size=64):
-    """Streams a fit that survives interruptions with `keras.callbacks.BackupAndRestore`.
-
-    Run it, let it crash (`crash_after_epoch`), run it again with the same
-    `backup_dir`: the second run restores the model, the optimizer and the
-    epoch counter, and trains only the epochs that are left.
-
-    Returns:
-        `{"epochs_run": [...], "losses": [...]}` for the epochs this call trained.
-
-    Raises:
-        SimulatedCrash: after epoch `crash_after_epoch` (counting from 1).
-    """
-    import keras
-
-    epochs_run = []
-
-    class Progress(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            epochs_run.append(epoch)
-
-        def on_epoch_end(self, epoch, logs=None):
-            if crash_after_epoch is not None and epoch + 1 == crash_after_epoch:
-                raise SimulatedCrash(f"simulated crash after epoch {epoch + 1}")
-
-    _, history = _streamed_fit(path, epochs, batch_size,
-                               [keras.callbacks.BackupAndRestore(str(backup_dir)), Progress()])
-    return {"epochs_run": epochs_run, "losses": [float(v) for v in history.history["loss"]]}
