@@ -20,18 +20,154 @@ cache for the next batches, instead of once per row.
 
 import collections
 import os
-import shutil
 import threading
 from pathlib import Path
 
 import numpy as np
 
-from course_lib import config
+from course_lib import atomic, config
 from course_lib.sources import PerProcess
 
-FORMATS = ("bcolz", "blosc2", "zarr", "memmap")
-SUFFIXES = {".bcolz": "bcolz", ".b2nd": "blosc2", ".zarr": "zarr", ".npy": "memmap"}
 CHUNK_BYTES = 256 * 1024  # the default chunk size of the compressed formats
+
+
+class _Bcolz:
+    """bcolz (`bcolz-zipline`): a folder of compressed chunks, grown by appending."""
+
+    suffix = ".bcolz"
+
+    @staticmethod
+    def create(path, n_rows, n_features, chunk_rows):
+        import bcolz
+
+        return bcolz.zeros((0, n_features), np.float32, rootdir=str(path), mode="w",
+                           chunklen=chunk_rows, expectedlen=n_rows,
+                           cparams=bcolz.cparams(clevel=5, cname="lz4"))
+
+    @staticmethod
+    def write(array, start, rows):
+        array.append(rows)
+
+    @staticmethod
+    def finish(array):
+        array.flush()
+
+    @staticmethod
+    def open(path):
+        import bcolz
+
+        return bcolz.open(str(path), mode="r")
+
+    @staticmethod
+    def chunk_rows(array):
+        return int(array.chunklen)
+
+    @staticmethod
+    def path_of(array):
+        return getattr(array, "rootdir", None)
+
+    @staticmethod
+    def gather(array, rows):
+        return array[rows]
+
+
+class _Blosc2:
+    """blosc2: one `.b2nd` file of compressed chunks."""
+
+    suffix = ".b2nd"
+
+    @staticmethod
+    def create(path, n_rows, n_features, chunk_rows):
+        import blosc2
+
+        return blosc2.empty((n_rows, n_features), np.float32,
+                            chunks=(chunk_rows, n_features), urlpath=str(path), mode="w")
+
+    @staticmethod
+    def write(array, start, rows):
+        array[start:start + len(rows)] = rows
+
+    @staticmethod
+    def finish(array):
+        pass
+
+    @staticmethod
+    def open(path):
+        import blosc2
+
+        return blosc2.open(str(path), mode="r")
+
+    @staticmethod
+    def chunk_rows(array):
+        return int(array.chunks[0])
+
+    @staticmethod
+    def path_of(array):
+        return getattr(array, "urlpath", None)
+
+    @staticmethod
+    def gather(array, rows):
+        return array[rows]
+
+
+class _Zarr(_Blosc2):
+    """zarr 3: a folder of chunks (or shards)."""
+
+    suffix = ".zarr"
+
+    @staticmethod
+    def create(path, n_rows, n_features, chunk_rows):
+        import zarr
+
+        return zarr.create_array(store=str(path), shape=(n_rows, n_features), dtype="float32",
+                                 chunks=(chunk_rows, n_features))
+
+    @staticmethod
+    def open(path):
+        import zarr
+
+        return zarr.open_array(str(path), mode="r")
+
+    @staticmethod
+    def path_of(array):
+        return getattr(getattr(array, "store", None), "root", None)
+
+    @staticmethod
+    def gather(array, rows):
+        return array.oindex[rows, :]
+
+
+class _Memmap(_Blosc2):
+    """A plain `.npy` file, uncompressed, read through a numpy memmap."""
+
+    suffix = ".npy"
+
+    @staticmethod
+    def create(path, n_rows, n_features, chunk_rows):
+        return np.lib.format.open_memmap(path, "w+", np.float32, (n_rows, n_features))
+
+    @staticmethod
+    def finish(array):
+        array.flush()
+
+    @staticmethod
+    def open(path):
+        return np.load(path, mmap_mode="r")
+
+    @staticmethod
+    def chunk_rows(array):
+        return default_chunk_rows(array.shape[1], array.dtype.itemsize)
+
+    @staticmethod
+    def path_of(array):
+        return getattr(array, "filename", None)
+
+
+ADAPTERS = {"bcolz": _Bcolz, "blosc2": _Blosc2, "zarr": _Zarr, "memmap": _Memmap}
+"""One adapter per format: how to create, write, finish and open it, find its
+chunks and its path, and gather rows the format's own (naive) way."""
+FORMATS = tuple(ADAPTERS)
+SUFFIXES = {adapter.suffix: kind for kind, adapter in ADAPTERS.items()}
 
 
 def format_of(path):
@@ -81,31 +217,9 @@ def write_features(path, blocks, n_rows, n_features, chunk_rows=None):
     ```
     """
     path = Path(path)
-    kind = format_of(path)
-    chunk_rows = chunk_rows or default_chunk_rows(n_features)
-    shape = (n_rows, n_features)
-    if path.is_dir():
-        shutil.rmtree(path)
-    elif path.exists():
-        path.unlink()
-    if kind == "bcolz":
-        import bcolz
-
-        array = bcolz.zeros((0, n_features), np.float32, rootdir=str(path), mode="w",
-                            chunklen=chunk_rows, expectedlen=n_rows,
-                            cparams=bcolz.cparams(clevel=5, cname="lz4"))
-    elif kind == "blosc2":
-        import blosc2
-
-        array = blosc2.empty(shape, np.float32, chunks=(chunk_rows, n_features),
-                             urlpath=str(path), mode="w")
-    elif kind == "zarr":
-        import zarr
-
-        array = zarr.create_array(store=str(path), shape=shape, dtype="float32",
-                                  chunks=(chunk_rows, n_features))
-    else:
-        array = np.lib.format.open_memmap(path, "w+", np.float32, shape)
+    adapter = ADAPTERS[format_of(path)]
+    atomic.remove(path)
+    array = adapter.create(path, n_rows, n_features, chunk_rows or default_chunk_rows(n_features))
     written = 0
     for start, rows in blocks:
         rows = np.asarray(rows, np.float32)
@@ -114,15 +228,11 @@ def write_features(path, blocks, n_rows, n_features, chunk_rows=None):
                 f"Blocks must cover the rows of {path} in order with {n_features} "
                 f"columns: expected a block at row {written}, received one at "
                 f"{start} of shape {rows.shape}.")
-        if kind == "bcolz":
-            array.append(rows)
-        else:
-            array[start:start + len(rows)] = rows
+        adapter.write(array, start, rows)
         written += len(rows)
     if written != n_rows:
         raise ValueError(f"Blocks wrote {written} rows to {path}, expected {n_rows}.")
-    if kind in ("bcolz", "memmap"):
-        array.flush()
+    adapter.finish(array)
     return path
 
 
@@ -163,21 +273,16 @@ class FeatureStore:
             raise ValueError(
                 f"{self.path}: expected a 2-D matrix (samples, features), received "
                 f"shape {self.shape}.")
-        self.chunk_rows = self._chunk_rows(array)
+        self.chunk_rows = ADAPTERS[self.format].chunk_rows(array)
 
     @staticmethod
     def _locate(source):
         if isinstance(source, (str, os.PathLike)):
             return Path(source), format_of(source)
-        kind = type(source).__module__.split(".")[0]
-        if isinstance(source, np.memmap) and source.filename:
-            return Path(source.filename), "memmap"
-        if kind == "bcolz" and getattr(source, "rootdir", None):
-            return Path(source.rootdir), "bcolz"
-        if kind == "blosc2" and getattr(source, "urlpath", None):
-            return Path(source.urlpath), "blosc2"
-        if kind == "zarr" and hasattr(getattr(source, "store", None), "root"):
-            return Path(source.store.root), "zarr"
+        kind = "memmap" if isinstance(source, np.memmap) else type(source).__module__.split(".")[0]
+        path = ADAPTERS[kind].path_of(source) if kind in ADAPTERS else None
+        if path:
+            return Path(path), kind
         raise TypeError(
             f"Expected a feature store on disk (a path, or a bcolz / blosc2 / zarr / "
             f"np.memmap array backed by a file), received {type(source).__name__}. "
@@ -190,26 +295,7 @@ class FeatureStore:
         return self._handle.get(self._open)
 
     def _open(self):
-        if self.format == "bcolz":
-            import bcolz
-
-            return bcolz.open(str(self.path), mode="r")
-        if self.format == "blosc2":
-            import blosc2
-
-            return blosc2.open(str(self.path), mode="r")
-        if self.format == "zarr":
-            import zarr
-
-            return zarr.open_array(str(self.path), mode="r")
-        return np.load(self.path, mmap_mode="r")
-
-    def _chunk_rows(self, array):
-        if self.format == "bcolz":
-            return int(array.chunklen)
-        if self.format == "memmap":
-            return default_chunk_rows(self.shape[1], array.dtype.itemsize)
-        return int(array.chunks[0])
+        return ADAPTERS[self.format].open(self.path)
 
     def __len__(self):
         return self.shape[0]
@@ -234,9 +320,7 @@ class FeatureStore:
 
     def gather(self, rows):
         """Rows at the given indices, the naive way: the format's own fancy indexing."""
-        if self.format == "zarr":
-            return np.asarray(self.array.oindex[np.asarray(rows), :], np.float32)
-        return np.asarray(self.array[np.asarray(rows)], np.float32)
+        return np.asarray(ADAPTERS[self.format].gather(self.array, np.asarray(rows)), np.float32)
 
 
 
