@@ -3,6 +3,7 @@
 Running them is nbval's job (`pytest --nbval-lax`, configured in pyproject.toml).
 """
 
+import json
 import re
 from pathlib import Path
 
@@ -32,6 +33,13 @@ def test_committed_clean(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_cell_has_an_id(path):
+    """nbformat 4.5 cells carry ids (nbformat.read adds missing ones silently)."""
+    cells = json.loads(path.read_text())["cells"]
+    assert all("id" in cell for cell in cells), f"{path.name}: a cell has no id"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_follows_the_lesson_conventions(path):
     cells = nbformat.read(path, as_version=4).cells
     title = cells[0].source
@@ -44,7 +52,10 @@ def test_follows_the_lesson_conventions(path):
     code_before_setup = [c for c in cells[:setup[0]] if c.cell_type == "code"]
     assert not code_before_setup, f"{path.name}: the Setup cell comes first"
     assert "## Summary" in cells[-1].source, f"{path.name}: end with a summary"
-    for cell in cells:
+    for number, cell in enumerate(cells):
         assert "pip install" not in cell.source, f"{path.name}: no pip install in lessons"
+        if cell.cell_type == "code" and number != setup[0] + 1:
+            imports = re.findall(r"^(?:import \S+|from \S+ import .+)$", cell.source, re.M)
+            assert not imports, f"{path.name} cell {number}: imports belong in the Setup cell"
     errors = [c for c in cells if "raises-exception" in c.metadata.get("tags", [])]
     assert all(c.cell_type == "code" for c in errors)
