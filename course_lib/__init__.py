@@ -51,7 +51,8 @@ Modules
 - `distributed`: several local workers with MultiWorkerMirroredStrategy, each on its shard.
 - `models`: the small convnet and the two-input merged model; they check the pixel range.
 - `checks`: `check_dataset`, the exercise checker for your own PyDataset.
-- `monitor`: memory measurements and timelines, the live resource panel, GPU memory growth.
+- `memory`: measuring memory (process, system, GPU), timelines of a call, GPU memory growth.
+- `monitor`: the live resource panel, with a chart of the last minute.
 - `child`: running a function in a fresh process: its value, its log, its own peak memory.
 - `budget`: running a function or a script under a memory budget.
 - `workloads`: small importable workloads for budget demonstrations.

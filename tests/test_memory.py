@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from course_lib import bench, monitor
+from course_lib import bench, memory
 
 
 def test_peak_increase_sees_an_allocation():
-    increase = monitor.peak_increase_mib(lambda: np.ones(64 * 2**20, np.uint8).sum())
+    increase = memory.peak_increase_mib(lambda: np.ones(64 * 2**20, np.uint8).sum())
     assert 60 < increase < 80
 
 
@@ -14,7 +14,7 @@ def test_peak_increase_sees_a_short_lived_copy():
         small = np.ones(16 * 2**20, np.uint8)
         return float(small.astype(np.float32).sum())  # 16 + 64 MiB at once
 
-    assert 72 < monitor.peak_increase_mib(convert) < 100
+    assert 72 < memory.peak_increase_mib(convert) < 100
 
 
 @pytest.mark.parametrize("layout", ["hdf5", "npy", "bcolz"])

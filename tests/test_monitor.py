@@ -9,7 +9,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-from course_lib import monitor
+from course_lib import memory, monitor
 
 matplotlib.use("Agg")
 
@@ -27,8 +27,8 @@ def test_panel_shows_memory_and_updates():
 
 
 def test_without_a_gpu_the_panel_says_so(monkeypatch):
-    monkeypatch.setattr(monitor, "_nvml_gpus", lambda: [])
-    monkeypatch.setattr(monitor, "_tensorflow_gpu_mib", lambda: {})
+    monkeypatch.setattr(memory, "_nvml_gpus", lambda: [])
+    monkeypatch.setattr(memory, "_tensorflow_gpu_mib", lambda: {})
     panel = monitor.ResourcePanel()
     assert "No GPU" in panel.widget.value and "gpu-used" not in panel.widget.value
 
@@ -40,8 +40,8 @@ def test_gpu_figures_from_the_driver_and_tensorflow(monkeypatch):
         nvmlDeviceGetMemoryInfo=lambda h: types.SimpleNamespace(used=3 * 2**30, total=80 * 2**30),
         nvmlDeviceGetUtilizationRates=lambda h: types.SimpleNamespace(gpu=57))
     monkeypatch.setitem(__import__("sys").modules, "pynvml", fake)
-    monkeypatch.setattr(monitor, "_tensorflow_gpu_mib", lambda: {0: (1024.0, 2048.0)})
-    gpus, note = monitor.gpu_status()
+    monkeypatch.setattr(memory, "_tensorflow_gpu_mib", lambda: {0: (1024.0, 2048.0)})
+    gpus, note = memory.gpu_status()
     assert note is None and gpus[0]["name"] == "Fake H100"
     assert gpus[0]["used_mib"] == 3072 and gpus[0]["total_mib"] == 81920
     html = monitor.ResourcePanel().widget.value
@@ -88,11 +88,11 @@ def test_callback_is_throttled_by_time(min_interval, expect_every_batch):
 
 
 def test_memory_timeline_and_plot():
-    timeline = monitor.memory_timeline(lambda: np.ones(150 * 2**20, np.uint8).sum(), interval=0.01)
+    timeline = memory.memory_timeline(lambda: np.ones(150 * 2**20, np.uint8).sum(), interval=0.01)
     assert timeline.value == 150 * 2**20
     assert 100 < timeline.peak_increase_mib < 300
     assert timeline.seconds[0] == 0 and timeline.seconds == sorted(timeline.seconds)
-    axis = monitor.plot_timelines({"ones": timeline})
+    axis = memory.plot_timelines({"ones": timeline})
     assert "peak +" in axis.get_legend().get_texts()[0].get_text()
 
 
@@ -101,7 +101,7 @@ def test_memory_growth_on_a_cpu_only_machine():
 
     if tf.config.list_physical_devices("GPU"):
         pytest.skip("this machine has a GPU; the CPU-only path is what is tested here")
-    assert monitor.enable_gpu_memory_growth() == []
+    assert memory.enable_gpu_memory_growth() == []
 
 
 def test_the_panel_charts_the_last_minute(monkeypatch):
