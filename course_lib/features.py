@@ -324,6 +324,11 @@ class FeatureStore:
 
 
 
+def _new_cache():
+    """A chunk cache and its lock, one per process."""
+    return collections.OrderedDict(), threading.Lock()
+
+
 class ChunkReader:
     """Reads rows of a `FeatureStore` one whole chunk at a time, with a chunk cache.
 
@@ -357,18 +362,22 @@ class ChunkReader:
         return len(self.store)
 
     def _chunk(self, index):
-        cache, lock = self._per_process.get(lambda: (collections.OrderedDict(), threading.Lock()))
+        """Chunk `index` as `(rows, nan_rows)`: its values, and which of its rows
+        hold NaN (`None` when none does), found once when the chunk is read."""
+        cache, lock = self._per_process.get(_new_cache)
         with lock:
             if index in cache:
                 cache.move_to_end(index)
                 return cache[index]
         start = index * self.store.chunk_rows
         rows = self.store.read(start, min(start + self.store.chunk_rows, len(self.store)))
+        nan_rows = np.isnan(rows).any(axis=1)
+        entry = (rows, nan_rows if nan_rows.any() else None)
         with lock:
-            cache[index] = rows
+            cache[index] = entry
             while len(cache) > self.cache_chunks:
                 cache.popitem(last=False)
-        return rows
+        return entry
 
     def read(self, rows):
         """The feature rows at `rows` (any order), as one float32 array."""
@@ -379,13 +388,17 @@ class ChunkReader:
                 f"({len(self.store)} rows).")
         out = np.empty((len(rows), self.store.shape[1]), np.float32)
         chunks = rows // self.store.chunk_rows
+        bad = []
         for index in np.unique(chunks):
             mask = chunks == index
-            out[mask] = self._chunk(int(index))[rows[mask] - index * self.store.chunk_rows]
-        bad = rows[np.isnan(out).any(axis=1)]
-        if len(bad):
+            local = rows[mask] - index * self.store.chunk_rows
+            values, nan_rows = self._chunk(int(index))
+            out[mask] = values[local]
+            if nan_rows is not None:
+                bad += (local[nan_rows[local]] + index * self.store.chunk_rows).tolist()
+        if bad:
             raise ValueError(
-                f"{self.store.path} holds NaN in feature row(s) {bad[:10].tolist()} of "
+                f"{self.store.path} holds NaN in feature row(s) {sorted(bad)[:10]} of "
                 f"this batch. Fix those rows, or leave those samples out of the ids: "
                 f"`FeatureStore(path).nan_rows()` lists every row with NaN, e.g. "
                 f"index = index[~index.id.isin(bad)].")
