@@ -426,8 +426,6 @@ def panel_overhead(profile="ci", epochs=7, min_interval=0.5):
         `ms in the callback per epoch`, its `share of an epoch` and the
         panel's `updates`.
     """
-    import keras
-
     from course_lib import models, monitor
 
     profile = config.get_profile(profile)

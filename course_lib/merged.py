@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from course_lib.datasets import sample_name
-from course_lib.features import ChunkReader, FeatureStore
+from course_lib.features import ChunkReader
 from course_lib import config, labels as class_labels
 from course_lib.loaders import SampledDataset, default_shuffle
 from course_lib.sources import HDF5Rows, load_npy_batch
