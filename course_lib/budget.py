@@ -20,12 +20,10 @@ figure is the one it saw.
 import dataclasses
 import subprocess
 import sys
-import time
-
-import psutil
+import tempfile
 
 from course_lib import child
-from course_lib.child import stop_tree, tree_memory_mib
+from course_lib.child import tree_memory_mib
 
 
 @dataclasses.dataclass
@@ -131,35 +129,18 @@ def run_script(command, budget_mib, interval=0.02, timeout=None):
     """
     if isinstance(command, (str, bytes)) or hasattr(command, "__fspath__"):
         command = [sys.executable, str(command)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
-    exceeded, peak, seconds = _watch(process, budget_mib, interval, timeout)
-    stdout, stderr = process.communicate()
-    if exceeded:
-        return BudgetResult("exceeded", budget_mib, peak, seconds, value=stdout)
-    if process.returncode != 0:
-        last = (stderr.strip().splitlines() or [f"exit code {process.returncode}"])[-1]
-        return BudgetResult("failed", budget_mib, peak, seconds, value=stdout, error=last)
-    return BudgetResult("completed", budget_mib, peak, seconds, value=stdout)
-
-
-def _watch(popen, budget_mib, interval, timeout):
-    """Polls a command's memory until it ends or crosses the budget.
-
-    The command's output goes to pipes, read after it ends; a command that
-    prints more than a pipe holds (64 KiB) should write to a file instead.
-
-    Returns:
-        `(exceeded, peak_mib, seconds)`.
-    """
-    watch, process = _watchdog(budget_mib), psutil.Process(popen.pid)
-    started = time.perf_counter()
-    while popen.poll() is None:
-        if watch(process):
-            stop_tree(process)
-            return True, watch.peak, time.perf_counter() - started
-        if timeout is not None and time.perf_counter() - started > timeout:
-            stop_tree(process)
-            raise TimeoutError(f"The command ran longer than {timeout} s and was stopped.")
-        time.sleep(interval)
-    return False, watch.peak, time.perf_counter() - started
+    watch = _watchdog(budget_mib)
+    # Output goes to files, not pipes: a command that prints a lot never blocks.
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        popen = subprocess.Popen(command, stdout=out, stderr=err, text=True)
+        stopped, seconds = child.supervise(popen, watch, timeout, interval)
+        out.seek(0), err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if stopped and watch.peak <= budget_mib:
+        raise TimeoutError(f"The command ran longer than {timeout} s and was stopped.")
+    if stopped:
+        return BudgetResult("exceeded", budget_mib, watch.peak, seconds, value=stdout)
+    if popen.returncode != 0:
+        last = (stderr.strip().splitlines() or [f"exit code {popen.returncode}"])[-1]
+        return BudgetResult("failed", budget_mib, watch.peak, seconds, value=stdout, error=last)
+    return BudgetResult("completed", budget_mib, watch.peak, seconds, value=stdout)

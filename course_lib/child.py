@@ -119,6 +119,32 @@ def stop_tree(process):
             pass
 
 
+def supervise(popen, watch=None, timeout=None, interval=0.02):
+    """Waits for a started process, stopping its whole tree if it must stop.
+
+    Args:
+        popen: a `subprocess.Popen`.
+        watch: optional `watch(process) -> bool`, called every `interval`
+            seconds with the process's `psutil.Process`; `True` stops it.
+        timeout: stop it after this many seconds.
+        interval: seconds between two looks.
+
+    Returns:
+        `(stopped, seconds)`: whether it was stopped, and how long it ran.
+    """
+    started, stopped = time.perf_counter(), False
+    process = psutil.Process(popen.pid)
+    while popen.poll() is None and not stopped:
+        stopped = ((watch is not None and bool(watch(process)))
+                   or (timeout is not None and time.perf_counter() - started > timeout))
+        if stopped:
+            stop_tree(process)
+        else:
+            time.sleep(interval)
+    popen.wait()
+    return stopped, time.perf_counter() - started
+
+
 class Child:
     """A function running in a child process; `wait()` for its `ChildResult`.
 
@@ -147,9 +173,6 @@ class Child:
                 stdout=log, stderr=subprocess.STDOUT)
         self.pid = self.process.pid
 
-    def running(self):
-        return self.process.poll() is None
-
     def wait(self, timeout=None, watch=None, interval=0.02):
         """Waits for the child; returns its `ChildResult`.
 
@@ -160,20 +183,10 @@ class Child:
                 stops the child (a memory budget, say).
             interval: seconds between two calls of `watch`.
         """
-        started, stopped = time.perf_counter(), False
-        process = psutil.Process(self.pid)
-        while self.running() and not stopped:
-            stopped = watch is not None and bool(watch(process))
-            if timeout is not None and time.perf_counter() - started > timeout:
-                stopped = True
-            if stopped:
-                stop_tree(process)
-            else:
-                time.sleep(interval if watch is not None else 0.05)
-        self.process.wait()
+        stopped, seconds = supervise(self.process, watch, timeout, interval)
         log = self._log.read_text(errors="replace")
         result = ChildResult(log=log, returncode=self.process.returncode, stopped=stopped,
-                             seconds=time.perf_counter() - started)
+                             seconds=seconds)
         if self._result.is_file() and not stopped:
             for key, value in pickle.loads(self._result.read_bytes()).items():
                 setattr(result, key, value)

@@ -40,10 +40,13 @@ class CourseModel(keras.Model):
 
     def fit(self, x=None, *args, **kwargs):
         self._check_pixels(x, "fit")
+        if kwargs.get("validation_data") is not None:
+            self._check_pixels(kwargs["validation_data"], "fit (validation_data)")
         return super().fit(x, *args, **kwargs)
 
     def evaluate(self, x=None, *args, **kwargs):
-        self._check_pixels(x, "evaluate")
+        if not kwargs.get("_use_cached_eval_dataset"):  # fit's own epoch-end evaluation:
+            self._check_pixels(x, "evaluate")           # checked once when fit started
         return super().evaluate(x, *args, **kwargs)
 
     def predict(self, x, *args, **kwargs):
