@@ -35,7 +35,8 @@ Modules
 
 - `config`: profiles (`ci`, `lesson`, `large`), the data folder, the seed.
 - `synthetic`: the learnable synthetic image dataset.
-- `datasets`: the three on-disk layouts of the course data (HDF5, per-sample npy, bcolz).
+- `layouts`: the HDF5 and npy file formats, for any data: writer, checks, whole-split reader.
+- `course_data`: the course's synthetic data, built once per profile in each layout.
 - `atomic`: building a file or folder complete or not at all (`.partial`, rename, manifest).
 - `hdf5_rows`: opening HDF5 files with clear errors; reading a batch's rows (h5py slices,
   or straight from byte offsets).

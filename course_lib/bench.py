@@ -31,7 +31,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from course_lib import child, config, datasets, synthetic
+from course_lib import child, config, course_data, layouts, synthetic
 from course_lib.sampling import BatchSampler
 
 def in_fresh_process(name, *args):
@@ -64,7 +64,7 @@ def _value(result):
 def write_layout(layout, overrides):
     """Builds one layout of a profile changed by `overrides` (run in a child)."""
     profile = dataclasses.replace(config.get_profile("ci"), **overrides)
-    datasets.ensure_layout(layout, profile, progress=False)
+    course_data.ensure_layout(layout, profile, progress=False)
 
 
 def writer_peak_memory(layout, n_samples, image_size=64, block_size=256):
@@ -88,7 +88,7 @@ def writer_peak_memory(layout, n_samples, image_size=64, block_size=256):
                  "block_size": block_size, "n_features": 1024}
     profile = dataclasses.replace(config.get_profile("ci"), **overrides)
     with tempfile.TemporaryDirectory() as folder:
-        result = child.run(write_layout, layout, overrides, imports=("course_lib.datasets",),
+        result = child.run(write_layout, layout, overrides, imports=("course_lib.course_data",),
                            env={config.DATA_DIR_ENV: folder})
     _value(result)
     data_bytes = profile.feature_bytes if layout == "bcolz" else profile.image_bytes
@@ -203,10 +203,10 @@ def loader_throughput(profile="lesson", naive_batches=20):
     from course_lib.loaders import HDF5Dataset, NpyDirectoryDataset
 
     profile = config.get_profile(profile)
-    paths = datasets.ensure_all(profile, layouts=("hdf5", "npy"), progress=False)
+    paths = course_data.ensure_all(profile, names=("hdf5", "npy"), progress=False)
     batch = profile.batch_size
-    x_memory, _ = datasets.load_split(paths["hdf5"], "train")  # also warms the page cache
-    partition, labels = datasets.read_partition(paths["npy"])
+    x_memory, _ = layouts.load_split(paths["hdf5"], "train")  # also warms the page cache
+    partition, labels = layouts.read_partition(paths["npy"])
     for name in partition["train"]:
         (paths["npy"] / f"{name}.npy").read_bytes()
     n = len(x_memory)
@@ -261,7 +261,7 @@ def streaming_peak_memory(n_samples, image_size=64):
     """
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "stream.h5")
-        with datasets.HDF5Writer(path, (image_size, image_size, 3), config.CLASS_NAMES) as writer:
+        with layouts.HDF5Writer(path, (image_size, image_size, 3), config.CLASS_NAMES) as writer:
             for start in range(0, n_samples, 1024):
                 stop = min(start + 1024, n_samples)
                 writer.append("train", np.zeros((stop - start, image_size, image_size, 3),
@@ -292,9 +292,9 @@ def _course_merged(profile, split="train", **options):
     """`merged.split_loader` over a profile's course images and bcolz features."""
     from course_lib.merged import split_loader
 
-    paths = datasets.ensure_all(profile, layouts=("hdf5", "bcolz"), progress=False)
-    return split_loader(paths["hdf5"], paths["bcolz"] / datasets.FEATURE_MATRIX_NAME,
-                        datasets.read_index(profile), split,
+    paths = course_data.ensure_all(profile, names=("hdf5", "bcolz"), progress=False)
+    return split_loader(paths["hdf5"], paths["bcolz"] / course_data.FEATURE_MATRIX_NAME,
+                        course_data.read_index(profile), split,
                         **{"batch_size": profile.batch_size, "seed": 0, **options})
 
 
@@ -364,7 +364,7 @@ def feature_store_comparison(profile="lesson", naive_batches=20):
                                  chunk_rows=store.chunk_rows).batches(0)
             rows.append({
                 "format": kind,
-                "MiB on disk": datasets.disk_usage(path)[0] / 2**20,
+                "MiB on disk": course_data.disk_usage(path)[0] / 2**20,
                 "random rows/s": batches_rate(store.gather, full[:naive_batches]),
                 "chunk-aware rows/s": batches_rate(ChunkReader(store).read, block),
             })
@@ -386,7 +386,7 @@ def augmentation_cost(profile="lesson", batches=20):
     from course_lib.loaders import HDF5Dataset
 
     profile = config.get_profile(profile)
-    path = datasets.ensure_layout("hdf5", profile, progress=False)
+    path = course_data.ensure_layout("hdf5", profile, progress=False)
     plain = HDF5Dataset(path, batch_size=profile.batch_size, seed=0)
     numpy_transform = augment.Compose([augment.RandomFlip(), augment.RandomRotation(10),
                                        augment.RandomZoom(0.1), augment.RandomBrightness(0.1)])
@@ -429,7 +429,7 @@ def panel_overhead(profile="ci", epochs=7, min_interval=0.5):
     from course_lib import models, monitor
 
     profile = config.get_profile(profile)
-    x, y = datasets.load_split(datasets.ensure_layout("hdf5", profile, progress=False), "train")
+    x, y = layouts.load_split(course_data.ensure_layout("hdf5", profile, progress=False), "train")
     model = models.small_convnet(profile.image_shape, profile.n_classes)
     model.fit(x, y, batch_size=profile.batch_size, epochs=1, verbose=0)  # trace once
     panel = monitor.ResourcePanel()
@@ -480,8 +480,8 @@ def training_overlap(profile="lesson", epochs=2):
     from course_lib.loaders import HDF5Dataset
 
     profile = config.get_profile(profile)
-    path = datasets.ensure_layout("hdf5", profile, progress=False)
-    x, y = datasets.load_split(path, "train")
+    path = course_data.ensure_layout("hdf5", profile, progress=False)
+    x, y = layouts.load_split(path, "train")
 
     def loader(**workers):
         return HDF5Dataset(path, batch_size=profile.batch_size, seed=0, **workers)
@@ -540,10 +540,10 @@ def class_sorted_accuracy(profile="lesson", epochs=3, seeds=(0, 1, 2)):
     from course_lib.loaders import HDF5Dataset
 
     profile = config.get_profile(profile)
-    path = datasets.ensure_layout("hdf5", profile, progress=False)
-    x, y = datasets.load_split(path, "train")
+    path = course_data.ensure_layout("hdf5", profile, progress=False)
+    x, y = layouts.load_split(path, "train")
     order = np.argsort(y, kind="stable")
-    x_valid, y_valid = datasets.load_split(path, "valid")
+    x_valid, y_valid = layouts.load_split(path, "valid")
     strategies = {"full": {"shuffle": "full"}, "block (default)": {"shuffle": "block"},
                   "block, half a batch": {"shuffle": "block",
                                           "block_size": profile.batch_size // 2}}

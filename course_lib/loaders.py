@@ -349,7 +349,7 @@ class NpyDirectoryDataset(SampledDataset):
     Example:
 
     ```python
-    partition, labels = datasets.read_partition("data/lesson/npy")
+    partition, labels = layouts.read_partition("data/lesson/npy")
     train = NpyDirectoryDataset("data/lesson/npy", partition["train"], labels,
                                 batch_size=64, seed=1)
     ```

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from course_lib.datasets import sample_name
+from course_lib.layouts import sample_name
 from course_lib.features import ChunkReader
 from course_lib import config, labels as class_labels
 from course_lib.loaders import SampledDataset, default_shuffle
@@ -127,7 +127,7 @@ class MergedDataset(SampledDataset):
     Example:
 
     ```python
-    index = datasets.read_index()
+    index = course_data.read_index()
     train = index[index.split == "train"]
     loader = MergedDataset(HDF5Images("data/lesson/course.h5"),
                            "data/lesson/features/matrix.bcolz",
@@ -211,7 +211,7 @@ def split_loader(images_path, features, index, split, **options):
     """The `MergedDataset` of one split of an index table, in the course layout.
 
     The index has one row per sample: its `id` (its feature row), `split`
-    and `label`, as `datasets.read_index()` gives; the images of split `s`
+    and `label`, as `course_data.read_index()` gives; the images of split `s`
     are the datasets `s/images` and `s/ids` of the HDF5 file.
 
     Args:
@@ -225,7 +225,7 @@ def split_loader(images_path, features, index, split, **options):
     Example:
 
     ```python
-    index = datasets.read_index()
+    index = course_data.read_index()
     train = split_loader("data/lesson/course.h5", "data/lesson/features/matrix.bcolz",
                          index, "train", batch_size=64, seed=1)
     ```

@@ -38,9 +38,9 @@ def fit_in_memory(path, epochs=1, batch_size=64):
     Returns:
         `{"loss": last training loss, "samples": training samples}`.
     """
-    from course_lib import datasets
+    from course_lib import layouts
 
-    x, y = datasets.load_split(path, "train")
+    x, y = layouts.load_split(path, "train")
     x = x.astype("float32")  # the conversion most recipes do next
     history = _model(x.shape[1:]).fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0)
     return {"loss": float(history.history["loss"][-1]), "samples": len(x)}

@@ -31,7 +31,7 @@ import numpy as np
 from PIL import Image, ImageOps
 from tqdm.auto import tqdm
 
-from course_lib import atomic, config, datasets
+from course_lib import atomic, config, layouts
 from course_lib.sampling import stratified_split
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -120,8 +120,8 @@ def convert(source, out, size=64, valid_fraction=0.1, test_fraction=0.1,
     settings = {"source": str(source), "size": size, "valid": valid_fraction,
                 "test": test_fraction, "seed": seed, "resize": resize, "shuffle": shuffle}
     with atomic.building(out, settings) as partial, \
-            datasets.HDF5Writer(partial, (size, size, 3), class_names,
-                                attrs={"source": str(source), "seed": seed}) as writer, \
+            layouts.HDF5Writer(partial, (size, size, 3), class_names,
+                               attrs={"source": str(source), "seed": seed}) as writer, \
             tqdm(total=len(files), unit="image", disable=not progress) as bar:
         for split, ids in splits.items():
             # max(..., 1): an empty split still gets its (empty) datasets.
@@ -132,7 +132,7 @@ def convert(source, out, size=64, valid_fraction=0.1, test_fraction=0.1,
                               sources=[str(files[i].relative_to(source)) for i in kept])
                 bar.update(len(block_ids))
     write_left_out(out, skipped + [(path, NOT_AN_IMAGE) for path in ignored])
-    sizes = datasets.check_hdf5(out)["split_sizes"]
+    sizes = layouts.check_hdf5(out)["split_sizes"]
     return sizes, skipped
 
 

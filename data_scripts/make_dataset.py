@@ -15,7 +15,7 @@ import os
 import sys
 import time
 
-from course_lib import config, datasets
+from course_lib import config, course_data
 
 
 def parse_args(argv):
@@ -23,7 +23,7 @@ def parse_args(argv):
     parser.add_argument("--profile", default=None, choices=sorted(config.PROFILES),
                         help=f"data size (default: ${config.PROFILE_ENV} or "
                              f"{config.DEFAULT_PROFILE})")
-    parser.add_argument("--format", default="all", choices=[*datasets.LAYOUTS, "all"],
+    parser.add_argument("--format", default="all", choices=[*course_data.LAYOUTS, "all"],
                         help="which layout to build (default: all)")
     parser.add_argument("--out", default=None,
                         help=f"data folder (default: ${config.DATA_DIR_ENV} or data/)")
@@ -38,16 +38,16 @@ def main(argv=None):
     if args.out:
         os.environ[config.DATA_DIR_ENV] = args.out
     profile = config.get_profile(args.profile)
-    layouts = datasets.LAYOUTS if args.format == "all" else (args.format,)
+    names = course_data.LAYOUTS if args.format == "all" else (args.format,)
     print(f"Profile {profile.name!r}: {profile.n_samples} samples of "
           f"{profile.image_size}x{profile.image_size}x3 in "
           f"{config.data_dir(profile)}")
-    for layout in layouts:
-        status = "forced" if args.force else datasets.layout_status(layout, profile)
+    for layout in names:
+        status = "forced" if args.force else course_data.layout_status(layout, profile)
         started = time.perf_counter()
-        path = datasets.ensure_layout(layout, profile, force=args.force,
-                                      progress=not args.quiet)
-        size, files = datasets.disk_usage(path)
+        path = course_data.ensure_layout(layout, profile, force=args.force,
+                                         progress=not args.quiet)
+        size, files = course_data.disk_usage(path)
         action = "reused" if status == "complete" else "built"
         print(f"  {layout:6s} {action:6s} {size / 2**20:9.1f} MiB in {files:6d} "
               f"file(s), {time.perf_counter() - started:6.1f} s  {path}")

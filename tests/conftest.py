@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from course_lib import config, datasets
+from course_lib import config, course_data
 
 
 @pytest.fixture(scope="session")
@@ -12,8 +12,8 @@ def data_root(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(config.DATA_DIR_ENV, str(root))
         patch.setenv(config.PROFILE_ENV, "ci")
-        patch.delenv(datasets.USER_HDF5_ENV, raising=False)
-        datasets.ensure_all("ci", progress=False)
+        patch.delenv(course_data.USER_HDF5_ENV, raising=False)
+        course_data.ensure_all("ci", progress=False)
         yield root
 
 
@@ -22,14 +22,14 @@ def ci_data(data_root, monkeypatch):
     """Paths of the three ci layouts, with the environment pointing at them."""
     monkeypatch.setenv(config.DATA_DIR_ENV, str(data_root))
     monkeypatch.setenv(config.PROFILE_ENV, "ci")
-    monkeypatch.delenv(datasets.USER_HDF5_ENV, raising=False)
-    return {layout: datasets.layout_path(layout, "ci") for layout in datasets.LAYOUTS}
+    monkeypatch.delenv(course_data.USER_HDF5_ENV, raising=False)
+    return {layout: course_data.layout_path(layout, "ci") for layout in course_data.LAYOUTS}
 
 
 @pytest.fixture
 def fresh_data_dir(tmp_path, monkeypatch):
     """An empty COURSE_DATA_DIR, for tests that build, break or rebuild data."""
     monkeypatch.setenv(config.DATA_DIR_ENV, str(tmp_path))
-    monkeypatch.delenv(datasets.USER_HDF5_ENV, raising=False)
+    monkeypatch.delenv(course_data.USER_HDF5_ENV, raising=False)
     assert not os.listdir(tmp_path)
     return tmp_path

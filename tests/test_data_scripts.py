@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from course_lib import datasets
+from course_lib import layouts
 from course_lib.sampling import stratified_split
 from data_scripts import images_to_hdf5
 
@@ -45,7 +45,7 @@ def test_make_dataset_builds_then_reuses(tmp_path):
                        "--out", str(tmp_path), "--quiet")
     assert first.returncode == 0, first.stderr
     assert "hdf5   built" in first.stdout
-    assert datasets.check_hdf5(tmp_path / "ci" / "course.h5")["split_sizes"]["train"] == 2048
+    assert layouts.check_hdf5(tmp_path / "ci" / "course.h5")["split_sizes"]["train"] == 2048
     again = run_script("make_dataset.py", "--profile", "ci", "--format", "hdf5",
                        "--out", str(tmp_path), "--quiet")
     assert "hdf5   reused" in again.stdout
@@ -61,7 +61,7 @@ def test_conversion_is_stratified_and_complete(image_folder, tmp_path):
     sizes, skipped = images_to_hdf5.convert(image_folder, out, size=24, valid_fraction=0.2,
                                             test_fraction=0.1, progress=False)
     assert skipped == [] and sum(sizes.values()) == sum(CLASS_SIZES.values())
-    info = datasets.check_hdf5(out)
+    info = layouts.check_hdf5(out)
     assert info["class_names"] == list(CLASS_SIZES) and info["image_shape"] == (24, 24, 3)
     with h5py.File(out, "r") as file:
         ids = np.concatenate([file[s]["ids"][:] for s in ("train", "valid", "test")])
@@ -107,7 +107,7 @@ def test_skip_mode_reports_and_lists_every_skipped_file(image_folder, tmp_path):
     listed = Path(f"{out}.skipped.txt").read_text()
     assert "broken.jpg" in listed and "notes.txt" in listed and listed.endswith("\n")
     assert "2 file(s) not converted (1 unreadable), listed in" in result.stdout
-    assert sum(datasets.check_hdf5(out)["split_sizes"].values()) == 60
+    assert sum(layouts.check_hdf5(out)["split_sizes"].values()) == 60
 
 
 def test_bad_source_folders(tmp_path):

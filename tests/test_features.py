@@ -5,7 +5,7 @@ import pickle
 import numpy as np
 import pytest
 
-from course_lib import datasets
+from course_lib import course_data
 from course_lib.features import ChunkReader, FeatureStore, format_of, write_features
 
 N, WIDTH = 1000, 6
@@ -44,7 +44,7 @@ def test_store_from_an_open_array_and_pickles_as_a_path(store_path):
 
 
 def test_course_bcolz_matrix_is_chunk_readable(ci_data):
-    store = FeatureStore(ci_data["bcolz"] / datasets.FEATURE_MATRIX_NAME)
+    store = FeatureStore(ci_data["bcolz"] / course_data.FEATURE_MATRIX_NAME)
     assert store.format == "bcolz" and store.chunk_rows > 1
     assert np.array_equal(ChunkReader(store).read(np.array([0, 7])), store.gather([0, 7]))
 

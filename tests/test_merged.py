@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from course_lib import config, datasets, models
+from course_lib import config, course_data, models
 from course_lib.features import write_features
 from course_lib.merged import HDF5Images, MergedDataset, NpyImages
 
@@ -120,9 +120,9 @@ def test_wrong_row_count_and_other_bad_input(id_files, tmp_path):
 
 
 def test_course_data_from_hdf5_and_npy_agree_and_the_merged_model_trains(ci_data):
-    index = datasets.read_index("ci")
+    index = course_data.read_index("ci")
     train = index[index.split == "train"]
-    matrix = ci_data["bcolz"] / datasets.FEATURE_MATRIX_NAME
+    matrix = ci_data["bcolz"] / course_data.FEATURE_MATRIX_NAME
     from_h5 = MergedDataset(HDF5Images(ci_data["hdf5"]), matrix, train.id, train.label,
                             batch_size=CI.batch_size, seed=0, n_rows=len(index))
     from_npy = MergedDataset(NpyImages(ci_data["npy"]), matrix, train.id, train.label,

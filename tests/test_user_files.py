@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import tables
 
-from course_lib import labels, models
+from course_lib import labels, layouts, models
 from course_lib.checks import check_dataset
 from course_lib.features import FeatureStore
 from course_lib.hdf5_rows import open_file
@@ -259,8 +259,7 @@ def test_a_truncated_file_is_named_and_called_truncated(tmp_path, ci_data):
     with pytest.raises(ValueError, match=message + r".*Copy the file again"):
         HDF5Dataset(cut, "images", "labels")
     with pytest.raises(ValueError, match=message + r".*images_to_hdf5.py"):
-        from course_lib import datasets
-        datasets.check_hdf5(cut)
+        layouts.check_hdf5(cut)
     with pytest.raises(ValueError, match=message):
         HDF5Images(cut, "images", None)
     with pytest.raises(FileNotFoundError) as missing:
