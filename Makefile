@@ -10,13 +10,14 @@ LAB_PORT ?= 8888
 # Jupyter refuses to run as root unless told; containers often run as root.
 LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test data bench install clean-notebooks clean help
+.PHONY: lab test data bench exercises install clean-notebooks clean help
 
 help:
 	@echo "make lab     set up, build the course data if missing, start JupyterLab"
 	@echo "make test    set up and run every test and notebook (ci profile)"
 	@echo "make data    rebuild the course data (PROFILE=ci|lesson|large, default lesson)"
 	@echo "make bench   print the benchmark figures"
+	@echo "make exercises   regenerate the learner notebooks from notebooks/solutions"
 	@echo "make clean-notebooks   strip outputs before committing notebooks"
 
 install: $(INSTALLED)
@@ -29,6 +30,12 @@ $(INSTALLED): pyproject.toml jupyter/overrides.json
 	$(PY) -m pip install --quiet -e ".[dev]"
 	@# The kit's JupyterLab settings (no "Jupyter news?" prompt over the lessons).
 	mkdir -p $(LAB_SETTINGS) && cp jupyter/overrides.json $(LAB_SETTINGS)/overrides.json
+	@# nbgrader only makes the learner notebooks (`make exercises`): keep its
+	@# grading menus and server extensions out of the learners' JupyterLab.
+	$(VENV)/bin/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader > /dev/null
+	for part in formgrader validate_assignment assignment_list course_list; do \
+		$(VENV)/bin/jupyter server extension disable --sys-prefix \
+			nbgrader.server_extensions.$$part > /dev/null 2>&1; done
 	@touch $@
 
 lab: install
@@ -45,8 +52,11 @@ data: install
 bench: install
 	$(PY) -m course_lib.bench
 
+exercises: install
+	$(PY) -m course_lib.exercises
+
 clean-notebooks: install
-	$(VENV)/bin/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb
+	$(VENV)/bin/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb notebooks/solutions/*.ipynb
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -79,8 +79,8 @@ def run_function(fn, *args, budget_mib, interval=0.02, timeout=None, **kwargs):
     """Runs `fn(*args, **kwargs)` in a child process under a memory budget.
 
     The child is a fresh interpreter (`course_lib.child`, safe with
-    TensorFlow), so `fn` must be importable: a function of a module, not one
-    defined in a notebook cell. Its return value must be picklable.
+    TensorFlow). `fn` may be a module's function or one defined in a notebook
+    cell (it travels by value); its return value must be picklable.
 
     Args:
         fn: the function.

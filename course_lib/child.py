@@ -25,6 +25,7 @@ import time
 import traceback
 from pathlib import Path
 
+import cloudpickle
 import psutil
 
 
@@ -156,20 +157,20 @@ class Child:
         if module == "__main__":  # `python -m package.module`: import it by its real name
             spec = getattr(sys.modules["__main__"], "__spec__", None)
             module = spec.name if spec is not None else module
-        if module == "__main__" or "<" in name:
-            raise ValueError(
-                f"{name} cannot run in a child process: it must be a module-level "
-                f"function of an importable module (not defined in a notebook cell "
-                f"or inside another function). Move it into a .py file.")
+        if module == "__main__" or "<" in name:  # a notebook's function travels by value
+            target = cloudpickle.dumps(fn)
+        else:  # an importable one is imported by name, after `imports`
+            target = (module, name)
         self._folder = tempfile.TemporaryDirectory(prefix="course-child-")
         self._task = Path(self._folder.name) / "task.pickle"
         self._result = Path(self._folder.name) / "result.pickle"
         self._log = Path(self._folder.name) / "log.txt"
-        self._task.write_bytes(pickle.dumps((module, name, args, kwargs, tuple(imports))))
+        self._task.write_bytes(cloudpickle.dumps((target, args, kwargs, tuple(imports))))
         with open(self._log, "w") as log:  # a file, not a pipe: a chatty child never blocks
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "course_lib.child", str(self._task), str(self._result)],
-                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})},
+                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": _parent_path(),
+                     **(env or {})},
                 stdout=log, stderr=subprocess.STDOUT)
         self.pid = self.process.pid
 
@@ -198,11 +199,19 @@ class Child:
         return result
 
 
+def _parent_path():
+    """This process's module path, so the child imports what the parent can."""
+    return os.pathsep.join(entry for entry in sys.path if entry)
+
+
 def start(fn, *args, imports=(), env=None, **kwargs):
     """Starts `fn(*args, **kwargs)` in a fresh Python process.
 
     Args:
-        fn: a module-level function of an importable module.
+        fn: the function. A module-level function of an importable module
+            is imported by name in the child; one defined in a notebook cell
+            or inside a function travels by value (`cloudpickle`), with the
+            values it uses.
         *args, **kwargs: its arguments (picklable).
         imports: modules to import before the baseline memory is taken
             (e.g. `("keras",)`), so `added_mib` leaves them out.
@@ -210,9 +219,6 @@ def start(fn, *args, imports=(), env=None, **kwargs):
 
     Returns:
         A `Child`; call `.wait()` for its `ChildResult`.
-
-    Raises:
-        ValueError: if `fn` is not importable by name (a notebook function).
 
     Example:
 
@@ -231,12 +237,15 @@ def run(fn, *args, imports=(), env=None, timeout=None, **kwargs):
 
 def _main(task_path, result_path):
     """The child's side: import, measure the baseline, run, report."""
-    module, name, args, kwargs, imports = pickle.loads(Path(task_path).read_bytes())
+    target, args, kwargs, imports = pickle.loads(Path(task_path).read_bytes())
     for extra in imports:
         importlib.import_module(extra)
-    fn = importlib.import_module(module)
-    for part in name.split("."):
-        fn = getattr(fn, part)
+    if isinstance(target, bytes):
+        fn = pickle.loads(target)
+    else:
+        fn = importlib.import_module(target[0])
+        for part in target[1].split("."):
+            fn = getattr(fn, part)
     report = {"baseline_mib": own_memory_mib("VmRSS")}
     started = time.perf_counter()
     try:

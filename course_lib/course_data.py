@@ -218,10 +218,14 @@ def _fingerprint(layout, profile):
 
 
 def disk_usage(path):
-    """Returns `(bytes, files)` used on disk by a file or a folder tree."""
+    """Returns `(bytes, files)` used on disk by a file or a folder tree.
+
+    Bytes are what the file system allocates (whole blocks, usually 4 KiB),
+    so a thousand 100-byte files count as about 4 MB, not 100 KB.
+    """
     path = Path(path)
     files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
-    return sum(p.stat().st_size for p in files), len(files)
+    return sum(p.stat().st_blocks * 512 for p in files), len(files)
 
 
 def _check_free_space(folder, needed):

@@ -99,6 +99,35 @@ class SampledDataset(keras.utils.PyDataset):
         self.epoch += 1
 
 
+class FollowEpochs(keras.callbacks.Callback):
+    """Sets a loader's epoch to Keras's at the start of every epoch.
+
+    A loader counts its epochs itself, from 0 in each new process. After
+    `keras.callbacks.BackupAndRestore` resumes a run at epoch 2, the loader
+    would otherwise replay the orders of epochs 0, 1, ...; with this callback
+    epoch `e` gets order `e` whether the run was interrupted or not. Keras
+    calls `on_epoch_begin` before its workers fetch the epoch's first batch.
+
+    Args:
+        loader: a kit loader (or a wrapper such as `AugmentedDataset`, whose
+            wrapped loader is set).
+
+    Example:
+
+    ```python
+    model.fit(train, epochs=8, callbacks=[keras.callbacks.BackupAndRestore(folder),
+                                          FollowEpochs(train)])
+    ```
+    """
+
+    def __init__(self, loader):
+        super().__init__()
+        self.loader = getattr(loader, "dataset", loader)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.loader.epoch = epoch
+
+
 def default_shuffle(shuffle, labels, training=DEFAULT_STRATEGY):
     """The strategy a loader uses: `shuffle` if given, else file order for
     prediction (no labels) and `training` for training."""

@@ -1,7 +1,7 @@
 """Small, importable workloads for `budget` demonstrations and tests.
 
-`budget.run_function` runs its function in a fresh process, so the function
-must live in a module; these are the ones lesson 01 and the tests use.
+`budget.run_function` runs its function in a fresh process; these are the
+functions lesson 01 and the tests give it.
 TensorFlow is imported inside the training functions, so `allocate` starts
 in a fraction of a second.
 """
@@ -32,15 +32,18 @@ def _model(image_shape, n_classes=3):
     return models.small_convnet(image_shape, n_classes)
 
 
-def fit_in_memory(path, epochs=1, batch_size=64):
+def fit_in_memory(path, epochs=1, batch_size=64, limit=None):
     """The classic recipe: load the training split, convert to float32, fit.
+
+    Args:
+        limit: train on the first `limit` samples only.
 
     Returns:
         `{"loss": last training loss, "samples": training samples}`.
     """
     from course_lib import layouts
 
-    x, y = layouts.load_split(path, "train")
+    x, y = layouts.load_split(path, "train", limit=limit)
     x = x.astype("float32")  # the conversion most recipes do next
     history = _model(x.shape[1:]).fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0)
     return {"loss": float(history.history["loss"][-1]), "samples": len(x)}
@@ -56,12 +59,16 @@ def fit_streaming(path, epochs=1, batch_size=64):
     return {"loss": float(history.history["loss"][-1]), "samples": train.sampler.n}
 
 
-def streamed_fit(path, epochs, batch_size, callbacks=()):
-    """Fits the small convnet on `HDF5Dataset(path)`; returns the loader and the history."""
-    from course_lib.loaders import HDF5Dataset
+def streamed_fit(path, epochs, batch_size, callbacks=(), loader=None):
+    """Fits the small convnet on `HDF5Dataset(path)`; returns the loader and the history.
 
-    train = HDF5Dataset(path, batch_size=batch_size, seed=0)
+    The loader follows Keras's epoch (`loaders.FollowEpochs`), so a resumed
+    run continues the orders where it stopped. Pass `loader` to use your own.
+    """
+    from course_lib.loaders import FollowEpochs, HDF5Dataset
+
+    train = HDF5Dataset(path, batch_size=batch_size, seed=0) if loader is None else loader
     x, _ = train[0]
     history = _model(x.shape[1:]).fit(train, epochs=epochs, shuffle=False, verbose=0,
-                                      callbacks=list(callbacks))
+                                      callbacks=[FollowEpochs(train), *callbacks])
     return train, history

@@ -1,4 +1,5 @@
 import math
+import threading
 
 import keras
 import numpy as np
@@ -101,5 +102,54 @@ def test_batches_must_be_tuples():
 @pytest.mark.parametrize("bad", [ClassicGenerator(), ClassicGenerator(shuffle=False)])
 def test_report_lists_one_sentence_per_problem(bad, capsys):
     check_dataset(bad, n_samples=N)
-    lines = capsys.readouterr().out.strip().splitlines()
+    header, *lines = capsys.readouterr().out.strip().splitlines()
+    assert header == "Not done yet:"
     assert lines and all(line.startswith("- ") for line in lines)
+
+
+class Stub(keras.utils.PyDataset):
+    """What a learner's cell holds before they write anything."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+
+    def __len__(self):
+        pass  # YOUR CODE HERE
+
+    def __getitem__(self, index):
+        pass  # YOUR CODE HERE
+
+
+def test_a_blank_exercise_is_not_done_yet_and_nothing_raises(capsys):
+    report = check_dataset(Stub(), n_samples=N)
+    assert not report.ok and "len(ds) raised TypeError" in report.problems[0]
+    assert capsys.readouterr().out.startswith("Not done yet:")
+
+
+class Seeded(ClassicGenerator):
+    """The order of each epoch from (seed, epoch), as worker processes need."""
+
+    def __init__(self, **kwargs):
+        self.epoch = 0
+        super().__init__(length=math.ceil, **kwargs)
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        self.indexes = np.random.default_rng([0, self.epoch]).permutation(N)
+
+
+def test_workers_need_the_setting_a_picklable_loader_and_a_seeded_order():
+    assert check_dataset(Seeded(workers=2, use_multiprocessing=True), n_samples=N, workers=2,
+                         verbose=False).ok
+    [problem] = problems(Seeded(), workers=2)
+    assert "ds.workers is 1, expected 2" in problem
+    [problem] = problems(ClassicGenerator(length=math.ceil, workers=2), workers=2)
+    assert "a pickled copy" in problem and "(seed, epoch)" in problem
+
+    class HoldsALock(Seeded):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.lock = threading.Lock()
+
+    [problem] = problems(HoldsALock(workers=2), workers=2)
+    assert "cannot be pickled" in problem and "open files lazily" in problem

@@ -36,9 +36,15 @@ def test_values_keep_their_type_and_errors_are_reported():
     assert child.run(np.add, 2, 3).value == 5
 
 
-def test_functions_that_cannot_be_imported_by_name_are_refused():
-    with pytest.raises(ValueError, match="module-level function of an importable module"):
-        child.start(lambda: 1)
+def test_a_function_defined_here_travels_by_value():
+    offset = 40  # a value it closes over travels with it
+
+    def add_offset(x):
+        return x + offset
+
+    result = child.run(add_offset, 2)
+    assert result.ok and result.value == 42
+    assert child.run(lambda: np.arange(3).sum()).value == 3
 
 
 def test_a_timeout_stops_the_child_and_leaves_no_process_behind():

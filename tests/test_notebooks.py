@@ -1,24 +1,69 @@
-"""Notebooks are committed clean and follow the lesson conventions.
+"""Notebooks are committed clean, follow the lesson conventions, and carry exercises.
 
-Running them is nbval's job (`pytest --nbval-lax`, configured in pyproject.toml).
+The solution notebooks (`notebooks/solutions/`) are the source; the learner
+notebooks (`notebooks/`) are made from them by `make exercises`. Running the
+solution notebooks is nbval's job (`pytest --nbval-lax`, configured in
+pyproject.toml); `test_learner_notebooks.py` runs the learner notebooks blank.
 """
 
 import json
 import re
-from pathlib import Path
 
 import nbformat
 import pytest
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+from course_lib import exercises
+
+NOTEBOOKS = sorted(exercises.NOTEBOOKS.glob("*.ipynb"))
+SOLUTIONS = sorted(exercises.SOLUTIONS.glob("*.ipynb"))
+BOTH = NOTEBOOKS + SOLUTIONS
+MIN_PER_LESSON, MIN_IN_ALL = 2, 20
+
+
+def _tags(cell):
+    return cell.metadata.get("tags", [])
 
 
 def test_lessons_are_numbered_in_order():
     numbers = [int(re.match(r"(\d\d)_[a-z0-9_]+\.ipynb$", p.name).group(1)) for p in NOTEBOOKS]
     assert numbers == list(range(len(numbers))) and len(numbers) >= 2
+    assert [p.name for p in SOLUTIONS] == [p.name for p in NOTEBOOKS]
+
+
+def test_learner_notebooks_are_made_from_the_solutions():
+    stale = exercises.stale_notebooks()
+    assert not stale, f"{', '.join(stale)}: out of date; run `make exercises`"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_learner_notebooks_hold_no_solution(path):
+    for number, cell in enumerate(nbformat.read(path, as_version=4).cells):
+        assert "BEGIN SOLUTION" not in cell.source and "END SOLUTION" not in cell.source, \
+            f"{path.name} cell {number} holds a solution region"
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_every_lesson_has_exercises_with_checks(path):
+    cells = nbformat.read(path, as_version=4).cells
+    tasks = [i for i, cell in enumerate(cells) if exercises.EXERCISE_TAG in _tags(cell)]
+    assert len(tasks) >= MIN_PER_LESSON, f"{path.name}: {len(tasks)} exercises"
+    for i in tasks:
+        cell, check = cells[i], cells[i + 1]
+        assert cell.cell_type == "code" and exercises.BEGIN in cell.source, \
+            f"{path.name} cell {i}: an exercise cell holds its answer in a solution region"
+        assert exercises.CHECK_TAG in _tags(check) and "checks.check_" in check.source, \
+            f"{path.name} cell {i + 1}: an exercise is followed by its checker cell"
+        assert cells[i - 1].cell_type == "markdown" and "Exercise" in cells[i - 1].source, \
+            f"{path.name} cell {i - 1}: an exercise starts with its task in words"
+
+
+def test_the_course_has_enough_exercises():
+    count = sum(exercises.EXERCISE_TAG in _tags(cell)
+                for path in SOLUTIONS for cell in nbformat.read(path, as_version=4).cells)
+    assert count >= MIN_IN_ALL
+
+
+@pytest.mark.parametrize("path", BOTH, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_committed_clean(path):
     notebook = nbformat.read(path, as_version=4)
     nbformat.validate(notebook)
@@ -32,14 +77,14 @@ def test_committed_clean(path):
     assert "widgets" not in notebook.metadata, f"{path.name} stores widget state"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", BOTH, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_cell_has_an_id(path):
     """nbformat 4.5 cells carry ids (nbformat.read adds missing ones silently)."""
     cells = json.loads(path.read_text())["cells"]
     assert all("id" in cell for cell in cells), f"{path.name}: a cell has no id"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", BOTH, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_follows_the_lesson_conventions(path):
     cells = nbformat.read(path, as_version=4).cells
     title = cells[0].source

@@ -1,0 +1,47 @@
+"""Exercise checkers: run them on what you built, read what is wrong.
+
+Every checker reads the learner's object (a loader, a file, a function, a
+pipeline), prints one sentence per problem under "Not done yet:", or one
+line starting "All checks passed:", and returns a `Report` (`report.ok`).
+A checker never raises because of the learner's code, so a notebook with
+blank exercises still runs from top to bottom.
+
+| exercise                                  | checker                       |
+|-------------------------------------------|-------------------------------|
+| one sample from the three layouts         | `check_sample_reader`         |
+| a layout's size on disk                   | `check_disk_estimate`         |
+| a `PyDataset` (any layout)                | `check_dataset`               |
+| an HDF5 loader with a block shuffle       | `check_block_loader`          |
+| a generator for `steps_per_epoch`         | `check_generator`             |
+| a generator shared by threads             | `check_thread_safe`           |
+| an HDF5 file / a block-wise writer        | `check_hdf5_file`, `check_hdf5_writer` |
+| a seeded augmentation                     | `check_augmentation`          |
+| validation left unaugmented               | `check_validation_untouched`  |
+| feature rows for a filtered table         | `check_feature_rows`          |
+| a two-input loader                        | `check_alignment`             |
+| a `tf.data` pipeline                      | `check_pipeline`              |
+| shards for several workers                | `check_shards`                |
+| a memory budget                           | `check_memory_budget`         |
+| a callback that resumes the loader's epoch | `check_epoch_callback`       |
+"""
+
+from course_lib.checks.alignment import (check_alignment, check_feature_rows, id_coded_frame,
+                                         id_coded_matrix)
+from course_lib.checks.augmentation import check_augmentation, check_validation_untouched
+from course_lib.checks.budget import check_memory_budget
+from course_lib.checks.course import check_disk_estimate, check_sample_reader
+from course_lib.checks.files import check_hdf5_file, check_hdf5_writer
+from course_lib.checks.loaders import (check_block_loader, check_dataset, check_generator,
+                                       check_thread_safe, id_coded_file)
+from course_lib.checks.pipelines import check_pipeline, check_shards
+from course_lib.checks.resume import check_epoch_callback
+from course_lib.checks.report import Report
+
+__all__ = [
+    "Report", "check_alignment", "check_augmentation", "check_block_loader", "check_dataset",
+    "check_disk_estimate",
+    "check_epoch_callback", "check_feature_rows", "check_generator", "check_hdf5_file", "check_hdf5_writer",
+    "check_memory_budget", "check_pipeline", "check_sample_reader", "check_shards",
+    "check_thread_safe",
+    "check_validation_untouched", "id_coded_file", "id_coded_frame", "id_coded_matrix",
+]

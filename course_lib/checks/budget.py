@@ -1,0 +1,37 @@
+"""Checker for memory budgets: a function's own peak, measured in a child process."""
+
+from course_lib import budget
+from course_lib.checks.report import Findings
+
+
+def check_memory_budget(fn, *args, budget_mib, least_share=0.0, timeout=600, verbose=True,
+                        **kwargs):
+    """Runs `fn(*args, **kwargs)` in a fresh process under `budget_mib` and says how it went.
+
+    The child is stopped as soon as it passes the budget. Its peak counts its
+    worker processes too (shared pages once).
+
+    Args:
+        fn: the learner's function (a notebook function works).
+        budget_mib: the memory limit, in MiB.
+        least_share: when above 0, the peak must also use at least this share
+            of the budget (an exercise that asks for the largest batch that
+            fits).
+
+    Returns:
+        A `Report`.
+    """
+    found = Findings()
+    result = budget.run_function(fn, *args, budget_mib=budget_mib, timeout=timeout, **kwargs)
+    if result.outcome == "exceeded":
+        found.add(f"The run passed the budget: {result.peak_mib:.0f} MiB against "
+                  f"{budget_mib:.0f} MiB, and was stopped. Hold less at a time.")
+    elif result.outcome == "failed":
+        found.add(f"The run failed in its own process: {result.error}")
+    elif result.value is None:
+        found.add("The function returned None: it is not written yet.")
+    elif result.peak_mib < least_share * budget_mib:
+        found.add(f"The run peaked at {result.peak_mib:.0f} MiB, under {least_share:.0%} of the "
+                  f"{budget_mib:.0f} MiB budget: you can afford more (a bigger batch or block).")
+    return found.report(f"peak {result.peak_mib:.0f} MiB within the {budget_mib:.0f} MiB "
+                        f"budget.", verbose)

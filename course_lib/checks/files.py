@@ -1,0 +1,133 @@
+"""Checkers for files the learner writes: an HDF5 file written in blocks."""
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from course_lib import child, config, hdf5_rows, synthetic
+from course_lib.checks.report import Findings
+
+# h5py's guide: chunks between about 10 KiB and 1 MiB; the default chunk
+# cache is 1 MiB per dataset, so a bigger chunk is read again for every access.
+CHUNK_BYTES = (10 * 2**10, 2**20)
+
+
+def check_hdf5_file(path, n_samples, image_shape, n_classes, images="images",
+                    labels="labels", verbose=True):
+    """Checks an HDF5 file of images and labels: datasets, shapes, dtypes, chunks.
+
+    Args:
+        path: the file.
+        n_samples: rows expected in both datasets.
+        image_shape: `(height, width, channels)` of every image.
+        n_classes: labels must lie in `[0, n_classes)`.
+        images, labels: the datasets' names in the file.
+        verbose: print the report.
+
+    Returns:
+        A `Report`. A file that can take more blocks has `maxshape=(None, ...)`;
+        a chunk holds whole images and 10 KiB to 1 MiB.
+    """
+    found = Findings()
+    with found:
+        with found.call(f"opening {Path(path).name}", hdf5_rows.open_file, path) as file:
+            for name in (images, labels):
+                if name not in file:
+                    found.stop(f"{Path(path).name} has no dataset {name!r} (it has: "
+                               f"{', '.join(file)[:100] or 'nothing'}).")
+            x, y = file[images], file[labels]
+            where = f"{Path(path).name}:/{images}"
+            if x.dtype != np.uint8 or x.shape != (n_samples, *image_shape):
+                found.add(f"{where} is {x.dtype} {x.shape}, expected uint8 "
+                          f"{(n_samples, *image_shape)}.")
+            if y.shape != (n_samples,) or not np.issubdtype(y.dtype, np.integer):
+                found.add(f"{Path(path).name}:/{labels} is {y.dtype} {y.shape}, expected "
+                          f"integer class indices of shape ({n_samples},).")
+            if x.maxshape[0] is not None:
+                found.add(f"{where} cannot grow (maxshape {x.maxshape}); create it with "
+                          f"shape (0, ...) and maxshape=(None, ...), then resize and write "
+                          f"one block at a time.")
+            _check_chunks(found, where, x, image_shape)
+            if len(y) == n_samples and n_samples:
+                values = y[:]
+                bad = np.flatnonzero((values < 0) | (values >= n_classes))
+                if len(bad):
+                    found.add(f"{Path(path).name}:/{labels} row {bad[0]} has label "
+                              f"{values[bad[0]]}, outside [0, {n_classes}).")
+    return found.report(f"{n_samples} images and labels, resizable, in chunks of whole "
+                        f"images of a sensible size.", verbose)
+
+
+def _check_chunks(found, where, images, image_shape):
+    if images.chunks is None:
+        found.stop(f"{where} is contiguous: a resizable dataset needs chunks; give "
+                   f"chunks=(rows, {', '.join(map(str, image_shape))}).")
+    if tuple(images.chunks[1:]) != tuple(image_shape):
+        found.add(f"{where} has chunks {images.chunks}, which cut images apart: a batch "
+                  f"reads whole images, so give chunks=(rows, "
+                  f"{', '.join(map(str, image_shape))}).")
+    size = int(np.prod(images.chunks)) * images.dtype.itemsize
+    low, high = CHUNK_BYTES
+    if not low <= size <= high:
+        found.add(f"{where} has chunks of {size / 1024:.0f} KiB; aim for 10 KiB to 1 MiB (h5py's "
+                  f"guide; a bigger chunk does not fit the 1 MiB chunk cache, a smaller one "
+                  f"means many tiny reads).")
+
+
+def check_hdf5_writer(write, n_samples=None, block_size=256, profile="ci", verbose=True):
+    """Checks a learner's block-wise HDF5 writer: its file, its contents, its memory.
+
+    Runs `write(path, n_samples, block_size)` in a fresh process (so its peak
+    memory is its own), then checks the file with `check_hdf5_file` and
+    compares rows with the course's synthetic data (`synthetic.images` and
+    `synthetic.labels` of ids `0..n_samples-1`, `config.SEED`, the profile's
+    image size). Writing block by block must add well under the data's size.
+
+    Args:
+        write: the learner's `write(path, n_samples, block_size)`.
+        n_samples: samples to write; default: about 96 MiB of images, enough
+            for a writer that holds everything to show in its memory.
+        block_size: samples per block, passed to `write`.
+        profile: the profile whose image size the file must have.
+
+    Returns:
+        A `Report`.
+    """
+    profile = config.get_profile(profile)
+    shape = profile.image_shape
+    n_samples = n_samples or int(96 * 2**20 // np.prod(shape))
+    data_mib = n_samples * np.prod(shape) / 2**20
+    found, added = Findings(), None
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "written.h5"
+        with found:
+            result = child.run(write, str(path), n_samples, block_size,
+                               imports=("h5py", "numpy", "course_lib.synthetic"))
+            if not result.ok:
+                found.stop(f"write(path, {n_samples}, {block_size}) failed in its own "
+                           f"process: {result.error}")
+            added = result.added_mib
+            if not path.exists():
+                found.stop("write(path, ...) ran but wrote no file at `path`: it is not written yet.")
+            report = check_hdf5_file(path, n_samples, shape, profile.n_classes, verbose=False)
+            found.problems += report.problems
+            if report.ok:
+                _compare_rows(found, path, n_samples, profile)
+            if added > data_mib / 2:
+                found.add(f"Writing {data_mib:.0f} MiB of images added {added:.0f} "
+                          f"MiB to the process: hold one block in memory at a time "
+                          f"(synthetic.images(start, stop, ...) per block).")
+    return found.report(f"the file is complete and correct, and writing {data_mib:.0f} MiB "
+                        f"added {added or 0:.0f} MiB of memory.", verbose)
+
+
+def _compare_rows(found, path, n_samples, profile):
+    """Compares a few rows, the last one included, with the synthetic data."""
+    with hdf5_rows.open_file(path) as file:
+        for row in sorted({0, n_samples // 2, n_samples - 1}):
+            image = synthetic.images(row, row + 1, profile.image_size, config.SEED)[0]
+            label = synthetic.labels(row, row + 1, config.SEED)[0]
+            if not np.array_equal(file["images"][row], image) or file["labels"][row] != label:
+                found.stop(f"Row {row} of {path.name} does not hold sample {row} (compare with "
+                           f"synthetic.images({row}, {row + 1}, ...)): check the block offsets.")

@@ -1,0 +1,334 @@
+"""Checkers for loaders the learner writes: PyDatasets, generators, block reads."""
+
+import collections
+import itertools
+import pickle
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from course_lib.checks.report import Findings, Stop, fingerprints, first_array, runs
+
+
+def _epoch(ds, found, n_classes):
+    """Reads every batch of one epoch; returns sample fingerprints and batch sizes."""
+    prints, sizes = [], []
+    for index in range(len(ds)):
+        batch = found.call(f"ds[{index}]", ds.__getitem__, index)
+        if not isinstance(batch, tuple) or len(batch) not in (2, 3):
+            found.stop(
+                f"ds[{index}] returned {type(batch).__name__}, but Keras expects a "
+                f"tuple (inputs, labels); end __getitem__ with `return x, y`.")
+        x, y = first_array(batch[0]), np.asarray(batch[1])
+        if len(x) == 0:
+            found.add(
+                f"ds[{index}] is empty, so Keras would fail on it with an unrelated "
+                f"shape error; __len__ returns {len(ds)}, at least one batch too "
+                f"many. Use math.ceil(n_samples / batch_size).")
+            continue
+        if len(x) != len(y):
+            found.stop(
+                f"ds[{index}] has {len(x)} inputs but {len(y)} labels; both must "
+                f"come from the same sample ids.")
+        prints += fingerprints(x)
+        sizes.append(len(x))
+        _check_labels(found, f"ds[{index}]", y.argmax(-1) if y.ndim == 2 else y, n_classes)
+    return prints, sizes
+
+
+def _check_labels(found, where, labels, n_classes):
+    """Stops on labels that are not class indices in range."""
+    if not np.issubdtype(labels.dtype, np.integer) and not np.all(labels == np.round(labels)):
+        found.stop(f"{where} labels are {labels.dtype} with fractions; sparse labels "
+                   f"must be whole class indices.")
+    if len(labels) and labels.min() < 0:
+        found.stop(f"{where} has a negative label ({labels.min()}).")
+    if n_classes is not None and len(labels) and labels.max() >= n_classes:
+        found.stop(f"{where} has label {labels.max()} but there are only "
+                   f"{n_classes} classes (0 to {n_classes - 1}).")
+
+
+def _missing_samples(n_samples, unique, sizes, length):
+    """One sentence on samples that never appear, with the cause the numbers fit."""
+    missing = n_samples - unique
+    said = f"{missing} of {n_samples} samples never appear in an epoch."
+    batch = max(sizes, default=0)
+    if batch and set(sizes) == {batch} and length == n_samples // batch \
+            and missing == n_samples % batch:
+        return (f"{said} __len__ rounds down ({length} full batches of {batch}); use "
+                f"math.ceil(n_samples / batch_size) so the last, smaller batch is kept.")
+    counts = collections.Counter(sizes)
+    shape = ", ".join(f"{count} of {size}" for size, count in sorted(counts.items(), reverse=True))
+    return (f"{said} The epoch served {sum(sizes)} samples in batches of these sizes: "
+            f"{shape}. Check how __getitem__ slices the ids for each index.")
+
+
+def _once_per_epoch(found, prints, sizes, n_samples, length, fix_twice):
+    """Adds the problems of one epoch's fingerprints; True when complete."""
+    served, unique = len(prints), len(set(prints))
+    if unique < served:
+        found.add(f"{served - unique} sample(s) came twice in one epoch; {fix_twice}")
+    if unique < n_samples:
+        found.add(_missing_samples(n_samples, unique, sizes, length))
+    elif served > n_samples:
+        found.add(f"An epoch served {served} samples, more than the {n_samples} expected.")
+    return unique == served == n_samples
+
+
+def _workers(found, ds, workers):
+    """Checks the Keras worker settings, and that the loader survives pickling."""
+    if getattr(ds, "workers", 1) != workers:
+        found.add(f"ds.workers is {getattr(ds, 'workers', 1)}, expected {workers}: pass "
+                  f"workers={workers} through **kwargs to super().__init__.")
+    try:
+        copy = pickle.loads(pickle.dumps(ds))
+    except Exception as error:  # the learner's object: report, do not raise
+        found.stop(
+            f"The loader cannot be pickled ({type(error).__name__}: {str(error)[:120]}), so "
+            f"process workers cannot receive it. Keep a path in __init__ and open "
+            f"files lazily, once per process, in __getitem__.")
+    ds.on_epoch_end()
+    copy.on_epoch_end()  # each process moves on to the next epoch by itself
+    if fingerprints(first_array(ds[0][0])) != fingerprints(first_array(copy[0][0])):
+        found.add("After on_epoch_end, a pickled copy of the loader (what a worker process "
+                  "holds) serves another ds[0] than the original: derive each epoch's order "
+                  "from (seed, epoch), e.g. np.random.default_rng([seed, epoch]), not from "
+                  "np.random's global state.")
+
+
+def check_dataset(ds, n_samples, n_classes=None, shuffled=True, workers=None, verbose=True):
+    """Checks a learner's `PyDataset` and says in plain words what is wrong.
+
+    Reads two epochs (calling `on_epoch_end` in between, as Keras does) and
+    checks that `super().__init__(**kwargs)` was called, that `len(ds)` counts
+    every batch, that batches are `(inputs, labels)` tuples of matching
+    length with valid labels, that every sample appears exactly once per
+    epoch (so the last partial batch is kept), and, when `shuffled`, that the
+    second epoch comes in a new order. Samples are told apart by the bytes of
+    their first input, so they must differ from one another.
+
+    Args:
+        ds: the dataset to check.
+        n_samples: how many samples it should serve per epoch.
+        n_classes: if given, labels must lie in `[0, n_classes)`.
+        shuffled: whether the order should change between epochs.
+        workers: if given, `ds.workers` must equal it, and the loader must
+            survive pickling (as process workers need) and give the same
+            order in every copy (an order from `(seed, epoch)`).
+        verbose: print the report.
+
+    Returns:
+        A `Report`; `report.ok` is True when nothing is wrong.
+
+    Example:
+
+    ```python
+    check_dataset(MyDataset(ids, labels, batch_size=32), n_samples=len(ids))
+    # -> All checks passed: every sample once per epoch, reshuffled, last batch kept.
+    ```
+    """
+    found = Findings()
+    with found:
+        found.require(ds, "The dataset")
+        if not isinstance(vars(ds).get("_workers"), int):
+            found.add(
+                "__init__ does not call super().__init__(**kwargs), so Keras cannot "
+                "set workers, use_multiprocessing or max_queue_size; add it as the "
+                "first line of __init__.")
+        length = found.call("len(ds)", len, ds)
+        if length == 0:
+            found.stop(f"len(ds) is 0, so Keras would train on nothing; with {n_samples} "
+                       f"samples use math.ceil(n_samples / batch_size).")
+        first, sizes = _epoch(ds, found, n_classes)
+        complete = _once_per_epoch(
+            found, first, sizes, n_samples, length,
+            "each batch must take its own slice of the ids, e.g. "
+            "ids[i * batch_size:(i + 1) * batch_size].")
+        found.call("ds.on_epoch_end()", lambda: ds.on_epoch_end() or True)
+        second, _ = _epoch(ds, found, n_classes)
+        if complete and sorted(second) != sorted(first):
+            found.add("The second epoch served different samples than the first; "
+                      "on_epoch_end should reorder the ids, not change them.")
+        elif shuffled and second == first and len(first) > 1:
+            found.add("The second epoch came in the same order as the first; shuffle the "
+                      "ids in on_epoch_end (or pass a new seed per epoch).")
+        if workers is not None:
+            _workers(found, ds, workers)
+    success = "every sample once per epoch, " + ("reshuffled, " if shuffled else "") + \
+        "last batch kept" + (f", ready for {workers} workers." if workers else ".")
+    return found.report(success, verbose)
+
+
+def id_coded_file(folder, n_samples=1000, n_classes=3, name="ids.h5"):
+    """Writes an HDF5 file whose image `i` holds the number `i`, sorted by class.
+
+    `images` is int32 `(n, 2, 2, 1)`, every pixel of row `i` equal to `i`;
+    `labels` are sorted (`i * n_classes // n`), like a file written one class
+    after another. Checkers read a batch's row numbers back from its pixels.
+
+    Returns:
+        The path of the file.
+    """
+    path = Path(folder) / name
+    ids = np.arange(n_samples, dtype=np.int32)
+    with h5py.File(path, "w") as file:
+        file["images"] = np.broadcast_to(ids[:, None, None, None], (n_samples, 2, 2, 1))
+        file.create_dataset("labels", data=ids * n_classes // n_samples)
+    return path
+
+
+def check_block_loader(loader_class, batch_size=64, block_size=8, n_samples=1000, verbose=True):
+    """Checks a learner's HDF5 loader with a block shuffle, on a file it writes.
+
+    Builds `loader_class(path, batch_size=..., block_size=..., seed=0)` over
+    `id_coded_file` (datasets `images` and `labels`), runs `check_dataset`
+    on it, then reads which rows each batch took: a block shuffle takes a
+    few runs of consecutive rows per batch (about `batch_size / block_size`),
+    from random places, in a new order each epoch.
+
+    Returns:
+        A `Report`.
+    """
+    found = Findings()
+    with tempfile.TemporaryDirectory() as folder:
+        with found:
+            path = id_coded_file(folder, n_samples)
+            ds = found.call(f"{getattr(loader_class, '__name__', 'loader_class')}(path, ...)",
+                            loader_class, path, batch_size=batch_size,
+                            block_size=block_size, seed=0)
+            report = check_dataset(ds, n_samples, n_classes=3, verbose=False)
+            found.problems += report.problems
+            if not report.ok:
+                raise Stop
+            counts = [runs(first_array(ds[i][0])[:, 0, 0, 0]) for i in range(len(ds))]
+            expected = -(-batch_size // block_size)
+            mean = float(np.mean(counts))
+            if mean > 2 * expected:
+                found.add(
+                    f"A batch takes {mean:.0f} runs of consecutive rows on average, about one "
+                    f"per sample: that is a full shuffle, one read per row. Shuffle the order "
+                    f"of blocks of {block_size} rows, and read each block with one slice.")
+            elif expected > 2 and mean <= 2:
+                found.add(
+                    f"A batch takes {mean:.1f} runs of consecutive rows on average, so on a file "
+                    f"sorted by class (like this one) most batches hold a single class. Build "
+                    f"each batch from several blocks of {block_size} rows from random places.")
+    return found.report(
+        f"every sample once per epoch, reshuffled, about {-(-batch_size // block_size)} "
+        f"contiguous reads per batch.", verbose)
+
+
+def check_generator(make_batches, images, labels, batch_size, steps_per_epoch, epochs=3,
+                    shuffled=True, verbose=True):
+    """Checks a learner's batch generator for `fit(..., steps_per_epoch=...)`.
+
+    Calls `make_batches(images, labels, batch_size)` once, then draws
+    `steps_per_epoch * epochs` batches, as `fit` does: it must never run
+    out, and each epoch's batches must hold every sample once. When
+    `shuffled`, each epoch comes in a new order and no batch holds a single
+    class when the data has several (the fix for class-sorted files).
+
+    Returns:
+        A `Report`.
+    """
+    found = Findings()
+    with found:
+        batches = found.call("make_batches(images, labels, batch_size)", make_batches,
+                             images, labels, batch_size)
+        if not hasattr(batches, "__next__"):
+            found.stop(f"make_batches returned a {type(batches).__name__}, not a generator: "
+                       f"use `yield` inside the loop, so batches are made one at a time.")
+        orders, sizes, n_classes = [], [], len(np.unique(labels))
+        for epoch, step in itertools.product(range(epochs), range(steps_per_epoch)):
+            if step == 0:
+                orders.append([])
+                sizes.append([])
+            try:
+                batch = next(batches)
+            except StopIteration:
+                found.stop(
+                    f"The generator ran out after {epoch * steps_per_epoch + step} batches "
+                    f"(epoch {epoch}, step {step}), but fit asks for steps_per_epoch x epochs "
+                    f"= {steps_per_epoch * epochs}: wrap the loop in `while True:`.")
+            except Exception as error:  # the learner's code
+                found.stop(f"next(generator) raised {type(error).__name__}: {str(error)[:200]}.")
+            if not isinstance(batch, tuple) or len(batch) != 2:
+                found.stop(f"Batch {step} of epoch {epoch} is a {type(batch).__name__}, "
+                           f"expected a tuple (images, labels): `yield x, y`.")
+            x, y = first_array(batch[0]), np.asarray(batch[1])
+            if len(x) != len(y):
+                found.stop(f"Batch {step} of epoch {epoch} has {len(x)} images but {len(y)} labels.")
+            if shuffled and n_classes > 1 and len(y) > n_classes and len(np.unique(y)) == 1:
+                found.add(f"Batch {step} of epoch {epoch} holds class {y[0]} only: shuffle the "
+                          f"sample ids at the start of each pass.")
+            orders[-1] += fingerprints(x)
+            sizes[-1].append(len(x))
+        for epoch, order in enumerate(orders):
+            if not _once_per_epoch(found, order, sizes[epoch], len(images), steps_per_epoch,
+                                   "each pass must visit every id once."):
+                found.add(f"(epoch {epoch}) With steps_per_epoch = ceil(n / batch_size) = "
+                          f"{steps_per_epoch}, each pass must end with the last, smaller batch.")
+                break
+        if shuffled and len(orders) > 1 and orders[0] == orders[1]:
+            found.add("Epochs 0 and 1 came in the same order: reshuffle the ids at the start "
+                      "of each pass of the `while True` loop.")
+    return found.report(
+        f"{steps_per_epoch * epochs} batches without running out, every sample once per "
+        f"epoch" + (", reshuffled and mixed." if shuffled else "."), verbose)
+
+
+def _slow_numbers(count, pause):
+    """A generator that holds the GIL-free pause inside its body."""
+    for number in range(count):
+        time.sleep(pause)
+        yield number
+
+
+def check_thread_safe(wrap, threads=4, count=60, verbose=True):
+    """Checks a learner's wrapper that makes a generator safe to share between threads.
+
+    Wraps a slow generator (it sleeps inside, as one reading a file does),
+    calls `next` on the wrapper from `threads` threads at once, and checks
+    that nothing raised and that every item came out exactly once.
+
+    Returns:
+        A `Report`.
+    """
+    found = Findings()
+    with found:
+        shared = found.call("wrap(generator)", wrap, _slow_numbers(count, 0.002))
+        if not hasattr(shared, "__next__"):
+            found.stop(f"wrap returned a {type(shared).__name__} without __next__: return an "
+                       f"object whose __next__ takes a lock, then calls next() on the generator.")
+        taken, errors = [], []
+
+        def drain():
+            for _ in range(count + 1):  # a wrapper that never stops cannot hang the check
+                try:
+                    taken.append(next(shared))
+                except StopIteration:
+                    return
+                except Exception as error:  # the learner's code, in a thread
+                    errors.append(error)
+                    return
+
+        pool = [threading.Thread(target=drain) for _ in range(threads)]
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            thread.join(timeout=30)
+        if errors:
+            found.stop(f"{len(errors)} of {threads} threads failed, e.g. "
+                       f"{type(errors[0]).__name__}: {errors[0]}. Take a threading.Lock "
+                       f"around next() on the generator.")
+        if any(item is None for item in taken):
+            found.stop("__next__ returned None: it is not written yet (return next(generator)).")
+        if sorted(taken) != list(range(count)):
+            found.add(f"The threads received {len(taken)} items for {count} produced "
+                      f"({len(set(taken))} distinct): each item must come out exactly once.")
+    return found.report(f"{threads} threads shared one generator; each of its {count} "
+                        f"items came out once.", verbose)

@@ -1,0 +1,135 @@
+"""Checkers for `tf.data` pipelines and for the shards of several workers."""
+
+import numpy as np
+
+from course_lib.checks.report import Findings, Stop, fingerprints, first_array
+
+
+def _ops(dataset):
+    """The names of the dataset ops a `tf.data` pipeline is built from."""
+    import tensorflow as tf
+
+    graph = tf.compat.v1.GraphDef.FromString(dataset._as_serialized_graph().numpy())
+    return {node.op for node in graph.node}
+
+
+def check_pipeline(dataset, n_samples, epochs=2, parallel=True, prefetch=True, verbose=True):
+    """Checks a learner's `tf.data` pipeline: signature, size, order, overlap.
+
+    Checks that it yields `(inputs, labels)` batches, that its cardinality is
+    known and finite (so `fit` shows progress and ends each epoch), that each
+    of `epochs` passes serves every sample once, in a new order each time,
+    and, if asked, that it reads in parallel (`num_parallel_calls` in a
+    `map` or `interleave`) and ends with `prefetch`. Samples are told apart
+    by the bytes of their first input.
+
+    Returns:
+        A `Report`.
+
+    Example:
+
+    ```python
+    check_pipeline(make_pipeline(path, batch_size=32), n_samples=2048)
+    ```
+    """
+    import tensorflow as tf
+
+    found = Findings()
+    with found:
+        if not isinstance(dataset, tf.data.Dataset):
+            found.stop(f"Expected a tf.data.Dataset, received {type(dataset).__name__}: "
+                       f"it is not built yet.")
+        spec = dataset.element_spec
+        if not isinstance(spec, tuple) or len(spec) not in (2, 3):
+            found.stop(f"Its elements are {spec}, but fit expects (inputs, labels) tuples: "
+                       f"map each element to a pair.")
+        cardinality = int(dataset.cardinality())
+        if cardinality == tf.data.INFINITE_CARDINALITY:
+            found.add("It repeats forever (.repeat()), so fit cannot tell where an epoch "
+                      "ends; drop .repeat() and let fit start a new pass each epoch.")
+        elif cardinality == tf.data.UNKNOWN_CARDINALITY:
+            found.add("Its cardinality is unknown, so fit shows no progress bar and cannot "
+                      "plan steps; start from Dataset.range(n) or from_tensor_slices, or "
+                      "declare it with .apply(tf.data.experimental.assert_cardinality(n)).")
+        ops = _ops(dataset)
+        if parallel and not any(op.startswith(("ParallelMap", "ParallelInterleave",
+                                               "ParallelBatch")) for op in ops):
+            found.add("Reads run one at a time: give the map (or interleave) that reads "
+                      "num_parallel_calls=tf.data.AUTOTUNE.")
+        if prefetch and "PrefetchDataset" not in ops:
+            found.add("Nothing overlaps reading with training: end the pipeline with "
+                      ".prefetch(tf.data.AUTOTUNE).")
+        if cardinality == tf.data.INFINITE_CARDINALITY:
+            raise Stop
+        orders = []
+        for epoch in range(epochs):
+            order = []
+            for index, batch in enumerate(dataset):
+                x, y = first_array(batch[0]), np.asarray(batch[1])
+                if len(x) != len(y):
+                    found.stop(f"Batch {index} of epoch {epoch} has {len(x)} inputs and "
+                               f"{len(y)} labels.")
+                order += fingerprints(x)
+            orders.append(order)
+            if len(set(order)) != len(order) or len(order) != n_samples:
+                found.stop(f"Epoch {epoch} served {len(order)} samples ({len(set(order))} "
+                           f"distinct) for {n_samples}: every sample exactly once per epoch "
+                           f"(no .repeat() before .batch(), no drop_remainder).")
+        if epochs > 1 and orders[0] == orders[1]:
+            found.add("Epochs 0 and 1 came in the same order: shuffle the sample ids with "
+                      ".shuffle(n, reshuffle_each_iteration=True) before reading.")
+    return found.report(
+        "(inputs, labels) batches, a known size, every sample once per epoch in a new "
+        "order" + (", parallel reads" if parallel else "") + (", prefetch." if prefetch else "."),
+        verbose)
+
+
+def check_shards(shard, n_samples, n_workers=2, epochs=2, verbose=True):
+    """Checks a learner's split of each epoch between several workers.
+
+    Calls `shard(epoch, worker, n_workers)` for every worker and epoch; each
+    must return the sample positions that worker reads. Per epoch, the
+    shards must be disjoint, cover all `n_samples`, and be balanced (sizes
+    differ by at most one batch's worth: 1% of the samples, at least 1); the
+    order must change between epochs, while every worker computes it alike.
+
+    Returns:
+        A `Report`.
+    """
+    found = Findings()
+    with found:
+        epochs_seen = []
+        for epoch in range(epochs):
+            shards = []
+            for worker in range(n_workers):
+                positions = found.call(f"shard({epoch}, {worker}, {n_workers})",
+                                       shard, epoch, worker, n_workers)
+                shards.append(np.asarray(positions).ravel())
+                again = np.asarray(shard(epoch, worker, n_workers)).ravel()
+                if not np.array_equal(again, shards[-1]):
+                    found.stop(f"shard({epoch}, {worker}, {n_workers}) changed between two calls: "
+                               f"derive the order from (seed, epoch) so every worker computes "
+                               f"the same one.")
+            sizes = [len(part) for part in shards]
+            taken = np.concatenate(shards)
+            counts = np.bincount(taken.astype(np.int64), minlength=n_samples) if len(taken) \
+                and taken.min() >= 0 else None
+            if counts is None or len(counts) > n_samples:
+                found.stop(f"Epoch {epoch}: positions must lie in [0, {n_samples}).")
+            twice = np.flatnonzero(counts > 1)
+            if len(twice):
+                found.stop(f"Epoch {epoch}: {len(twice)} samples go to more than one worker "
+                           f"(e.g. sample {twice[0]}); the shards must be disjoint.")
+            missing = np.flatnonzero(counts == 0)
+            if len(missing):
+                found.stop(f"Epoch {epoch}: {len(missing)} samples go to no worker (e.g. sample "
+                           f"{missing[0]}); together the shards must cover every sample.")
+            if max(sizes) - min(sizes) > max(1, n_samples // 100):
+                found.add(f"Epoch {epoch}: shard sizes {sizes} are unbalanced; the slowest "
+                          f"worker sets the pace, so give each about n / {n_workers}.")
+            epochs_seen.append(shards[0])
+        if epochs > 1 and np.array_equal(epochs_seen[0], epochs_seen[1]):
+            found.add("Worker 0 reads the same samples in the same order every epoch: shuffle "
+                      "the global order with a seed that includes the epoch, then split it.")
+    return found.report(f"{n_workers} disjoint, balanced shards covering all {n_samples} "
+                        f"samples, a new order each epoch.", verbose)

@@ -1,0 +1,143 @@
+"""What every checker shares: the report, and calling a learner's code safely.
+
+A checker never raises because of the learner's code: an exception, a stub
+that returns `None`, or a wrong type becomes one sentence in the report. So
+a notebook whose exercises are still blank runs from top to bottom, and each
+check cell says "Not done yet". The tests
+hold every checker to both sides: "Not done yet" on the blank learner
+notebooks, "All checks passed" on the solution notebooks.
+"""
+
+import hashlib
+
+import numpy as np
+
+NOT_DONE = "Not done yet"
+DONE = "All checks passed"
+
+
+class Report:
+    """The outcome of a checker: `ok`, the `problems`, and one line to show.
+
+    Args:
+        problems: sentences, one per problem found (repeats are dropped).
+        success: what was checked, said when there is no problem.
+
+    Example:
+
+    >>> Report([], "every sample once.")
+    All checks passed: every sample once.
+    >>> Report(["ds[3] is empty."], "every sample once.")
+    Not done yet:
+    - ds[3] is empty.
+    """
+
+    def __init__(self, problems, success):
+        self.problems = list(dict.fromkeys(problems))
+        self.success = success
+
+    @property
+    def ok(self):
+        return not self.problems
+
+    def __repr__(self):
+        if self.ok:
+            return f"{DONE}: {self.success}"
+        return "\n".join([f"{NOT_DONE}:", *(f"- {problem}" for problem in self.problems)])
+
+
+class Stop(Exception):
+    """Raised inside a checker when going on would only repeat the problem."""
+
+
+class Findings:
+    """Collects a checker's problems; `call` runs learner code without raising.
+
+    Used as a context manager, it ends the check quietly at a `stop`.
+
+    Example:
+
+    >>> found = Findings()
+    >>> with found:
+    ...     found.call("make_batches()", lambda: 1 / 0)
+    ...     found.add("never reached")
+    >>> found.problems
+    ['make_batches() raised ZeroDivisionError: division by zero.']
+    """
+
+    def __init__(self):
+        self.problems = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, trace):
+        return kind is not None and issubclass(kind, Stop)  # a stop ends the check, quietly
+
+    def add(self, sentence):
+        self.problems.append(sentence)
+
+    def stop(self, sentence):
+        """Adds a problem and ends the check."""
+        self.add(sentence)
+        raise Stop
+
+    def require(self, value, what):
+        """Stops when the learner's `value` is still `None` (a blank exercise)."""
+        if value is None:
+            self.stop(f"{what} is None: it is not built yet (fill in the exercise cell above).")
+        return value
+
+    def call(self, what, fn, *args, **kwargs):
+        """Returns `fn(*args, **kwargs)`; on an exception, says so and stops.
+
+        A `NotImplementedError` or a `None` result reads as "not written yet".
+        """
+        try:
+            value = fn(*args, **kwargs)
+        except NotImplementedError:
+            self.stop(f"{what} is not written yet: fill in the exercise cell above.")
+        except Exception as error:  # the learner's code: report it, do not raise
+            self.stop(f"{what} raised {type(error).__name__}: {str(error)[:200]}.")
+        if value is None:
+            self.stop(f"{what} returned None: it is not written yet (or lacks a return).")
+        return value
+
+    def report(self, success, verbose=True):
+        """The `Report`, printed when `verbose`."""
+        report = Report(self.problems, success)
+        if verbose:
+            print(report)
+        return report
+
+
+def fingerprints(rows):
+    """One short hash per row of an array: tells samples apart by their bytes.
+
+    Example:
+
+    >>> a, b, c = fingerprints(np.array([[1, 2], [3, 4], [1, 2]]))
+    >>> a == c, a == b
+    (True, False)
+    """
+    rows = np.ascontiguousarray(rows)
+    return [hashlib.blake2b(row.tobytes(), digest_size=8).hexdigest() for row in rows]
+
+
+def first_array(inputs):
+    """The array a batch's inputs start with: `x` itself, `x[0]` or `x`'s first value."""
+    if isinstance(inputs, dict):
+        inputs = next(iter(inputs.values()))
+    elif isinstance(inputs, (tuple, list)):
+        inputs = inputs[0]
+    return np.asarray(inputs)
+
+
+def runs(positions):
+    """How many runs of consecutive values a set of positions makes.
+
+    >>> runs([7, 3, 4, 5, 9, 8])
+    2
+    """
+    ordered = np.sort(np.asarray(positions))
+    return int(1 + np.count_nonzero(np.diff(ordered) != 1)) if len(ordered) else 0

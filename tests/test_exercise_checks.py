@@ -1,0 +1,376 @@
+"""Every exercise checker, on a correct answer, a blank stub and broken ones.
+
+Each broken input is a mistake learners make; the test asserts the one
+sentence that names it.
+"""
+
+import math
+import threading
+
+import h5py
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from course_lib import checks, config, synthetic, workloads
+from course_lib.loaders import FollowEpochs
+
+# --- an HDF5 loader with a block shuffle ----------------------------------------------
+
+
+class BlockLoader(keras.utils.PyDataset):
+    """A correct minimal answer: shuffled blocks, each read with one slice."""
+
+    def __init__(self, path, batch_size, block_size, seed, order="block", **kwargs):
+        super().__init__(**kwargs)
+        self.path, self.batch_size, self.block_size = path, batch_size, block_size
+        self.seed, self.order, self.epoch, self.file = seed, order, 0, None
+        with h5py.File(path, "r") as file:
+            self.n = len(file["labels"])
+
+    def __len__(self):
+        return math.ceil(self.n / self.batch_size)
+
+    def _positions(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        if self.order == "full":
+            return rng.permutation(self.n)
+        starts = np.arange(0, self.n, self.block_size)
+        if self.order == "block":
+            starts = rng.permutation(starts)
+        else:  # "batches": whole batches in random order, one run each
+            starts = np.arange(0, self.n, self.batch_size)
+            rng.shuffle(starts)
+            return np.concatenate([np.arange(s, min(s + self.batch_size, self.n)) for s in starts])
+        return np.concatenate([np.arange(s, min(s + self.block_size, self.n)) for s in starts])
+
+    def __getitem__(self, index):
+        if self.file is None:
+            self.file = h5py.File(self.path, "r")
+        rows = np.sort(self._positions()[index * self.batch_size:(index + 1) * self.batch_size])
+        return self.file["images"][rows], self.file["labels"][rows]
+
+    def on_epoch_end(self):
+        self.epoch += 1
+
+
+def test_block_loader_checker():
+    assert checks.check_block_loader(BlockLoader, verbose=False).ok
+    scattered = checks.check_block_loader(
+        lambda *a, **k: BlockLoader(*a, order="full", **k), verbose=False)
+    assert "that is a full shuffle, one read per row" in scattered.problems[0]
+    one_run = checks.check_block_loader(
+        lambda *a, **k: BlockLoader(*a, order="batches", **k), verbose=False)
+    assert "most batches hold a single class" in one_run.problems[0]
+    blank = checks.check_block_loader(lambda *a, **k: None, verbose=False)
+    assert "returned None: it is not written yet" in blank.problems[0]
+
+
+# --- generators ------------------------------------------------------------------------
+
+X = np.arange(100 * 2, dtype=np.float32).reshape(100, 2)
+Y = np.repeat(np.arange(4), 25)  # sorted by class
+STEPS = math.ceil(100 / 16)
+
+
+def forever(images, labels, batch_size, shuffle=True, loop=True):
+    rng = np.random.default_rng(0)
+    while True:
+        ids = rng.permutation(len(images)) if shuffle else np.arange(len(images))
+        for start in range(0, len(ids), batch_size):
+            batch = ids[start:start + batch_size]
+            yield images[batch], labels[batch]
+        if not loop:
+            return
+
+
+def test_generator_checker():
+    assert checks.check_generator(forever, X, Y, 16, STEPS, verbose=False).ok
+    once = checks.check_generator(lambda *a: forever(*a, loop=False), X, Y, 16, STEPS,
+                                  verbose=False)
+    assert "ran out after 7 batches (epoch 1, step 0)" in once.problems[0]
+    assert "while True" in once.problems[0]
+    in_order = checks.check_generator(lambda *a: forever(*a, shuffle=False), X, Y, 16, STEPS,
+                                      verbose=False)
+    assert any("holds class 0 only" in p for p in in_order.problems)
+    assert any("same order" in p for p in in_order.problems)
+    assert checks.check_generator(lambda *a: forever(*a, shuffle=False), X, Y, 16, STEPS,
+                                  shuffled=False, verbose=False).ok
+    eager = checks.check_generator(lambda x, y, b: [(x[:b], y[:b])], X, Y, 16, STEPS,
+                                   verbose=False)
+    assert "not a generator: use `yield`" in eager.problems[0]
+    assert "not written yet" in checks.check_generator(lambda *a: None, X, Y, 16, STEPS,
+                                                       verbose=False).problems[0]
+
+
+class Locked:
+    def __init__(self, generator):
+        self.generator, self.lock = generator, threading.Lock()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        with self.lock:
+            return next(self.generator)
+
+
+def test_thread_safe_checker():
+    assert checks.check_thread_safe(Locked, verbose=False).ok
+    bare = checks.check_thread_safe(lambda generator: generator, verbose=False)
+    assert "generator already executing" in bare.problems[0] and "Lock" in bare.problems[0]
+    assert "without __next__" in checks.check_thread_safe(lambda g: [1], verbose=False).problems[0]
+
+
+# --- HDF5 files and writers -------------------------------------------------------------
+
+SHAPE = (8, 8, 3)
+
+
+def write_file(path, n=300, chunks=(64, *SHAPE), maxshape=(None, *SHAPE), labels=None):
+    with h5py.File(path, "w") as file:
+        file.create_dataset("images", data=np.ones((n, *SHAPE), np.uint8), chunks=chunks,
+                            maxshape=maxshape)
+        file["labels"] = np.arange(n) % 3 if labels is None else labels
+    return path
+
+
+@pytest.mark.parametrize("options, problem", [
+    ({}, None),
+    ({"chunks": None, "maxshape": None}, "is contiguous"),
+    ({"maxshape": None}, "cannot grow"),
+    ({"chunks": (64, 4, 8, 3)}, "cut images apart"),
+    ({"chunks": (1, *SHAPE)}, "chunks of 0 KiB; aim for 10 KiB to 1 MiB"),
+    ({"labels": np.full(300, 3)}, "row 0 has label 3, outside [0, 3)"),
+])
+def test_hdf5_file_checker(tmp_path, options, problem):
+    path = write_file(tmp_path / "mine.h5", **options)
+    report = checks.check_hdf5_file(path, 300, SHAPE, 3, verbose=False)
+    assert report.ok if problem is None else problem in " ".join(report.problems)
+
+
+def test_hdf5_file_checker_names_missing_datasets_and_files(tmp_path):
+    path = write_file(tmp_path / "mine.h5")
+    report = checks.check_hdf5_file(path, 300, SHAPE, 3, images="x", verbose=False)
+    assert "mine.h5 has no dataset 'x' (it has: images, labels)" in report.problems[0]
+    missing = checks.check_hdf5_file(tmp_path / "none.h5", 300, SHAPE, 3, verbose=False)
+    assert "none.h5" in missing.problems[0]
+
+
+def block_writer(path, n_samples, block_size, offset=0):
+    size = config.get_profile("ci").image_size
+    with h5py.File(path, "w") as file:
+        images = file.create_dataset("images", (0, size, size, 3), np.uint8,
+                                     maxshape=(None, size, size, 3), chunks=(64, size, size, 3))
+        labels = file.create_dataset("labels", (0,), np.int64, maxshape=(None,), chunks=(4096,))
+        for start in range(0, n_samples, block_size):
+            stop = min(start + block_size, n_samples)
+            images.resize(stop, axis=0)
+            labels.resize(stop, axis=0)
+            images[start:stop] = synthetic.images(start + offset, stop + offset, size, config.SEED)
+            labels[start:stop] = synthetic.labels(start + offset, stop + offset, config.SEED)
+
+
+def test_hdf5_writer_checker():
+    assert checks.check_hdf5_writer(block_writer, verbose=False).ok
+    shifted = checks.check_hdf5_writer(lambda p, n, b: block_writer(p, n, b, offset=1),
+                                       verbose=False)
+    assert "Row 0 of written.h5 does not hold sample 0" in shifted.problems[0]
+    whole = checks.check_hdf5_writer(lambda p, n, b: block_writer(p, n, n), verbose=False)
+    assert "hold one block in memory at a time" in whole.problems[0]
+    blank = checks.check_hdf5_writer(lambda p, n, b: None, verbose=False)
+    assert "wrote no file at `path`: it is not written yet" in blank.problems[0]
+
+
+# --- augmentation ------------------------------------------------------------------------
+
+IMAGES = np.random.default_rng(0).integers(0, 255, (8, 6, 6, 3), dtype=np.uint8)
+IDS = np.arange(100, 108)
+
+
+def flip(images, ids, epoch, seed=7, key=None):
+    keys = ids if key is None else key(ids, epoch)
+    out = images.copy()
+    for row, sample in enumerate(keys):
+        rng = np.random.default_rng([seed, epoch, sample] if key is None else sample)
+        if rng.random() < 0.5:
+            out[row] = out[row, :, ::-1]
+        out[row] = np.roll(out[row], rng.integers(1, 3), axis=0)
+    return out
+
+
+def test_augmentation_checker():
+    assert checks.check_augmentation(flip, IMAGES, IDS, verbose=False).ok
+    cases = {
+        "different images: draw from np.random.default_rng": lambda x, i, e: flip(
+            x, i, e, key=lambda ids, epoch: [np.random.randint(1 << 30) for _ in ids]),
+        "changes with the batch it is in": lambda x, i, e: flip(
+            x, i, e, key=lambda ids, epoch: [[epoch, row] for row in range(len(ids))]),
+        "Epoch 1 gave the same images": lambda x, i, e: flip(
+            x, i, e, key=lambda ids, epoch: [[int(s)] for s in ids]),
+        "one random draw serves the whole batch": lambda x, i, e: flip(
+            x, i, e, key=lambda ids, epoch: [[epoch, int(ids.sum())]] * len(ids)),
+        "keep the batch's shape": lambda x, i, e: x[:, :4],
+        "unchanged: it is not written yet": lambda x, i, e: x,
+    }
+    for problem, transform in cases.items():
+        report = checks.check_augmentation(transform, IMAGES, IDS, verbose=False)
+        assert problem in " ".join(report.problems), problem
+
+
+class Batches(keras.utils.PyDataset):
+    def __init__(self, images, transform=None):
+        super().__init__()
+        self.images, self.transform = images, transform
+
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, index):
+        x = self.images[index * 4:(index + 1) * 4]
+        x = x if self.transform is None else self.transform(x, IDS[index * 4:(index + 1) * 4], 0)
+        return x, np.zeros(len(x))
+
+
+def test_validation_checker():
+    good = checks.check_validation_untouched(Batches(IMAGES), IMAGES,
+                                             train=Batches(IMAGES, flip), verbose=False)
+    assert good.ok
+    augmented = checks.check_validation_untouched(Batches(IMAGES, flip), IMAGES, verbose=False)
+    assert "valid[0] has 4 of 4 images that differ" in augmented.problems[0]
+    plain = checks.check_validation_untouched(Batches(IMAGES), IMAGES, train=Batches(IMAGES),
+                                              verbose=False)
+    assert "wrap the training loader" in plain.problems[0]
+
+
+# --- alignment ------------------------------------------------------------------------------
+
+FRAME = checks.id_coded_frame(300)
+MATRIX = checks.id_coded_matrix(300)
+
+
+def test_feature_rows_checker():
+    assert checks.check_feature_rows(lambda f, m: m[f["id"].to_numpy()], FRAME, MATRIX,
+                                     verbose=False).ok
+    cases = {
+        "sorted by id": lambda f, m: m[np.sort(f["id"].to_numpy())],
+        "by the frame's index": lambda f, m: m[f.index.to_numpy()],
+        "frame row 0 is sample": lambda f, m: m[f["id"].to_numpy()[::-1]],
+        "expected (200, 4)": lambda f, m: m[:10],
+        "not written yet": lambda f, m: None,
+    }
+    for problem, rows_for in cases.items():
+        report = checks.check_feature_rows(rows_for, FRAME, MATRIX, verbose=False)
+        assert problem in " ".join(report.problems), problem
+
+
+class Merged(keras.utils.PyDataset):
+    def __init__(self, shift=0):
+        super().__init__()
+        self.shift = shift
+
+    def __len__(self):
+        return 3
+
+    def __getitem__(self, index):
+        ids = np.arange(index * 10, index * 10 + 10)
+        images = np.broadcast_to(ids[:, None, None, None], (10, 2, 2, 1))
+        return (images, MATRIX[(ids + self.shift) % 300]), ids % 3
+
+
+def test_alignment_checker():
+    assert checks.check_alignment(Merged(), verbose=False).ok
+    report = checks.check_alignment(Merged(shift=1), verbose=False)
+    assert "Batch 0, row 0: the image is sample 0 but the feature row is sample 1" \
+        in report.problems[0]
+
+
+# --- tf.data pipelines ----------------------------------------------------------------------
+
+N = 64
+DATA = np.arange(N * 2, dtype=np.float32).reshape(N, 2)
+
+
+def pipeline(shuffle=True, parallel=True, prefetch=True, repeat=False, generator=False,
+             drop_remainder=False):
+    if generator:
+        ds = tf.data.Dataset.from_generator(lambda: iter(range(N)),
+                                            output_signature=tf.TensorSpec((), tf.int64))
+    else:
+        ds = tf.data.Dataset.range(N)
+    if shuffle:
+        ds = ds.shuffle(N, seed=0, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.batch(10, drop_remainder=drop_remainder)
+    ds = ds.map(lambda i: (tf.gather(DATA, i), i % 3),
+                num_parallel_calls=tf.data.AUTOTUNE if parallel else None)
+    return ds.prefetch(tf.data.AUTOTUNE) if prefetch else ds
+
+
+def test_pipeline_checker():
+    assert checks.check_pipeline(pipeline(), N, verbose=False).ok
+    cases = {
+        "same order": pipeline(shuffle=False),
+        "Reads run one at a time": pipeline(parallel=False),
+        "end the pipeline with .prefetch": pipeline(prefetch=False),
+        "repeats forever": pipeline(repeat=True),
+        "cardinality is unknown": pipeline(generator=True),
+        "Epoch 0 served 60 samples (60 distinct) for 64": pipeline(drop_remainder=True),
+        "Expected a tf.data.Dataset": None,
+    }
+    for problem, dataset in cases.items():
+        report = checks.check_pipeline(dataset, N, verbose=False)
+        assert problem in " ".join(report.problems), problem
+
+
+# --- shards -----------------------------------------------------------------------------------
+
+
+def shard(epoch, worker, workers, n=100, seed=0):
+    return np.random.default_rng([seed, epoch]).permutation(n)[worker::workers]
+
+
+def test_shards_checker():
+    assert checks.check_shards(shard, 100, verbose=False).ok
+    cases = {
+        "go to more than one worker": lambda e, w, k: shard(e, 0, k),
+        "go to no worker": lambda e, w, k: shard(e, w, k)[:-1],
+        "unbalanced": lambda e, w, k: np.arange(100)[:90] if w == 0 else np.arange(90, 100),
+        "same order every epoch": lambda e, w, k: shard(0, w, k),
+        "changed between two calls": lambda e, w, k: shard(np.random.randint(1 << 20), w, k),
+        "must lie in [0, 100)": lambda e, w, k: shard(e, w, k) + 1,
+        "not written yet": lambda e, w, k: None,
+    }
+    for problem, fn in cases.items():
+        report = checks.check_shards(fn, 100, verbose=False)
+        assert problem in " ".join(report.problems), problem
+
+
+# --- memory budgets -----------------------------------------------------------------------------
+
+
+def test_memory_budget_checker():
+    assert checks.check_memory_budget(workloads.allocate, 50, budget_mib=400, verbose=False).ok
+    over = checks.check_memory_budget(workloads.allocate, 600, budget_mib=300, verbose=False)
+    assert "passed the budget" in over.problems[0] and "300 MiB" in over.problems[0]
+    small = checks.check_memory_budget(workloads.allocate, 10, budget_mib=400, least_share=0.5,
+                                       verbose=False)
+    assert "you can afford more" in small.problems[0]
+    blank = checks.check_memory_budget(lambda: None, budget_mib=400, verbose=False)
+    assert "returned None: it is not written yet" in blank.problems[0]
+
+
+# --- resuming ---------------------------------------------------------------------------------
+
+
+def test_epoch_callback_checker():
+    assert checks.check_epoch_callback(FollowEpochs, verbose=False).ok
+    nothing = checks.check_epoch_callback(lambda loader: keras.callbacks.Callback(),
+                                          verbose=False)
+    assert "not [2, 3]: the resumed run replays earlier orders" in nothing.problems[0]
+    assert "not a Keras callback" in checks.check_epoch_callback(
+        lambda loader: 3, verbose=False).problems[0]
+    assert "not written yet" in checks.check_epoch_callback(
+        lambda loader: None, verbose=False).problems[0]
