@@ -374,3 +374,54 @@ def test_epoch_callback_checker():
         lambda loader: 3, verbose=False).problems[0]
     assert "not written yet" in checks.check_epoch_callback(
         lambda loader: None, verbose=False).problems[0]
+
+
+# --- lesson 00: the three layouts -----------------------------------------------------------
+
+
+def sample_reader(paths, global_rows=False):
+    """Reads one sample from the three ci layouts; `global_rows` forgets the split offset."""
+    from course_lib import course_data, layouts
+
+    features = course_data.open_features("ci")
+
+    def read_sample(sample_id):
+        split, ids = next((name, ids) for name, ids in course_data.split_ranges("ci").items()
+                          if sample_id in ids)
+        row = sample_id if global_rows else sample_id - ids.start
+        with h5py.File(paths["hdf5"], "r") as file:
+            images, labels = file[f"{split}/images"], file[f"{split}/labels"]
+            row = min(row, len(images) - 1)
+            image, label = images[row], labels[row]
+        npy = np.load(paths["npy"] / f"{layouts.sample_name(sample_id)}.npy")
+        return image, npy, features[sample_id], label
+
+    return read_sample
+
+
+def test_sample_reader_checker(ci_data):
+    assert checks.check_sample_reader(sample_reader(ci_data), "ci", verbose=False).ok
+    shifted = checks.check_sample_reader(sample_reader(ci_data, global_rows=True), "ci",
+                                         verbose=False)
+    assert "sample 2048 (in the valid split, from id 2048): the HDF5 image is another " \
+           "sample's" in shifted.problems[0]
+    assert "its row in /valid/images is 2048 - 2048" in shifted.problems[0]
+    pairs = checks.check_sample_reader(lambda i: (1, 2), "ci", verbose=False)
+    assert "expected a tuple (hdf5_image, npy_image, feature_row, label)" in pairs.problems[0]
+
+
+def test_disk_estimate_checker(ci_data):
+    def estimate(layout, profile, blocks=True):
+        image = int(np.prod(profile.image_shape))
+        if layout == "hdf5":
+            return profile.n_samples * image
+        if layout == "npy":
+            per_file = 4096 * -(-(image + 128) // 4096) if blocks else image + 128
+            return profile.n_samples * per_file
+        return profile.n_samples * (profile.n_features * 4 + 40)
+
+    assert checks.check_disk_estimate(estimate, "ci", verbose=False).ok
+    report = checks.check_disk_estimate(lambda l, p: estimate(l, p, blocks=False), "ci",
+                                        verbose=False)
+    [problem] = report.problems
+    assert problem.startswith("npy: estimated 9.4 MiB, but it uses 12.") and "4 KiB" in problem
