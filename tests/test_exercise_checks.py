@@ -178,7 +178,8 @@ def test_hdf5_writer_checker():
                                        verbose=False)
     assert "Row 0 of written.h5 does not hold sample 0" in shifted.problems[0]
     whole = checks.check_hdf5_writer(lambda p, n, b: block_writer(p, n, n), verbose=False)
-    assert "hold one block in memory at a time" in whole.problems[0]
+    assert "for a writer that holds one block: hold one block in memory at a time" \
+        in whole.problems[0]
     blank = checks.check_hdf5_writer(lambda p, n, b: None, verbose=False)
     assert "wrote no file at `path`: it is not written yet" in blank.problems[0]
 

@@ -75,6 +75,17 @@ def _check_chunks(found, where, images, image_shape):
                   f"means many tiny reads).")
 
 
+def _one_block_at_a_time(path, n_samples, block_size, image_size):
+    """The reference writer: what writing block by block costs in memory."""
+    from course_lib import layouts
+
+    with layouts.HDF5Writer(path, (image_size, image_size, 3), config.CLASS_NAMES) as writer:
+        for start in range(0, n_samples, block_size):
+            stop = min(start + block_size, n_samples)
+            writer.append("train", synthetic.images(start, stop, image_size, config.SEED),
+                          synthetic.labels(start, stop, config.SEED), np.arange(start, stop))
+
+
 def check_hdf5_writer(write, n_samples=None, block_size=256, profile="ci", verbose=True):
     """Checks a learner's block-wise HDF5 writer: its file, its contents, its memory.
 
@@ -82,7 +93,9 @@ def check_hdf5_writer(write, n_samples=None, block_size=256, profile="ci", verbo
     memory is its own), then checks the file with `check_hdf5_file` and
     compares rows with the course's synthetic data (`synthetic.images` and
     `synthetic.labels` of ids `0..n_samples-1`, `config.SEED`, the profile's
-    image size). Writing block by block must add well under the data's size.
+    image size). Its memory is compared with the kit's own block writer, run
+    the same way: it may add up to that plus half the data, while a writer
+    that holds all the images adds the whole data on top.
 
     Args:
         write: the learner's `write(path, n_samples, block_size)`.
@@ -98,26 +111,28 @@ def check_hdf5_writer(write, n_samples=None, block_size=256, profile="ci", verbo
     shape = profile.image_shape
     n_samples = n_samples or int(96 * 2**20 // np.prod(shape))
     data_mib = n_samples * np.prod(shape) / 2**20
+    imports = ("h5py", "numpy", "course_lib.synthetic")
     found, added = Findings(), None
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, found:
         path = Path(folder) / "written.h5"
-        with found:
-            result = child.run(write, str(path), n_samples, block_size,
-                               imports=("h5py", "numpy", "course_lib.synthetic"))
-            if not result.ok:
-                found.stop(f"write(path, {n_samples}, {block_size}) failed in its own "
-                           f"process: {result.error}")
-            added = result.added_mib
-            if not path.exists():
-                found.stop("write(path, ...) ran but wrote no file at `path`: it is not written yet.")
-            report = check_hdf5_file(path, n_samples, shape, profile.n_classes, verbose=False)
-            found.problems += report.problems
-            if report.ok:
-                _compare_rows(found, path, n_samples, profile)
-            if added > data_mib / 2:
-                found.add(f"Writing {data_mib:.0f} MiB of images added {added:.0f} "
-                          f"MiB to the process: hold one block in memory at a time "
-                          f"(synthetic.images(start, stop, ...) per block).")
+        result = child.run(write, str(path), n_samples, block_size, imports=imports)
+        if not result.ok:
+            found.stop(f"write(path, {n_samples}, {block_size}) failed in its own "
+                       f"process: {result.error}")
+        added = result.added_mib
+        if not path.exists():
+            found.stop("write(path, ...) ran but wrote no file at `path`: it is not written yet.")
+        report = check_hdf5_file(path, n_samples, shape, profile.n_classes, verbose=False)
+        found.problems += report.problems
+        if report.ok:
+            _compare_rows(found, path, n_samples, profile)
+        reference = child.run(_one_block_at_a_time, str(Path(folder) / "reference.h5"),
+                              n_samples, block_size, profile.image_size, imports=imports)
+        if added > reference.added_mib + data_mib / 2:
+            found.add(f"Writing {data_mib:.0f} MiB of images added {added:.0f} MiB to the "
+                      f"process, against {reference.added_mib:.0f} MiB for a writer that "
+                      f"holds one block: hold one block in memory at a time "
+                      f"(synthetic.images(start, stop, ...) per block).")
     return found.report(f"the file is complete and correct, and writing {data_mib:.0f} MiB "
                         f"added {added or 0:.0f} MiB of memory.", verbose)
 
