@@ -47,6 +47,8 @@ class Profile:
         block_size: samples generated and written per block; the writers hold
             one block in memory at a time.
         chunk_rows: rows per HDF5 chunk.
+        shard_bytes: size of each TFRecord shard (a few shards per split in
+            `ci` and `lesson`, the usual 100-200 MB in `large`).
     """
 
     name: str
@@ -59,6 +61,7 @@ class Profile:
     epochs: int
     block_size: int
     chunk_rows: int
+    shard_bytes: int = 128 * 2**20
 
     @property
     def n_classes(self):
@@ -93,10 +96,10 @@ PROFILES = {
     for profile in (
         Profile("ci", n_train=2048, n_valid=512, n_test=512, image_size=32,
                 n_features=64, batch_size=32, epochs=6, block_size=256,
-                chunk_rows=64),
+                chunk_rows=64, shard_bytes=2**19),
         Profile("lesson", n_train=12288, n_valid=2048, n_test=2048,
                 image_size=64, n_features=256, batch_size=64, epochs=5,
-                block_size=1024, chunk_rows=64),
+                block_size=1024, chunk_rows=64, shard_bytes=4 * 2**20),
         Profile("large", n_train=409600, n_valid=40960, n_test=40960,
                 image_size=128, n_features=4096, batch_size=64, epochs=3,
                 block_size=1024, chunk_rows=32),

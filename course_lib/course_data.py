@@ -5,9 +5,14 @@
 | `hdf5`  | `course.h5`             | `/<split>/images`, `/labels`, `/ids` per split |
 | `npy`   | `npy/`                  | one `<name>.npy` per sample, `partition.json`, `labels.json` |
 | `bcolz` | `features/`             | `matrix.bcolz` (row i = sample i), `index.csv` |
+| `images`| `images/`               | `<split>/<class>/<name>.jpg`: one JPEG file per sample |
+| `hdf5_jpeg` | `course_jpeg.h5`    | as `hdf5`, but each image stored as its JPEG bytes |
+| `records` | `records/`            | `<split>/shard-*.tfrecord` + `shards.json` (`records`) |
 
-The HDF5 and npy formats are described in `layouts`, which users' own files
-follow too. Samples have global ids: the training split is numbered first,
+The HDF5 and npy formats are described in `layouts`, and the TFRecord shards
+in `records`; users' own files follow them too. The three encoded layouts hold
+the same images as JPEG (quality `encoded.JPEG_QUALITY`), so they can be
+compared with the raw pixels: size on disk against decoding work. Samples have global ids: the training split is numbered first,
 then the validation split, then the test split. Sample `i` is called
 `id-000i` in the npy layout and owns row `i` of the feature matrix.
 
@@ -33,7 +38,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from course_lib import atomic, config, features, layouts, synthetic
+from course_lib import atomic, config, encoded, features, layouts, synthetic
 
 FEATURE_MATRIX_NAME = "matrix.bcolz"
 INDEX_NAME = "index.csv"
@@ -175,6 +180,103 @@ def _bcolz_is_usable(folder, profile):
     return matrix.shape == (profile.n_samples, profile.n_features) and len(index) == len(matrix)
 
 
+# --- encoded images: a folder of JPEG files, JPEG bytes in HDF5, TFRecord shards ---
+
+
+def _jpeg_blocks(profile, progress, label):
+    """Yields `(split, ids, labels, jpeg bytes)` one block at a time."""
+    for split, start, stop in _blocks(profile, progress, label):
+        images = synthetic.images(start, stop, profile.image_size, config.SEED)
+        yield (split, range(start, stop), synthetic.labels(start, stop, config.SEED),
+               [encoded.encode(image) for image in images])
+
+
+def image_path(split, label, sample_id):
+    """A sample's file in the `images` layout, relative to its folder.
+
+    Example:
+
+    >>> str(image_path("train", 2, 7))
+    'train/triangle/id-000007.jpg'
+    """
+    return Path(split, config.CLASS_NAMES[label], f"{layouts.sample_name(sample_id)}.jpg")
+
+
+def _write_images(folder, profile, progress):
+    for split, ids, labels, blobs in _jpeg_blocks(profile, progress, "images"):
+        for sample_id, label, blob in zip(ids, labels, blobs):
+            path = folder / image_path(split, label, sample_id)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(blob)
+
+
+def _images_are_usable(folder, profile):
+    return all(sum(1 for _ in (folder / split).rglob("*.jpg")) == size
+               for split, size in profile.split_sizes.items())
+
+
+def image_table(split="train", profile=None):
+    """The `images` layout's files of one split as a DataFrame: `path`, `label`, `id`.
+
+    The shape many classic recipes start from: file paths and labels in a
+    table, read one file per sample.
+
+    Example:
+
+    ```python
+    image_table("train", "ci").head(2)  # -> path .../images/train/circle/id-000003.jpg, label 0, id 3
+    ```
+    """
+    profile = config.get_profile(profile)
+    folder = ensure_layout("images", profile)
+    ids = np.array(split_ranges(profile)[split])
+    labels = synthetic.labels(ids[0], ids[-1] + 1, config.SEED)
+    return pd.DataFrame({
+        "path": [str(folder / image_path(split, label, i)) for i, label in zip(ids, labels)],
+        "label": labels, "id": ids})
+
+
+def _write_hdf5_jpeg(path, profile, progress):
+    with layouts.HDF5Writer(path, profile.image_shape, config.CLASS_NAMES,
+                            chunk_rows=profile.chunk_rows, encoding="jpeg",
+                            attrs={"profile": profile.name, "seed": config.SEED}) as writer:
+        for split, start, stop in _blocks(profile, progress, "hdf5_jpeg"):
+            writer.append(split,
+                          synthetic.images(start, stop, profile.image_size, config.SEED),
+                          synthetic.labels(start, stop, config.SEED),
+                          np.arange(start, stop))
+
+
+def _hdf5_jpeg_is_usable(path, profile):
+    described = layouts.check_hdf5(path)
+    return described["split_sizes"] == profile.split_sizes and described["encoding"] == "jpeg"
+
+
+def _write_records(folder, profile, progress):
+    from course_lib import records  # imports TensorFlow: only when records are built
+
+    info = {"class_names": list(config.CLASS_NAMES), "image_shape": list(profile.image_shape)}
+    writers = {split: records.ShardWriter(folder / split, profile.shard_bytes, info)
+               for split in config.SPLITS}
+    for split, ids, labels, blobs in _jpeg_blocks(profile, progress, "records"):
+        for sample_id, label, blob in zip(ids, labels, blobs):
+            writers[split].write(records.serialize(blob, label, sample_id))
+    for writer in writers.values():
+        writer.close()
+
+
+def _records_are_usable(folder, profile):
+    from course_lib import records
+
+    return all(sum(records.check_shards(folder / split)[1]) == size
+               for split, size in profile.split_sizes.items())
+
+
+def _encoded_bytes(profile):
+    """JPEG of the course images: about a third of the pixels; a 4 KiB block per file."""
+    return max(profile.image_bytes // profile.n_samples // 2, 4096) * profile.n_samples
+
+
 LAYOUTS = {
     "hdf5": Layout("hdf5", "course.h5", ("image_size", "chunk_rows"),
                    _write_hdf5, _hdf5_is_usable, lambda profile: profile.image_bytes),
@@ -182,7 +284,18 @@ LAYOUTS = {
     "bcolz": Layout("bcolz", "features", ("n_features",), _write_bcolz, _bcolz_is_usable,
                     lambda profile: profile.feature_bytes,
                     {"features_version": synthetic.FEATURES_VERSION}),
+    "images": Layout("images", "images", ("image_size",), _write_images,
+                     _images_are_usable, _encoded_bytes,
+                     {"jpeg_quality": encoded.JPEG_QUALITY}),
+    "hdf5_jpeg": Layout("hdf5_jpeg", "course_jpeg.h5", ("image_size",), _write_hdf5_jpeg,
+                        _hdf5_jpeg_is_usable, lambda profile: profile.image_bytes // 2,
+                        {"jpeg_quality": encoded.JPEG_QUALITY}),
+    "records": Layout("records", "records", ("image_size", "shard_bytes"), _write_records,
+                      _records_are_usable, lambda profile: profile.image_bytes // 2,
+                      {"jpeg_quality": encoded.JPEG_QUALITY}),
 }
+CORE_LAYOUTS = ("hdf5", "npy", "bcolz")
+"""The layouts lessons 00-07 use; the encoded ones are built by the lesson on files and records."""
 
 
 # --- building and reusing layouts -------------------------------------------------
@@ -302,7 +415,7 @@ def ensure_layout(layout, profile=None, force=False, progress=True):
     return path
 
 
-def ensure_all(profile=None, names=tuple(LAYOUTS), force=False, progress=True):
+def ensure_all(profile=None, names=CORE_LAYOUTS, force=False, progress=True):
     """Builds every layout a lesson needs; returns `{layout: path}`.
 
     Example:

@@ -5,6 +5,8 @@
 | HDF5   | groups `/train`, `/valid`, `/test`, each with `images` (uint8,      |
 |        | `(n, h, w, c)`, chunked), `labels` and `ids` (int64); file          |
 |        | attributes `class_names` and `image_shape`                          |
+| HDF5,  | the same, but `images` holds each image's JPEG (or PNG) bytes: a    |
+| encoded| variable-length uint8 row per sample, attribute `encoding`          |
 | npy    | one `<name>.npy` per sample, plus `partition.json`                  |
 |        | (`{split: [names]}`) and `labels.json` (`{name: label}`)            |
 
@@ -18,7 +20,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from course_lib import config, hdf5_rows
+from course_lib import config, encoded, hdf5_rows
 
 PARTITION_NAME = "partition.json"
 LABELS_NAME = "labels.json"
@@ -43,15 +45,21 @@ class HDF5Writer:
     `ids` (int64), plus `sources` (strings) when the caller gives them. Only the
     block being appended is in memory.
 
+    With `encoding="jpeg"` (or `"png"`), `images` stores each image encoded:
+    one variable-length uint8 row per sample, several times smaller than the
+    pixels, decoded again on every read.
+
     Args:
         path: the HDF5 file to create (overwritten).
         image_shape: `(height, width, channels)` of every image.
         class_names: the class names; labels must lie in `[0, len(class_names))`.
         chunk_rows: images per HDF5 chunk.
         attrs: extra file attributes (JSON-serialisable values).
+        encoding: `None` (raw pixels), `"jpeg"` or `"png"`.
 
     Raises:
-        ValueError: from `append`, when a block does not match the file.
+        ValueError: for an unknown encoding; from `append`, when a block does
+            not match the file.
 
     Example:
 
@@ -62,7 +70,11 @@ class HDF5Writer:
     ```
     """
 
-    def __init__(self, path, image_shape, class_names, chunk_rows=64, attrs=None):
+    def __init__(self, path, image_shape, class_names, chunk_rows=64, attrs=None,
+                 encoding=None):
+        if encoding is not None:
+            encoded.check_encoding(encoding)
+        self.encoding = encoding
         self.path = Path(path)
         self.image_shape = tuple(int(d) for d in image_shape)
         self.class_names = list(class_names)
@@ -77,10 +89,16 @@ class HDF5Writer:
         if split in self._file:
             return self._file[split]
         group = self._file.create_group(split)
-        group.create_dataset(
-            "images", shape=(0, *self.image_shape), dtype=np.uint8,
-            maxshape=(None, *self.image_shape),
-            chunks=(self.chunk_rows, *self.image_shape))
+        if self.encoding:
+            images = group.create_dataset(
+                "images", shape=(0,), dtype=h5py.vlen_dtype(np.uint8), maxshape=(None,),
+                chunks=(max(self.chunk_rows, 1024),))
+            images.attrs["encoding"] = self.encoding
+        else:
+            group.create_dataset(
+                "images", shape=(0, *self.image_shape), dtype=np.uint8,
+                maxshape=(None, *self.image_shape),
+                chunks=(self.chunk_rows, *self.image_shape))
         for name in ("labels", "ids"):
             group.create_dataset(name, shape=(0,), dtype=np.int64,
                                  maxshape=(None,), chunks=(4096,))
@@ -120,6 +138,11 @@ class HDF5Writer:
                 + ". Labels must be class indices starting at 0.")
         group = self._datasets(split, sources is not None)
         start, stop = len(group["images"]), len(group["images"]) + len(images)
+        if self.encoding:
+            stored = np.empty(len(images), object)
+            stored[:] = [np.frombuffer(encoded.encode(image, self.encoding), np.uint8)
+                         for image in images]
+            images = stored
         values = {"images": images, "labels": labels, "ids": ids, "sources": sources}
         for name in group:
             group[name].resize(stop, axis=0)
@@ -143,7 +166,8 @@ def check_hdf5(path):
             `images_to_hdf5.py`.
 
     Returns:
-        A dict with `image_shape`, `class_names` and `split_sizes`.
+        A dict with `image_shape`, `class_names`, `split_sizes` and
+        `encoding` (`None` for raw pixels, else `"jpeg"` or `"png"`).
 
     Raises:
         FileNotFoundError: if the file does not exist.
@@ -168,7 +192,7 @@ def check_hdf5(path):
                     f"course layout (datasets found: {', '.join(file)[:100]}). {fix}")
         class_names = json.loads(file.attrs["class_names"])
         image_shape = tuple(int(d) for d in file.attrs["image_shape"])
-        sizes = {}
+        sizes, encodings = {}, set()
         for split in config.SPLITS:
             for name in ("images", "labels", "ids"):
                 if f"{split}/{name}" not in file:
@@ -178,19 +202,41 @@ def check_hdf5(path):
                         f"labels and ids. {fix}")
             group = file[split]
             n = len(group["images"])
-            if group["images"].shape[1:] != image_shape or group["images"].dtype != np.uint8:
-                raise ValueError(
-                    f"{path}:/{split}/images is {group['images'].dtype} "
-                    f"{group['images'].shape}, expected uint8 (n, "
-                    f"{', '.join(map(str, image_shape))}). {fix}")
+            encodings.add(_check_images(path, group["images"], image_shape, fix))
             if len(group["labels"]) != n or len(group["ids"]) != n:
                 raise ValueError(
                     f"{path}:/{split} holds {n} images but "
                     f"{len(group['labels'])} labels and {len(group['ids'])} ids. "
                     f"{fix}")
             sizes[split] = n
+    if len(encodings) > 1:
+        raise ValueError(f"{path}: its splits store images in different ways "
+                         f"({sorted(map(str, encodings))}). {fix}")
     return {"image_shape": image_shape, "class_names": class_names,
-            "split_sizes": sizes}
+            "split_sizes": sizes, "encoding": encodings.pop()}
+
+
+def image_encoding(dataset):
+    """`None` for a dataset of raw pixels, else its `encoding` attribute."""
+    return dataset.attrs.get("encoding") if dataset.dtype.kind == "O" else None
+
+
+def _check_images(path, images, image_shape, fix):
+    """Checks one split's images dataset; returns its encoding (`None`: pixels)."""
+    encoding = image_encoding(images)
+    if encoding is not None:
+        if encoding not in encoded.ENCODINGS or images.ndim != 1 \
+                or h5py.check_vlen_dtype(images.dtype) != np.uint8:
+            raise ValueError(
+                f"{path}:{images.name} is {images.dtype} {images.shape} with "
+                f"encoding={str(encoding)[:20]!r}, expected one variable-length "
+                f"uint8 row of {'/'.join(encoded.ENCODINGS)} bytes per sample. {fix}")
+    elif images.shape[1:] != image_shape or images.dtype != np.uint8:
+        raise ValueError(
+            f"{path}:{images.name} is {images.dtype} {images.shape}, expected "
+            f"uint8 (n, {', '.join(map(str, image_shape))}) (or encoded image "
+            f"bytes with an `encoding` attribute). {fix}")
+    return encoding
 
 
 def write_partition(folder, partition, labels):
@@ -231,6 +277,8 @@ def read_partition(folder):
 def load_split(path, split, limit=None, dtype=None):
     """Loads a whole split of an HDF5 file into memory: the classic recipe.
 
+    Encoded images (JPEG/PNG bytes) are decoded.
+
     Args:
         path: an HDF5 file in the course layout.
         split: `"train"`, `"valid"` or `"test"`.
@@ -251,6 +299,10 @@ def load_split(path, split, limit=None, dtype=None):
     with hdf5_rows.open_file(path) as file:
         images = file[split]["images"][:limit]
         labels = file[split]["labels"][:limit]
+        if image_encoding(file[split]["images"]):
+            shape = tuple(int(d) for d in file.attrs["image_shape"])
+            images = encoded.decode_batch(images, shape, f"{path}:/{split}/images",
+                                          range(len(images)))
     if dtype is not None:
         images = images.astype(dtype)
         images /= 255  # in place: one float copy, not two

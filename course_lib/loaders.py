@@ -27,7 +27,7 @@ import numpy as np
 from course_lib import labels as class_labels
 from course_lib.hdf5_rows import open_file
 from course_lib.sampling import DEFAULT_STRATEGY, BatchSampler, stratified_split
-from course_lib.sources import HDF5Rows, NpyFiles
+from course_lib.sources import HDF5Rows, NpyFiles, hdf5_image_rows
 
 
 class SampledDataset(keras.utils.PyDataset):
@@ -169,7 +169,9 @@ class HDF5Dataset(SampledDataset):
 
     Works with any file and dataset names: the kit's layout
     (`train/images`, `train/labels`), a food-101 style file (`train_img`,
-    one-hot `train_labels`) or an EArray written by PyTables. Images and
+    one-hot `train_labels`), an EArray written by PyTables, or a file of
+    JPEG/PNG bytes (`sources.EncodedHDF5Rows`: decoded per batch; use thread
+    workers, `workers=2`, to decode in parallel). Images and
     labels are two row sources (`sources.HDF5Rows`): read straight from their
     byte offsets when uncompressed, else as a few contiguous h5py slices,
     opened lazily once per process and never pickled, so the loader is safe
@@ -239,7 +241,7 @@ class HDF5Dataset(SampledDataset):
         self.n_classes = n_classes
         self.rows = None if rows is None else np.asarray(rows, np.int64)
         hint = "Pass their names as `images=` and `labels=`."
-        self.images = HDF5Rows(path, images, direct_reads, hint=hint)
+        self.images = hdf5_image_rows(path, images, direct_reads, hint=hint)
         self.targets = None if not labels else HDF5Rows(
             path, labels, direct_reads, cache_bytes=LABELS_CACHE_BYTES, hint=hint)
         n = self._validate()

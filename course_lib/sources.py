@@ -9,7 +9,10 @@ sources for them. A new format is a new source: nothing else changes.
 | source                  | its rows                                            |
 |-------------------------|-----------------------------------------------------|
 | `HDF5Rows`              | one dataset of an HDF5 file (`hdf5_rows.RowReader`) |
+| `EncodedHDF5Rows`       | an HDF5 dataset of JPEG/PNG bytes, decoded per batch |
 | `NpyFiles`              | a folder of one `<name>.npy` file per sample        |
+| `ImageFiles`            | one JPEG/PNG image file per sample, decoded         |
+| `records` (tf.data)     | TFRecord shards: a `tf.data` pipeline, not a source |
 | `features.ChunkReader`  | a feature matrix: bcolz, blosc2, zarr or memmap     |
 
 A source opens its file lazily, once per process, through `PerProcess`, and
@@ -25,8 +28,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from course_lib import config
-from course_lib.hdf5_rows import RowReader, dataset_names, open_file
+from course_lib import config, encoded
+from course_lib.hdf5_rows import RowReader, dataset_names, open_file, read_rows
 
 
 class PerProcess:
@@ -140,6 +143,65 @@ class HDF5Rows:
             return file[self.name][:]
 
 
+class EncodedHDF5Rows(HDF5Rows):
+    """An HDF5 dataset of encoded images (one JPEG/PNG byte row each), decoded.
+
+    `read` returns uint8 pixels of `image_shape`, like `HDF5Rows` on raw
+    pixels: the bytes of a batch are read with a few h5py slices and decoded
+    one image at a time. Decoding releases the GIL, so a loader with thread
+    workers decodes several batches at once.
+
+    Args:
+        path: the HDF5 file.
+        dataset: the images dataset, e.g. `"train/images"`.
+        image_shape: the decoded shape; default: the file's `image_shape`.
+
+    Raises:
+        FileNotFoundError, ValueError: as `HDF5Rows`; `ValueError` too when
+            the file does not say its image shape, and from `read` for bytes
+            that do not decode (naming file, dataset and row).
+
+    Example:
+
+    ```python
+    images = EncodedHDF5Rows("data/lesson/course_jpeg.h5", "train/images")
+    images.read([0, 1, 2]).shape  # -> (3, 64, 64, 3)
+    ```
+    """
+
+    def __init__(self, path, dataset, image_shape=None, hint=""):
+        super().__init__(path, dataset, direct_reads=False, hint=hint)
+        if image_shape is None:
+            with open_file(self.path) as file:
+                if "image_shape" not in file.attrs:
+                    raise ValueError(
+                        f"{self.path} does not say the shape of its images (no "
+                        f"'image_shape' attribute). Pass image_shape=(h, w, 3).")
+                image_shape = file.attrs["image_shape"]
+        self.image_shape = tuple(int(d) for d in image_shape)
+        self.where = f"{self.path}:/{self.name.lstrip('/')}"
+
+    def _open(self):
+        return h5py.File(self.path, "r")[self.name]
+
+    def read(self, positions):
+        positions = np.asarray(positions, np.int64)
+        values = read_rows(self.reader(), positions)
+        return encoded.decode_batch(values, self.image_shape, self.where, positions)
+
+
+def hdf5_image_rows(path, dataset, direct_reads=True, hint=""):
+    """The row source for an HDF5 images dataset: `EncodedHDF5Rows` when it
+    holds encoded bytes (an `encoding` attribute), else `HDF5Rows`."""
+    with open_file(path) as file:
+        item = file.get(dataset)
+        encoding = isinstance(item, h5py.Dataset) and item.dtype.kind == "O" \
+            and item.attrs.get("encoding")
+    if encoding:
+        return EncodedHDF5Rows(path, dataset, hint=hint)
+    return HDF5Rows(path, dataset, direct_reads, hint=hint)
+
+
 class NpyFiles:
     """Samples stored one `<folder>/<name>.npy` file each, as a row source.
 
@@ -163,6 +225,50 @@ class NpyFiles:
 
     def read(self, positions):
         return load_npy_batch(self.folder, [self.names[p] for p in positions])
+
+
+class ImageFiles:
+    """One JPEG/PNG image file per sample, as a row source: the classic layout.
+
+    Each read opens and decodes one file per sample, the way a DataFrame of
+    file paths is read in many older recipes.
+
+    Args:
+        paths: the image files, in position order.
+        image_shape: the shape every image decodes to, `(h, w, 3)`.
+
+    Raises:
+        FileNotFoundError: from `read`, naming a missing file.
+        ValueError: from `read`, naming a file that does not decode to
+            `image_shape`.
+
+    Example:
+
+    ```python
+    files = ImageFiles(table["path"], (64, 64, 3))
+    files.read([0, 1]).shape  # -> (2, 64, 64, 3)
+    ```
+    """
+
+    def __init__(self, paths, image_shape):
+        self.paths = [Path(p) for p in paths]
+        self.image_shape = tuple(int(d) for d in image_shape)
+
+    def __len__(self):
+        return len(self.paths)
+
+    def read(self, positions):
+        out = np.empty((len(positions), *self.image_shape), np.uint8)
+        for i, position in enumerate(positions):
+            path = self.paths[position]
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                raise FileNotFoundError(
+                    f"Missing image file {path}. "
+                    f"{config.rebuild_hint(path, 'Check the paths you listed.')}") from None
+            out[i] = encoded.decode(data, self.image_shape, str(path))
+        return out
 
 
 def load_npy_batch(folder, names):

@@ -21,6 +21,11 @@ cannot be read stops the conversion and names the file (`--on-error fail`, the
 default), or is left out, reported, and listed in `OUT.skipped.txt`
 (`--on-error skip`). Files that are not .jpg/.jpeg/.png are reported and
 listed there too.
+
+`--encoded jpeg` stores each resized image as its JPEG bytes instead of raw
+pixels (a few times smaller on disk; decoded again at every read, see
+`course_lib.encoded`). For sharded TFRecord files, use
+`images_to_tfrecord.py`, which reads the folder the same way.
 """
 
 import argparse
@@ -96,10 +101,63 @@ def read_image(path, size, resize="crop"):
         return np.asarray(image, dtype=np.uint8)
 
 
+class ImageBlocks:
+    """A folder of class sub-folders, split and read a block of images at a time.
+
+    Iterating yields `(split, images, labels, kept)`: uint8 images of one
+    block of a split, their labels, and their indices into `files`. Every
+    split yields at least one (maybe empty) block, so every split gets its
+    datasets. Shared by the HDF5 and TFRecord converters.
+
+    Raises:
+        ValueError: while iterating, if an image cannot be read and
+            `on_error="fail"`; the message names the file.
+    """
+
+    def __init__(self, source, size=64, valid_fraction=0.1, test_fraction=0.1,
+                 seed=config.SEED, on_error="fail", block_size=256, resize="crop",
+                 shuffle=True, progress=True):
+        if on_error not in ("fail", "skip"):
+            raise ValueError(f"on_error must be 'fail' or 'skip', received {on_error!r}.")
+        self.source = Path(source)
+        self.class_names, self.files, self.labels, self.ignored = scan_image_folder(source)
+        for path in self.ignored:
+            print(f"not an image by its suffix, not converted: {path}")
+        self.splits = stratified_split(self.labels, valid_fraction, test_fraction, seed,
+                                       shuffle)
+        self.size, self.resize, self.on_error = size, resize, on_error
+        self.block_size, self.skipped, self.progress = block_size, [], progress
+        self.settings = {"source": str(self.source), "size": size, "valid": valid_fraction,
+                         "test": test_fraction, "seed": seed, "resize": resize,
+                         "shuffle": shuffle}
+
+    def __iter__(self):
+        with tqdm(total=len(self.files), unit="image", disable=not self.progress) as bar:
+            for split, ids in self.splits.items():
+                for start in range(0, max(len(ids), 1), self.block_size):
+                    block_ids = ids[start:start + self.block_size]
+                    images, kept = _read_block(self.files, block_ids, self.size,
+                                               self.resize, self.on_error, self.skipped)
+                    yield split, images, self.labels[kept], kept
+                    bar.update(len(block_ids))
+
+    def relative(self, kept):
+        """The source paths of files `kept`, relative to the source folder."""
+        return [str(self.files[i].relative_to(self.source)) for i in kept]
+
+    def list_left_out(self, out):
+        """Writes `OUT.skipped.txt` (see `write_left_out`)."""
+        write_left_out(out, self.skipped + [(path, NOT_AN_IMAGE) for path in self.ignored])
+
+
 def convert(source, out, size=64, valid_fraction=0.1, test_fraction=0.1,
             seed=config.SEED, on_error="fail", block_size=256, resize="crop",
-            shuffle=True, progress=True):
+            shuffle=True, progress=True, encoding=None):
     """Converts an image folder into the course HDF5 layout; see the module doc.
+
+    Args:
+        encoding: `None` stores raw pixels; `"jpeg"` or `"png"` stores each
+            resized image's encoded bytes.
 
     Returns:
         `(split_sizes, skipped)`: samples written per split, and the
@@ -109,31 +167,18 @@ def convert(source, out, size=64, valid_fraction=0.1, test_fraction=0.1,
         ValueError: if an image cannot be read and `on_error="fail"`; the
             message names the file. Nothing is left at `out` then.
     """
-    if on_error not in ("fail", "skip"):
-        raise ValueError(f"on_error must be 'fail' or 'skip', received {on_error!r}.")
-    source, out = Path(source), Path(out)
-    class_names, files, labels, ignored = scan_image_folder(source)
-    for path in ignored:
-        print(f"not an image by its suffix, not converted: {path}")
-    splits = stratified_split(labels, valid_fraction, test_fraction, seed, shuffle)
-    skipped = []
-    settings = {"source": str(source), "size": size, "valid": valid_fraction,
-                "test": test_fraction, "seed": seed, "resize": resize, "shuffle": shuffle}
-    with atomic.building(out, settings) as partial, \
-            layouts.HDF5Writer(partial, (size, size, 3), class_names,
-                               attrs={"source": str(source), "seed": seed}) as writer, \
-            tqdm(total=len(files), unit="image", disable=not progress) as bar:
-        for split, ids in splits.items():
-            # max(..., 1): an empty split still gets its (empty) datasets.
-            for start in range(0, max(len(ids), 1), block_size):
-                block_ids = ids[start:start + block_size]
-                images, kept = _read_block(files, block_ids, size, resize, on_error, skipped)
-                writer.append(split, images, labels[kept], kept,
-                              sources=[str(files[i].relative_to(source)) for i in kept])
-                bar.update(len(block_ids))
-    write_left_out(out, skipped + [(path, NOT_AN_IMAGE) for path in ignored])
+    blocks = ImageBlocks(source, size, valid_fraction, test_fraction, seed, on_error,
+                         block_size, resize, shuffle, progress)
+    out = Path(out)
+    with atomic.building(out, {**blocks.settings, "encoding": encoding}) as partial, \
+            layouts.HDF5Writer(partial, (size, size, 3), blocks.class_names,
+                               attrs={"source": str(source), "seed": seed},
+                               encoding=encoding) as writer:
+        for split, images, labels, kept in blocks:
+            writer.append(split, images, labels, kept, sources=blocks.relative(kept))
+    blocks.list_left_out(out)
     sizes = layouts.check_hdf5(out)["split_sizes"]
-    return sizes, skipped
+    return sizes, blocks.skipped
 
 
 def write_left_out(out, entries):
@@ -169,10 +214,11 @@ def _read_block(files, ids, size, resize, on_error, skipped):
     return images, np.array(kept, dtype=np.int64)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(doc, out_help):
+    """The command-line options the image converters share."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("source", help="folder of class sub-folders of images")
-    parser.add_argument("out", help="HDF5 file to write")
+    parser.add_argument("out", help=out_help)
     parser.add_argument("--size", type=int, default=64, help="image side in pixels")
     parser.add_argument("--valid", type=float, default=0.1, help="validation fraction")
     parser.add_argument("--test", type=float, default=0.1, help="test fraction")
@@ -185,16 +231,33 @@ def main(argv=None):
     parser.add_argument("--no-shuffle", action="store_true",
                         help="keep each split grouped by class, as on disk")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
-    sizes, skipped = convert(
-        args.source, args.out, args.size, args.valid, args.test, args.seed,
-        args.on_error, args.block_size, args.resize, not args.no_shuffle,
-        not args.quiet)
-    print(f"Wrote {args.out}: " + ", ".join(f"{s} {n}" for s, n in sizes.items()))
-    listing = Path(f"{args.out}.skipped.txt")
+    return parser
+
+
+def report(out, sizes, skipped):
+    """Prints what a conversion wrote and where the files left out are listed."""
+    print(f"Wrote {out}: " + ", ".join(f"{s} {n}" for s, n in sizes.items()))
+    listing = Path(f"{out}.skipped.txt")
     if listing.exists():
         print(f"{len(listing.read_text().splitlines())} file(s) not converted "
               f"({len(skipped)} unreadable), listed in {listing}")
+
+
+def block_options(args):
+    """The `ImageBlocks` settings given on the command line."""
+    return dict(size=args.size, valid_fraction=args.valid, test_fraction=args.test,
+                seed=args.seed, on_error=args.on_error, block_size=args.block_size,
+                resize=args.resize, shuffle=not args.no_shuffle, progress=not args.quiet)
+
+
+def main(argv=None):
+    parser = arguments(__doc__, "HDF5 file to write")
+    parser.add_argument("--encoded", choices=("jpeg", "png"), default=None,
+                        help="store each image's encoded bytes instead of raw pixels")
+    args = parser.parse_args(argv)
+    sizes, skipped = convert(args.source, args.out, encoding=args.encoded,
+                             **block_options(args))
+    report(args.out, sizes, skipped)
     return 0
 
 

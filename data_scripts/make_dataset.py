@@ -49,7 +49,7 @@ def main(argv=None):
                                          progress=not args.quiet)
         size, files = course_data.disk_usage(path)
         action = "reused" if status == "complete" else "built"
-        print(f"  {layout:6s} {action:6s} {size / 2**20:9.1f} MiB in {files:6d} "
+        print(f"  {layout:9s} {action:6s} {size / 2**20:9.1f} MiB in {files:6d} "
               f"file(s), {time.perf_counter() - started:6.1f} s  {path}")
     return 0
 

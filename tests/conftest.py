@@ -19,11 +19,11 @@ def data_root(tmp_path_factory):
 
 @pytest.fixture
 def ci_data(data_root, monkeypatch):
-    """Paths of the three ci layouts, with the environment pointing at them."""
+    """Paths of the core ci layouts (`CORE_LAYOUTS`), with the environment pointing at them."""
     monkeypatch.setenv(config.DATA_DIR_ENV, str(data_root))
     monkeypatch.setenv(config.PROFILE_ENV, "ci")
     monkeypatch.delenv(course_data.USER_HDF5_ENV, raising=False)
-    return {layout: course_data.layout_path(layout, "ci") for layout in course_data.LAYOUTS}
+    return {layout: course_data.layout_path(layout, "ci") for layout in course_data.CORE_LAYOUTS}
 
 
 @pytest.fixture

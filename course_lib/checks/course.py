@@ -65,7 +65,7 @@ def check_disk_estimate(estimate, profile=None, tolerance=0.1, verbose=True):
     profile = config.get_profile(profile)
     found = Findings()
     with found:
-        for layout in course_data.LAYOUTS:
+        for layout in course_data.CORE_LAYOUTS:
             guess = found.call(f"estimate({layout!r}, profile)", estimate, layout, profile)
             actual, files = course_data.disk_usage(course_data.ensure_layout(
                 layout, profile, progress=False))

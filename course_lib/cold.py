@@ -1,0 +1,299 @@
+"""Warm and cold reads of every storage format, against the disk's own bandwidth.
+
+A file that fits in memory is read from the page cache after its first epoch
+("warm"). Data bigger than memory is read from the disk every epoch ("cold").
+These measurements evict each file before each cold epoch
+(`pagecache.evict`, checked), so a small course file behaves like a big one,
+and compare every reader with the fastest the disk can deliver: the files'
+own bytes read in order in large blocks.
+
+| measurement      | what it returns                                               |
+|------------------|---------------------------------------------------------------|
+| `disk_bandwidth` | MB/s of a cold sequential read of a file, 8 MiB at a time      |
+| `format_reads`   | cold and warm samples/s and MB/s per reader, and `x disk`      |
+| `disk_sizes`     | the same images as raw pixels, JPEG in HDF5, TFRecord, files   |
+| `decode_costs`   | JPEG size and decode time on the course images and on photos  |
+
+`python -m course_lib.bench cold` prints them (inside `make bench` too).
+"""
+
+import glob
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from course_lib import config, course_data, encoded, pagecache
+from course_lib.bench import rate, read_epoch, table
+
+BLOCK = 8 * 2**20
+
+
+def read_sequentially(paths, block=BLOCK):
+    """Reads every byte of the files in order, `block` at a time; returns the bytes read."""
+    buffer, total = bytearray(block), 0
+    for path in paths:
+        with open(path, "rb", buffering=0) as file:
+            while count := file.readinto(buffer):
+                total += count
+    return total
+
+
+def timed(run, evict_paths=()):
+    """Seconds `run()` takes, after evicting `evict_paths` (checked) when given."""
+    for path in evict_paths:
+        pagecache.evict(path)
+    started = time.perf_counter()
+    run()
+    return time.perf_counter() - started
+
+
+def disk_bandwidth(path, repeat=3):
+    """MB/s of reading `path`'s bytes cold, in order, 8 MiB at a time: best of `repeat`.
+
+    The physical limit of any reader of this disk: no reader of data bigger
+    than memory can beat it.
+
+    Raises:
+        pagecache.EvictionFailed: if the file cannot be evicted.
+    """
+    files = pagecache.files_of(path)
+    size = sum(os.path.getsize(f) for f in files)
+    return size / 1e6 / min(timed(lambda: read_sequentially(files), [path])
+                            for _ in range(repeat))
+
+
+def threaded_epoch(loader, threads):
+    """Reads one epoch of a loader's batches with `threads` threads at once
+    (what `PyDataset(workers=threads)` does, without Keras's queue)."""
+    with ThreadPoolExecutor(threads) as pool:
+        for _ in pool.map(loader.__getitem__, range(len(loader))):
+            pass
+
+
+def _stored_bytes(files):
+    return sum(os.path.getsize(f) for f in files)
+
+
+def readers(profile="lesson", threads=2):
+    """The readers of the training split that `format_reads` measures.
+
+    Returns:
+        `{name: (run_one_epoch, paths to evict, stored bytes read per epoch)}`.
+    """
+    import keras
+
+    from course_lib import loaders, records
+    from course_lib.sources import ImageFiles
+
+    p = config.get_profile(profile)
+    paths = {name: course_data.ensure_layout(name, p, progress=False)
+             for name in ("hdf5", "hdf5_jpeg", "records", "npy", "images")}
+    batch, n = p.batch_size, p.n_train
+    shards, image_folder = paths["records"] / "train", paths["images"] / "train"
+    files = course_data.image_table("train", p)["path"].tolist()
+    partition, labels = course_data.layouts.read_partition(paths["npy"])
+    with course_data.layouts.hdf5_rows.open_file(paths["hdf5_jpeg"]) as file:
+        jpeg_bytes = sum(len(row) for row in file["train/images"][:])
+
+    def hdf5(path, shuffle, workers=1):
+        loader = loaders.HDF5Dataset(path, batch_size=batch, shuffle=shuffle, seed=0)
+        if workers == 1:
+            return lambda: read_epoch(loader)
+        return lambda: threaded_epoch(loader, workers)
+
+    def record_epoch(decode):
+        dataset = records.record_dataset(shards, batch, seed=0, decode=decode)
+        return lambda: [None for _ in dataset]
+
+    def file_epoch():
+        source = ImageFiles(files, p.image_shape)
+        order = np.random.default_rng(0).permutation(n)
+        batches = [np.sort(order[i:i + batch]) for i in range(0, n, batch)]
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(source.read, batches))
+
+    def keras_epoch():
+        dataset = keras.utils.image_dataset_from_directory(
+            image_folder, image_size=p.image_shape[:2], batch_size=batch, seed=0,
+            verbose=False)
+        for _ in dataset:
+            pass
+
+    npy = loaders.NpyDirectoryDataset(paths["npy"], partition["train"], labels,
+                                      batch_size=batch, seed=0)
+    raw = n * int(np.prod(p.image_shape))
+    npy_bytes = _stored_bytes(paths["npy"] / f"{name}.npy" for name in partition["train"])
+    return {
+        "HDF5 raw pixels, block": (hdf5(paths["hdf5"], "block"), [paths["hdf5"]], raw),
+        f"HDF5 raw pixels, block, {threads} threads":
+            (hdf5(paths["hdf5"], "block", threads), [paths["hdf5"]], raw),
+        "HDF5 raw pixels, full shuffle": (hdf5(paths["hdf5"], "full"), [paths["hdf5"]], raw),
+        "HDF5 JPEG bytes, block + decode":
+            (hdf5(paths["hdf5_jpeg"], "block"), [paths["hdf5_jpeg"]], jpeg_bytes),
+        f"HDF5 JPEG bytes, block + decode, {threads} threads":
+            (hdf5(paths["hdf5_jpeg"], "block", threads), [paths["hdf5_jpeg"]], jpeg_bytes),
+        "TFRecord interleave, parse": (record_epoch(False), [shards],
+                                       _stored_bytes(shards.glob("*.tfrecord"))),
+        "TFRecord interleave, parse + decode": (record_epoch(True), [shards],
+                                                _stored_bytes(shards.glob("*.tfrecord"))),
+        "per-sample .npy files, full shuffle": (lambda: read_epoch(npy), [paths["npy"]],
+                                                npy_bytes),
+        f"JPEG files from a DataFrame, {threads} threads":
+            (file_epoch, [image_folder], _stored_bytes(files)),
+        "keras image_dataset_from_directory": (keras_epoch, [image_folder],
+                                               _stored_bytes(files)),
+    }
+
+
+def format_reads(profile="lesson", repeat=2):
+    """Cold and warm reads of one training epoch in every format, in one run.
+
+    Each cold epoch follows an eviction of the reader's files (checked);
+    each warm epoch follows a cold one, so the files are in the page cache.
+    A reader whose files could not be evicted gets no cold figure, and its
+    row says why.
+
+    Returns:
+        A DataFrame, one row per reader: `cold samples/s`, `warm samples/s`,
+        `cold MB/s` and `warm MB/s` (stored bytes read per second), `x disk`
+        (cold MB/s against `disk_bandwidth` of the raw HDF5 file, measured
+        in the same run) and `note`.
+    """
+    p = config.get_profile(profile)
+    raw_file = course_data.ensure_layout("hdf5", p, progress=False)
+    disk = disk_bandwidth(raw_file)
+    rows = {"disk: sequential 8 MiB reads (the limit)":
+            {"cold MB/s": disk, "x disk": 1.0, "note": f"{raw_file.name}, read in order"}}
+    for name, (run, evicted, stored) in readers(p).items():
+        run()  # warm-up: opens files, builds tf.data functions
+        row = {"note": ""}
+        try:
+            cold = min(timed(run, evicted) for _ in range(repeat))
+            row.update({"cold samples/s": p.n_train / cold, "cold MB/s": stored / 1e6 / cold})
+        except pagecache.EvictionFailed as error:
+            row["note"] = f"no cold figure: {error}"
+        warm = min(timed(run) for _ in range(repeat))
+        row.update({"warm samples/s": p.n_train / warm, "warm MB/s": stored / 1e6 / warm})
+        row["x disk"] = row.get("cold MB/s", np.nan) / disk
+        rows[name] = row
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "reader"
+    return frame[["cold samples/s", "warm samples/s", "cold MB/s", "warm MB/s", "x disk",
+                  "note"]]
+
+
+def disk_sizes(profile="lesson"):
+    """Bytes on disk of the same images in each layout, against the raw pixels.
+
+    Returns:
+        A DataFrame: `MiB` on disk (whole file-system blocks), `files`, and
+        `x raw` (size against the raw-pixel HDF5 file).
+    """
+    p = config.get_profile(profile)
+    rows = {}
+    for name, label in (("hdf5", "HDF5 raw pixels"), ("npy", "per-sample .npy files"),
+                        ("hdf5_jpeg", "HDF5 JPEG bytes"), ("records", "TFRecord shards"),
+                        ("images", "JPEG files")):
+        size, files = course_data.disk_usage(course_data.ensure_layout(name, p, progress=False))
+        rows[label] = {"MiB": size / 2**20, "files": files}
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "layout"
+    frame["x raw"] = frame["MiB"] / frame.loc["HDF5 raw pixels", "MiB"]
+    return frame
+
+
+def photo_crops(side, count=64):
+    """Crops of the photographs that ship with installed packages, `side` pixels square.
+
+    matplotlib's sample data holds one photograph (Grace Hopper); when
+    scikit-learn is installed its two sample images are used too. Crops are
+    taken on a grid, resized when the photo is smaller than `side`.
+
+    Returns:
+        `(crops, sources)`: uint8 `(count, side, side, 3)` and the file names.
+    """
+    import matplotlib
+    from PIL import Image
+
+    names = [os.path.join(matplotlib.get_data_path(), "sample_data", "grace_hopper.jpg")]
+    names += glob.glob(os.path.join(os.path.dirname(_sklearn_file()), "datasets", "images",
+                                    "*.jpg")) if _sklearn_file() else []
+    crops = []
+    for name in names:
+        with Image.open(name) as photo:
+            photo = photo.convert("RGB")
+            if min(photo.size) < side:
+                photo = photo.resize((side, side))
+            width, height = photo.size
+            step = max(1, min(width - side, height - side) // 7)
+            for top in range(0, height - side + 1, step):
+                for left in range(0, width - side + 1, step):
+                    crops.append(np.asarray(photo.crop((left, top, left + side, top + side))))
+    picks = np.linspace(0, len(crops) - 1, count).astype(int)
+    return np.stack([crops[i] for i in picks]), [os.path.basename(n) for n in names]
+
+
+def _sklearn_file():
+    try:
+        import sklearn
+    except ImportError:
+        return None
+    return sklearn.__file__
+
+
+def _decode_row(images, repeat=3):
+    blobs = [encoded.encode(image) for image in images]
+    shape = images.shape[1:]
+    seconds = 1 / rate(lambda: [encoded.decode(b, shape) for b in blobs], len(blobs), repeat)
+    return {"raw KiB": images[0].nbytes / 2**10,
+            "JPEG KiB": np.mean([len(b) for b in blobs]) / 2**10,
+            "x smaller": images[0].nbytes / np.mean([len(b) for b in blobs]),
+            "decode us": 1e6 * seconds}
+
+
+def training_step_us(profile="lesson", steps=10):
+    """Microseconds per sample of one training step of the kit's small convnet."""
+    from course_lib import models
+
+    p = config.get_profile(profile)
+    model = models.small_convnet(p.image_shape, p.n_classes)
+    x = np.random.default_rng(0).integers(0, 256, (p.batch_size, *p.image_shape), np.uint8)
+    y = np.arange(p.batch_size) % p.n_classes
+    model.train_on_batch(x, y)
+    return 1e6 / rate(lambda: [model.train_on_batch(x, y) for _ in range(steps)],
+                      steps * p.batch_size)
+
+
+def decode_costs(profile="lesson"):
+    """JPEG size and decode time per image, course images against photographs.
+
+    Rows: the course's synthetic images, crops of real photographs at the
+    same size, and photographs at 299x299 (food-101's usual training size),
+    then the training step of the small convnet per sample, for scale.
+
+    Returns:
+        A DataFrame: `raw KiB`, `JPEG KiB` (quality `encoded.JPEG_QUALITY`),
+        `x smaller`, `decode us` per image (PIL, one thread), and `x step`
+        (decode time against the training step's time per sample).
+    """
+    from course_lib import synthetic
+
+    p = config.get_profile(profile)
+    side = p.image_size
+    course = synthetic.images(0, 64, side, config.SEED)
+    photos, names = photo_crops(side)
+    large, _ = photo_crops(299, count=16)
+    rows = {f"course images {side}x{side}": _decode_row(course),
+            f"photo crops {side}x{side} ({', '.join(names)})": _decode_row(photos),
+            "photo crops 299x299 (food-101 size)": _decode_row(large)}
+    step = training_step_us(p)
+    rows[f"training step of the small convnet, per sample ({side}x{side})"] = {
+        "decode us": step}
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "images"
+    frame["x step"] = frame["decode us"] / step
+    return frame
