@@ -10,6 +10,9 @@
   gather, and bcolz / blosc2 / zarr / memmap side by side.
 - `augment`: the cost of augmentation in the loader and in the model.
 - `panel`: what the live resource panel's Keras callback costs an epoch.
+- `cold`: every format (raw HDF5, JPEG bytes, TFRecord, files) read cold and
+  warm against the disk's sequential bandwidth, their sizes on disk, and
+  decoding against the training step (`course_lib.cold`).
 - `overlap`: epoch time of streaming fits against the in-memory fit.
 
 Measurements and presentation are apart: each measurement returns a pandas
@@ -105,7 +108,7 @@ def writer_memory(sizes=(4096, 32768), image_size=64):
         stays flat when memory does not grow with the data.
     """
     rows = []
-    for layout in ("hdf5", "npy", "bcolz"):
+    for layout in ("hdf5", "npy", "bcolz", "images", "hdf5_jpeg", "records"):
         for n in sizes:
             figures = writer_peak_memory(layout, n, image_size)
             rows.append({"layout": layout, "samples": n, "data MiB": figures["data_mib"],
@@ -597,9 +600,22 @@ def _parts(profile):
                      lambda: augmentation_cost(p))],
         "panel": [("Resource panel callback, profile 'ci' (the reference: the ci model)",
                    lambda: panel_overhead("ci"))],
+        "cold": [
+            (f"Disk sizes of the same images, profile {p.name!r}", lambda: _cold().disk_sizes(p)),
+            (f"JPEG size and decode cost per image (quality 90, PIL) against the small "
+             f"convnet's training step, profile {p.name!r}", lambda: _cold().decode_costs(p)),
+            (f"Reading one training epoch ({p.n_train} samples, batch {p.batch_size}) cold "
+             f"(files evicted first, checked) and warm, best of 2, against the disk",
+             lambda: _cold().format_reads(p))],
         "overlap": [(f"Training overlap, profile {p.name!r}: epoch time of the small convnet, "
                      f"median of 2 epochs after a warm-up", lambda: training_overlap(p))],
     }
+
+
+def _cold():
+    from course_lib import cold  # it builds on this module
+
+    return cold
 
 
 def main(argv=None):

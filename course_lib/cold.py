@@ -19,6 +19,7 @@ own bytes read in order in large blocks.
 
 import glob
 import os
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -99,14 +100,23 @@ def readers(profile="lesson", threads=2):
     with course_data.layouts.hdf5_rows.open_file(paths["hdf5_jpeg"]) as file:
         jpeg_bytes = sum(len(row) for row in file["train/images"][:])
 
-    def hdf5(path, shuffle, workers=1):
-        loader = loaders.HDF5Dataset(path, batch_size=batch, shuffle=shuffle, seed=0)
+    def hdf5(path, shuffle, workers=1, **options):
+        loader = loaders.HDF5Dataset(path, batch_size=batch, shuffle=shuffle, seed=0, **options)
         if workers == 1:
             return lambda: read_epoch(loader)
         return lambda: threaded_epoch(loader, workers)
 
     def record_epoch(decode):
         dataset = records.record_dataset(shards, batch, seed=0, decode=decode)
+        return lambda: [None for _ in dataset]
+
+    def record_bytes_epoch():
+        import tensorflow as tf
+
+        names = [str(f) for f in sorted(shards.glob("*.tfrecord"))]
+        dataset = tf.data.Dataset.from_tensor_slices(names).interleave(
+            tf.data.TFRecordDataset, cycle_length=4, num_parallel_calls=tf.data.AUTOTUNE
+        ).batch(batch).prefetch(tf.data.AUTOTUNE)
         return lambda: [None for _ in dataset]
 
     def file_epoch():
@@ -128,14 +138,17 @@ def readers(profile="lesson", threads=2):
     raw = n * int(np.prod(p.image_shape))
     npy_bytes = _stored_bytes(paths["npy"] / f"{name}.npy" for name in partition["train"])
     return {
-        "HDF5 raw pixels, block": (hdf5(paths["hdf5"], "block"), [paths["hdf5"]], raw),
-        f"HDF5 raw pixels, block, {threads} threads":
-            (hdf5(paths["hdf5"], "block", threads), [paths["hdf5"]], raw),
+        "HDF5 raw pixels, block (readahead 16, the default)":
+            (hdf5(paths["hdf5"], "block"), [paths["hdf5"]], raw),
+        "HDF5 raw pixels, block, no readahead":
+            (hdf5(paths["hdf5"], "block", readahead=0), [paths["hdf5"]], raw),
         "HDF5 raw pixels, full shuffle": (hdf5(paths["hdf5"], "full"), [paths["hdf5"]], raw),
         "HDF5 JPEG bytes, block + decode":
             (hdf5(paths["hdf5_jpeg"], "block"), [paths["hdf5_jpeg"]], jpeg_bytes),
         f"HDF5 JPEG bytes, block + decode, {threads} threads":
             (hdf5(paths["hdf5_jpeg"], "block", threads), [paths["hdf5_jpeg"]], jpeg_bytes),
+        "TFRecord interleave, records only": (record_bytes_epoch(), [shards],
+                                              _stored_bytes(shards.glob("*.tfrecord"))),
         "TFRecord interleave, parse": (record_epoch(False), [shards],
                                        _stored_bytes(shards.glob("*.tfrecord"))),
         "TFRecord interleave, parse + decode": (record_epoch(True), [shards],
@@ -147,6 +160,46 @@ def readers(profile="lesson", threads=2):
         "keras image_dataset_from_directory": (keras_epoch, [image_folder],
                                                _stored_bytes(files)),
     }
+
+
+def photo_records(folder, megabytes=96, side=299):
+    """Writes TFRecord shards of 299x299 photo crops (food-101-sized records).
+
+    The course's 64x64 records are about 2.5 KiB, so reading them costs
+    per-record work more than disk time. These records are about 30 KiB, like
+    a real dataset's, to measure the pipeline where the disk is the limit.
+
+    Returns:
+        `(folder, records written)`.
+    """
+    from course_lib import records
+
+    crops, _ = photo_crops(side, count=32)
+    blobs = [encoded.encode(crop) for crop in crops]
+    count = int(megabytes * 1e6 // np.mean([len(b) for b in blobs]))
+    with records.ShardWriter(folder, 32 * 2**20, {"class_names": ["photo"],
+                                                  "image_shape": [side, side, 3]}) as writer:
+        for i in range(count):
+            writer.write(records.serialize(blobs[i % len(blobs)], 0, i))
+    return Path(folder), count
+
+
+def measure_reader(run, evicted, stored, samples, repeat=2):
+    """One row of `format_reads`: cold and warm samples/s and MB/s of `run()`.
+
+    Raises nothing when eviction fails: the row then has no cold figures, and
+    its `note` says why.
+    """
+    run()  # warm-up: opens files, builds tf.data functions
+    row = {"note": ""}
+    try:
+        cold = min(timed(run, evicted) for _ in range(repeat))
+        row.update({"cold samples/s": samples / cold, "cold MB/s": stored / 1e6 / cold})
+    except pagecache.EvictionFailed as error:
+        row["note"] = f"no cold figure: {error}"
+    warm = min(timed(run) for _ in range(repeat))
+    row.update({"warm samples/s": samples / warm, "warm MB/s": stored / 1e6 / warm})
+    return row
 
 
 def format_reads(profile="lesson", repeat=2):
@@ -161,25 +214,28 @@ def format_reads(profile="lesson", repeat=2):
         A DataFrame, one row per reader: `cold samples/s`, `warm samples/s`,
         `cold MB/s` and `warm MB/s` (stored bytes read per second), `x disk`
         (cold MB/s against `disk_bandwidth` of the raw HDF5 file, measured
-        in the same run) and `note`.
+        in the same run) and `note`. A last row reads TFRecord shards of
+        food-101-sized records (`photo_records`), written for the run.
     """
     p = config.get_profile(profile)
     raw_file = course_data.ensure_layout("hdf5", p, progress=False)
     disk = disk_bandwidth(raw_file)
     rows = {"disk: sequential 8 MiB reads (the limit)":
-            {"cold MB/s": disk, "x disk": 1.0, "note": f"{raw_file.name}, read in order"}}
+            {"cold MB/s": disk, "note": f"{raw_file.name}, read in order"}}
     for name, (run, evicted, stored) in readers(p).items():
-        run()  # warm-up: opens files, builds tf.data functions
-        row = {"note": ""}
-        try:
-            cold = min(timed(run, evicted) for _ in range(repeat))
-            row.update({"cold samples/s": p.n_train / cold, "cold MB/s": stored / 1e6 / cold})
-        except pagecache.EvictionFailed as error:
-            row["note"] = f"no cold figure: {error}"
-        warm = min(timed(run) for _ in range(repeat))
-        row.update({"warm samples/s": p.n_train / warm, "warm MB/s": stored / 1e6 / warm})
+        rows[name] = measure_reader(run, evicted, stored, p.n_train, repeat)
+    with tempfile.TemporaryDirectory(dir=raw_file.parent) as folder:
+        import tensorflow as tf
+
+        shards, count = photo_records(folder)
+        dataset = tf.data.Dataset.list_files(f"{shards}/*.tfrecord", seed=0).interleave(
+            tf.data.TFRecordDataset, cycle_length=4, num_parallel_calls=tf.data.AUTOTUNE
+        ).batch(p.batch_size).prefetch(tf.data.AUTOTUNE)
+        rows["TFRecord interleave, records only, 299x299 photo records"] = measure_reader(
+            lambda: [None for _ in dataset], [shards],
+            sum(f.stat().st_size for f in shards.glob("*.tfrecord")), count, repeat)
+    for row in rows.values():
         row["x disk"] = row.get("cold MB/s", np.nan) / disk
-        rows[name] = row
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "reader"
     return frame[["cold samples/s", "warm samples/s", "cold MB/s", "warm MB/s", "x disk",
@@ -245,14 +301,23 @@ def _sklearn_file():
     return sklearn.__file__
 
 
-def _decode_row(images, repeat=3):
+def _decode_row(images, threads=2, repeat=3):
     blobs = [encoded.encode(image) for image in images]
     shape = images.shape[1:]
-    seconds = 1 / rate(lambda: [encoded.decode(b, shape) for b in blobs], len(blobs), repeat)
+
+    def decode_all(part):
+        return [encoded.decode(b, shape) for b in part]
+
+    def threaded():
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(decode_all, [blobs[i::4 * threads] for i in range(4 * threads)]))
+
+    one = rate(lambda: decode_all(blobs), len(blobs), repeat)
     return {"raw KiB": images[0].nbytes / 2**10,
             "JPEG KiB": np.mean([len(b) for b in blobs]) / 2**10,
             "x smaller": images[0].nbytes / np.mean([len(b) for b in blobs]),
-            "decode us": 1e6 * seconds}
+            "decode us": 1e6 / one,
+            f"x {threads} threads": rate(threaded, len(blobs), repeat) / one}
 
 
 def training_step_us(profile="lesson", steps=10):
@@ -277,8 +342,10 @@ def decode_costs(profile="lesson"):
 
     Returns:
         A DataFrame: `raw KiB`, `JPEG KiB` (quality `encoded.JPEG_QUALITY`),
-        `x smaller`, `decode us` per image (PIL, one thread), and `x step`
-        (decode time against the training step's time per sample).
+        `x smaller`, `decode us` per image (PIL, one thread), `x 2 threads`
+        (decode rate with two threads against one: PIL releases the GIL while
+        it decodes) and `x step` (decode time against the training step's
+        time per sample).
     """
     from course_lib import synthetic
 

@@ -240,7 +240,8 @@ def record_dataset(path, batch_size, image_shape=None, n_classes=None, shuffle=T
 
     Shard files are listed (and this worker's taken), shuffled each epoch,
     read `cycle_length` at a time with `interleave`, mixed in a shuffle
-    buffer, parsed, checked, decoded and batched, with prefetch. Each pass
+    buffer, batched, then parsed and checked a batch at a time (one
+    vectorised `parse_example`), decoded, and prefetched. Each pass
     over the dataset is one epoch in a new order, reproducible from `seed`;
     Keras `fit` makes one pass per epoch.
 
@@ -250,7 +251,8 @@ def record_dataset(path, batch_size, image_shape=None, n_classes=None, shuffle=T
         image_shape: the decoded shape; default: from `shards.json`.
         n_classes: labels must lie in `[0, n_classes)`; default: the number
             of class names in `shards.json`.
-        shuffle: shuffle shards and records; `False` reads in file order.
+        shuffle: shuffle shards and records; `False` reads the shards one
+            after the other, records in file order (for `predict`).
         seed: seed of the epoch orders.
         shard: `(index, count)`: read only this worker's shards (every
             `count`-th file). The shards must be at least as many as workers.
@@ -294,35 +296,37 @@ def record_dataset(path, batch_size, image_shape=None, n_classes=None, shuffle=T
         return tf.data.TFRecordDataset(file).enumerate().map(
             lambda index, record: (file, index, record))
 
-    def parse_checked(file, index, record):
-        sample = parse(record)
-        label = sample["label"]
-        valid = tf.logical_and(label >= 0, label < n_classes)
-        checks = [
-            tf.debugging.Assert(tf.strings.length(sample["image"]) > 0, [
-                file, "record", index, "has no 'image' feature (the encoded image)."]),
-            tf.debugging.Assert(valid, [
-                file, "record", index, "has label", label, "expected a class index in "
-                f"[0, {n_classes}) (or no 'label' feature, read as -1)."]),
-        ]
+    def parse_checked(files, indices, batch):
+        sample = tf.io.parse_example(batch, FEATURES)
+        images, labels = sample["image"], sample["label"]
+        checks = []
+        for bad, problem in (
+                (tf.strings.length(images) == 0, ["has no 'image' feature (the encoded image)."]),
+                (tf.logical_or(labels < 0, labels >= n_classes),
+                 ["has a label outside [0, {n_classes}) (or no 'label' feature, read as -1)."
+                  .format(n_classes=n_classes)])):
+            first = tf.argmax(tf.cast(bad, tf.int32))
+            checks.append(tf.debugging.Assert(tf.logical_not(tf.reduce_any(bad)), [
+                files[first], "record", indices[first], *problem], summarize=1))
         with tf.control_dependencies(checks):
-            image = sample["image"]
             if decode:
-                image = tf.io.decode_image(image, channels=3, expand_animations=False)
-                image = tf.ensure_shape(image, image_shape)
-            if with_ids:
-                return image, tf.identity(label), sample["id"]
-            return image, tf.identity(label)
+                images = tf.map_fn(
+                    lambda data: tf.ensure_shape(tf.io.decode_image(
+                        data, channels=3, expand_animations=False), image_shape),
+                    images, fn_output_signature=tf.uint8)
+            batch = (tf.identity(images), tf.identity(labels))
+            return batch + (tf.identity(sample["id"]),) if with_ids else batch
 
     files_ds = tf.data.Dataset.from_tensor_slices(mine)
     if shuffle:
-        files_ds = files_ds.shuffle(len(mine), seed=seed, reshuffle_each_iteration=True)
-    records = files_ds.interleave(numbered_records, cycle_length=cycle_length,
-                                  num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    if shuffle:
-        records = records.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    return (records.map(parse_checked, num_parallel_calls=tf.data.AUTOTUNE)
-            .batch(batch_size, drop_remainder=drop_last)
+        records = files_ds.shuffle(len(mine), seed=seed, reshuffle_each_iteration=True) \
+            .interleave(numbered_records, cycle_length=cycle_length,
+                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True) \
+            .shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    else:
+        records = files_ds.flat_map(numbered_records)
+    return (records.batch(batch_size, drop_remainder=drop_last)
+            .map(parse_checked, num_parallel_calls=tf.data.AUTOTUNE)
             .apply(tf.data.experimental.assert_cardinality(batches))
             .prefetch(tf.data.AUTOTUNE))
 

@@ -2,7 +2,8 @@
 
 A batch travels: row source -> sampler -> loader -> optional wrappers -> Keras.
 A *row source* has `len(source)` and `source.read(positions)`, which returns
-the rows at sorted positions as one array. The sampler (`sampling`) decides
+the rows at sorted positions as one array; a source that can ask the kernel
+to read ahead also has `advise(positions)`. The sampler (`sampling`) decides
 which positions make each batch; the loader (`loaders`, `merged`) asks its
 sources for them. A new format is a new source: nothing else changes.
 
@@ -136,6 +137,12 @@ class HDF5Rows:
     def read(self, positions):
         """The rows at `positions` (sorted), as one array."""
         return self.reader()(np.asarray(positions, np.int64))
+
+    def advise(self, positions):
+        """Asks the kernel to start reading these rows (see `RowReader.advise`)."""
+        reader = self.reader()
+        if isinstance(reader, RowReader):
+            reader.advise(positions)
 
     def read_all(self):
         """Every row, read once with h5py (for small datasets: ids, labels)."""

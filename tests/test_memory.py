@@ -17,7 +17,7 @@ def test_peak_increase_sees_a_short_lived_copy():
     assert 72 < memory.peak_increase_mib(convert) < 100
 
 
-@pytest.mark.parametrize("layout", ["hdf5", "npy", "bcolz"])
+@pytest.mark.parametrize("layout", ["hdf5", "npy", "bcolz", "images", "hdf5_jpeg", "records"])
 def test_writer_peak_memory_does_not_grow_with_the_dataset(layout):
     small = bench.writer_peak_memory(layout, 2048)
     large = bench.writer_peak_memory(layout, 16384)

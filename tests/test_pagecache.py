@@ -1,0 +1,83 @@
+"""Evicting files from the page cache, and refusing a cold figure when it fails."""
+
+import os
+
+import numpy as np
+import pytest
+
+from course_lib import cold, pagecache
+
+
+@pytest.fixture
+def data_file(tmp_path):
+    path = tmp_path / "data.bin"
+    path.write_bytes(np.random.default_rng(0).bytes(8 * 2**20))
+    return path
+
+
+def test_a_read_file_is_resident_and_eviction_drops_it(data_file):
+    data_file.read_bytes()
+    assert pagecache.resident_fraction(data_file) > 0.9
+    assert pagecache.evict(data_file) <= pagecache.RESIDENT_LIMIT
+    assert pagecache.resident_fraction(data_file) <= pagecache.RESIDENT_LIMIT
+    data_file.read_bytes()
+    assert pagecache.resident_fraction(data_file) > 0.9
+
+
+def test_a_folder_is_evicted_file_by_file(tmp_path, data_file):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "more.bin").write_bytes(b"x" * 2**20)
+    for path in pagecache.files_of(tmp_path):
+        path.read_bytes()
+    pagecache.evict(tmp_path)
+    assert pagecache.resident_fraction(tmp_path) <= pagecache.RESIDENT_LIMIT
+
+
+def test_dirty_pages_are_written_before_eviction(tmp_path):
+    path = tmp_path / "fresh.bin"
+    with open(path, "wb") as file:
+        file.write(b"y" * 4 * 2**20)  # not yet on disk: dirty pages
+    pagecache.evict(path)
+    assert pagecache.resident_fraction(path) <= pagecache.RESIDENT_LIMIT
+    assert path.read_bytes() == b"y" * 4 * 2**20
+
+
+def test_a_file_that_stays_cached_is_an_error(data_file, monkeypatch):
+    monkeypatch.setattr(pagecache, "resident_fraction", lambda path: 1.0)
+    with pytest.raises(pagecache.EvictionFailed, match="data.bin: 100% .* still in the page"):
+        pagecache.evict(data_file)
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="no tmpfs at /dev/shm")
+def test_tmpfs_cannot_be_evicted():
+    path = "/dev/shm/course-pagecache-test.bin"
+    with open(path, "wb") as file:
+        file.write(b"z" * 2**20)
+    try:
+        with pytest.raises(pagecache.EvictionFailed, match="tmpfs"):
+            pagecache.evict(path)
+    finally:
+        os.unlink(path)
+
+
+def test_missing_path_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing-here"):
+        pagecache.evict(tmp_path / "nothing-here")
+
+
+def test_no_cold_figure_when_eviction_fails(data_file, monkeypatch):
+    def refuse(path):
+        raise pagecache.EvictionFailed(f"{path}: still cached")
+
+    monkeypatch.setattr(pagecache, "evict", refuse)
+    row = cold.measure_reader(data_file.read_bytes, [data_file], 8 * 2**20, samples=100)
+    assert "cold MB/s" not in row and "cold samples/s" not in row
+    assert row["note"].startswith("no cold figure: ") and "still cached" in row["note"]
+    assert row["warm MB/s"] > 0
+
+
+def test_cold_figures_when_eviction_works(data_file):
+    row = cold.measure_reader(lambda: cold.read_sequentially([data_file]), [data_file],
+                              8 * 2**20, samples=100, repeat=1)
+    assert row["note"] == "" and row["cold MB/s"] > 0 and row["warm MB/s"] > 0
+    assert cold.disk_bandwidth(data_file, repeat=1) > 0
