@@ -227,7 +227,7 @@ def format_reads(profile="lesson", repeat=2):
     with tempfile.TemporaryDirectory(dir=raw_file.parent) as folder:
         import tensorflow as tf
 
-        shards, count = photo_records(folder)
+        shards, count = photo_records(folder, 16 if p.name == "ci" else 96)
         dataset = tf.data.Dataset.list_files(f"{shards}/*.tfrecord", seed=0).interleave(
             tf.data.TFRecordDataset, cycle_length=4, num_parallel_calls=tf.data.AUTOTUNE
         ).batch(p.batch_size).prefetch(tf.data.AUTOTUNE)

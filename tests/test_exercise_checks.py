@@ -426,3 +426,65 @@ def test_disk_estimate_checker(ci_data):
                                         verbose=False)
     [problem] = report.problems
     assert problem.startswith("npy: estimated 9.4 MiB, but it uses 12.") and "4 KiB" in problem
+
+
+def _to_record(image_bytes, label, sample_id, keys=("image", "label", "id"), shift=0):
+    feature = {
+        "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image_bytes])),
+        "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label + shift])),
+        "id": tf.train.Feature(int64_list=tf.train.Int64List(value=[sample_id])),
+    }
+    return tf.train.Example(features=tf.train.Features(
+        feature={key: feature[key] for key in keys})).SerializeToString()
+
+
+def test_record_codec_checker():
+    from course_lib import records
+
+    def as_dict(record):
+        return records.parse(record)
+
+    assert checks.check_record_codec(_to_record, as_dict, verbose=False).ok
+    cases = [
+        (lambda *a: None, as_dict, "returned None"),
+        (lambda *a: "text", as_dict, "returned str"),
+        (lambda i, l, s: _to_record(i, l, s, ("image", "label")), as_dict, "no 'id' feature"),
+        (lambda i, l, s: _to_record(i, l, s, shift=1), as_dict, "'label' reads back as 3"),
+        (_to_record, lambda record: None, "from_record(record) returned None"),
+        (_to_record, lambda record: {"image": record}, "must return a dict with 'image', "),
+        (_to_record, lambda record: {**as_dict(record), "id": tf.constant(0)},
+         "does not give back what the record holds"),
+    ]
+    for to_record, from_record, problem in cases:
+        report = checks.check_record_codec(to_record, from_record, verbose=False)
+        assert not report.ok and any(problem in p for p in report.problems), (problem, report)
+
+
+def test_record_pipeline_checker():
+    from course_lib import records
+
+    def pipeline(files, batch_size, seed, cycle=4, parallel=True, reshuffle=True,
+                 drop=False, seeded=True):
+        return (tf.data.Dataset.from_tensor_slices(files)
+                .shuffle(len(files), seed=seed if seeded else None,
+                         reshuffle_each_iteration=reshuffle)
+                .interleave(tf.data.TFRecordDataset, cycle_length=cycle,
+                            num_parallel_calls=tf.data.AUTOTUNE if parallel else None,
+                            deterministic=True)
+                .shuffle(64, seed=seed if seeded else None, reshuffle_each_iteration=reshuffle)
+                .map(records.parse).batch(batch_size, drop_remainder=drop))
+
+    assert checks.check_record_pipeline(pipeline, verbose=False).ok
+    cases = [
+        (lambda f, b, s: None, "seed=1) returned None"),
+        (lambda f, b, s: pipeline(f, b, s).map(lambda d: d["image"]), "batches are "),
+        (lambda f, b, s: pipeline(f, 30, s, drop=True), "distinct) of 320"),
+        (lambda f, b, s: pipeline(f, b, s, reshuffle=False), "same order"),
+        (lambda f, b, s: pipeline(f, b, s, seeded=False), "different orders"),
+        (lambda f, b, s: tf.data.TFRecordDataset(f).map(records.parse).batch(b),
+         "records of 1.0 shards"),
+        (lambda f, b, s: pipeline(f, b, s, parallel=False), "one at a time"),
+    ]
+    for make, problem in cases:
+        report = checks.check_record_pipeline(make, verbose=False)
+        assert not report.ok and any(problem in p for p in report.problems), (problem, report)

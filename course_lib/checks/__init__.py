@@ -23,6 +23,8 @@ blank exercises still runs from top to bottom.
 | shards for several workers                | `check_shards`                |
 | a memory budget                           | `check_memory_budget`         |
 | a callback that resumes the loader's epoch | `check_epoch_callback`       |
+| one sample to a TFRecord and back         | `check_record_codec`          |
+| a pipeline over TFRecord shards           | `check_record_pipeline`       |
 """
 
 from course_lib.checks.alignment import (check_alignment, check_feature_rows, id_coded_frame,
@@ -34,6 +36,7 @@ from course_lib.checks.files import check_hdf5_file, check_hdf5_writer
 from course_lib.checks.loaders import (check_block_loader, check_dataset, check_generator,
                                        check_thread_safe, id_coded_file)
 from course_lib.checks.pipelines import check_pipeline, check_shards
+from course_lib.checks.records import check_record_codec, check_record_pipeline
 from course_lib.checks.resume import check_epoch_callback
 from course_lib.checks.report import Report
 
@@ -41,7 +44,7 @@ __all__ = [
     "Report", "check_alignment", "check_augmentation", "check_block_loader", "check_dataset",
     "check_disk_estimate",
     "check_epoch_callback", "check_feature_rows", "check_generator", "check_hdf5_file", "check_hdf5_writer",
-    "check_memory_budget", "check_pipeline", "check_sample_reader", "check_shards",
+    "check_memory_budget", "check_pipeline", "check_record_codec", "check_record_pipeline", "check_sample_reader", "check_shards",
     "check_thread_safe",
     "check_validation_untouched", "id_coded_file", "id_coded_frame", "id_coded_matrix",
 ]
