@@ -9,9 +9,14 @@ Architecture: the path of a batch from disk to `fit`
     row sources          sampler               loader             wrappers        Keras
     (where rows are) --> (which positions  --> (a PyDataset:  --> (optional) -->  fit / evaluate /
     sources.HDF5Rows     make each batch,      asks the sampler    augment.        predict, or
-    sources.NpyFiles     this epoch)           for positions,      Augmented-      tfdata.* -> tf.data
-    features.ChunkReader sampling.             the sources for     Dataset
-                         BatchSampler          the rows)
+    sources.Encoded-     this epoch)           for positions,      Augmented-      tfdata.* -> tf.data
+      HDF5Rows           sampling.             the sources for     Dataset
+    sources.NpyFiles,    BatchSampler          the rows)
+      ImageFiles
+    features.ChunkReader
+
+    TFRecord shards take a TensorFlow path instead: records.record_dataset
+    (shuffled shards -> interleave -> shuffle buffer -> parse -> decode) -> fit.
 
 - A *row source* has `len()` and `read(sorted positions)`. It opens its file
   lazily, once per process (`sources.PerProcess`), and pickles as its path, so
@@ -27,8 +32,8 @@ Architecture: the path of a batch from disk to `fit`
   training workers) goes through `child`, and reports the child's own peak.
 
 A new format is a new row source: a class with `__len__` and `read`, opening
-its file with `sources.PerProcess`. Samplers, loaders and wrappers stay as
-they are.
+its file with `sources.PerProcess` (JPEG bytes in HDF5 and image files came in
+that way). Samplers, loaders and wrappers stay as they are.
 
 Modules
 -------
@@ -40,7 +45,11 @@ Modules
 - `atomic`: building a file or folder complete or not at all (`.partial`, rename, manifest).
 - `hdf5_rows`: opening HDF5 files with clear errors; reading a batch's rows (h5py slices,
   or straight from byte offsets).
-- `sources`: row sources (HDF5 datasets, per-sample .npy files) and the per-process handle.
+- `sources`: row sources (HDF5 datasets, JPEG bytes in HDF5, per-sample .npy and image
+  files) and the per-process handle.
+- `encoded`: JPEG/PNG encoding and decoding, with errors that name the image.
+- `records`: sharded TFRecord files: writer, shard checks, the `tf.data` pipeline over them.
+- `pagecache`: evicting files from the page cache (checked with `mincore`), for cold reads.
 - `features`: feature matrices on disk (bcolz, blosc2, zarr, memmap) and their chunk-aware
   row source.
 - `sampling`: epoch orders shared by every loader (none / full / block), stratified splits.
@@ -51,7 +60,7 @@ Modules
 - `tfdata`: `tf.data` pipelines over the loaders (from_generator, parallel reads).
 - `distributed`: several local workers with MultiWorkerMirroredStrategy, each on its shard.
 - `models`: the small convnet and the two-input merged model; they check the pixel range.
-- `checks`: `check_dataset`, the exercise checker for your own PyDataset.
+- `checks`: the exercise checkers (`check_dataset` and one per exercise).
 - `memory`: measuring memory (process, system, GPU), timelines of a call, GPU memory growth.
 - `monitor`: the live resource panel, with a chart of the last minute.
 - `child`: running a function in a fresh process: its value, its log, its own peak memory.
@@ -59,6 +68,7 @@ Modules
 - `workloads`: small importable workloads for budget demonstrations.
 - `resume`: training that resumes after a crash from its last finished epoch.
 - `bench`: benchmarks that print figures (`python -m course_lib.bench`).
+- `cold`: every format read cold and warm against the disk (`make bench` part `cold`).
 """
 
 __version__ = "0.1.0"

@@ -224,8 +224,8 @@ class HDF5Dataset(SampledDataset):
         readahead: while reading batch `i`, ask the kernel to start reading
             the rows of batch `i + readahead` (`posix_fadvise` WILLNEED), so
             the disk has many reads in flight. It matters for data read from
-            the disk (bigger than memory): on this machine, cold epochs of
-            scattered blocks went from about 0.3x to about 0.8x the disk's
+            the disk (bigger than memory): on a 2-core VM, cold epochs of
+            scattered blocks went from about 0.3x to 0.75-0.9x the disk's
             sequential rate (`make bench` part `cold`). `0` turns it off.
         **kwargs: `workers`, `use_multiprocessing`, `max_queue_size`.
 
