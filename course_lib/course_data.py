@@ -100,19 +100,29 @@ def _blocks(profile, progress, label):
 # --- hdf5 ---------------------------------------------------------------------
 
 
-def _write_hdf5(path, profile, progress):
-    with layouts.HDF5Writer(path, profile.image_shape, config.CLASS_NAMES,
-                            chunk_rows=profile.chunk_rows,
-                            attrs={"profile": profile.name, "seed": config.SEED}) as writer:
-        for split, start, stop in _blocks(profile, progress, "hdf5"):
-            writer.append(split,
-                          synthetic.images(start, stop, profile.image_size, config.SEED),
-                          synthetic.labels(start, stop, config.SEED),
-                          np.arange(start, stop))
+def _hdf5_writer(encoding=None):
+    """The writer of the `hdf5` layout (raw pixels) or, with `encoding`, of `hdf5_jpeg`."""
+    def write(path, profile, progress):
+        with layouts.HDF5Writer(path, profile.image_shape, config.CLASS_NAMES,
+                                chunk_rows=profile.chunk_rows, encoding=encoding,
+                                attrs={"profile": profile.name, "seed": config.SEED}) as writer:
+            for split, start, stop in _blocks(profile, progress, encoding or "hdf5"):
+                writer.append(split,
+                              synthetic.images(start, stop, profile.image_size, config.SEED),
+                              synthetic.labels(start, stop, config.SEED),
+                              np.arange(start, stop))
+
+    return write
 
 
-def _hdf5_is_usable(path, profile):
-    return layouts.check_hdf5(path)["split_sizes"] == profile.split_sizes
+def _hdf5_check(encoding=None):
+    """The usability check of the `hdf5` layout, or of `hdf5_jpeg` with `encoding`."""
+    def is_usable(path, profile):
+        described = layouts.check_hdf5(path)
+        return (described["split_sizes"] == profile.split_sizes
+                and described["encoding"] == encoding)
+
+    return is_usable
 
 
 # --- npy ----------------------------------------------------------------------
@@ -236,22 +246,6 @@ def image_table(split="train", profile=None):
         "label": labels, "id": ids})
 
 
-def _write_hdf5_jpeg(path, profile, progress):
-    with layouts.HDF5Writer(path, profile.image_shape, config.CLASS_NAMES,
-                            chunk_rows=profile.chunk_rows, encoding="jpeg",
-                            attrs={"profile": profile.name, "seed": config.SEED}) as writer:
-        for split, start, stop in _blocks(profile, progress, "hdf5_jpeg"):
-            writer.append(split,
-                          synthetic.images(start, stop, profile.image_size, config.SEED),
-                          synthetic.labels(start, stop, config.SEED),
-                          np.arange(start, stop))
-
-
-def _hdf5_jpeg_is_usable(path, profile):
-    described = layouts.check_hdf5(path)
-    return described["split_sizes"] == profile.split_sizes and described["encoding"] == "jpeg"
-
-
 def _write_records(folder, profile, progress):
     from course_lib import records  # imports TensorFlow: only when records are built
 
@@ -279,7 +273,7 @@ def _encoded_bytes(profile):
 
 LAYOUTS = {
     "hdf5": Layout("hdf5", "course.h5", ("image_size", "chunk_rows"),
-                   _write_hdf5, _hdf5_is_usable, lambda profile: profile.image_bytes),
+                   _hdf5_writer(), _hdf5_check(), lambda profile: profile.image_bytes),
     "npy": Layout("npy", "npy", ("image_size",), _write_npy, _npy_is_usable, _npy_bytes),
     "bcolz": Layout("bcolz", "features", ("n_features",), _write_bcolz, _bcolz_is_usable,
                     lambda profile: profile.feature_bytes,
@@ -287,8 +281,8 @@ LAYOUTS = {
     "images": Layout("images", "images", ("image_size",), _write_images,
                      _images_are_usable, _encoded_bytes,
                      {"jpeg_quality": encoded.JPEG_QUALITY}),
-    "hdf5_jpeg": Layout("hdf5_jpeg", "course_jpeg.h5", ("image_size",), _write_hdf5_jpeg,
-                        _hdf5_jpeg_is_usable, lambda profile: profile.image_bytes // 2,
+    "hdf5_jpeg": Layout("hdf5_jpeg", "course_jpeg.h5", ("image_size",), _hdf5_writer("jpeg"),
+                        _hdf5_check("jpeg"), lambda profile: profile.image_bytes // 2,
                         {"jpeg_quality": encoded.JPEG_QUALITY}),
     "records": Layout("records", "records", ("image_size", "shard_bytes"), _write_records,
                       _records_are_usable, lambda profile: profile.image_bytes // 2,

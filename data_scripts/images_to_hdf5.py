@@ -261,8 +261,13 @@ def main(argv=None):
     return 0
 
 
-if __name__ == "__main__":
+def run_cli(main):
+    """Runs a converter's `main`; a bad input ends it with a one-line error, status 1."""
     try:
         sys.exit(main())
     except (ValueError, OSError) as error:
-        sys.exit(f"images_to_hdf5.py: error: {error}")
+        sys.exit(f"{Path(sys.argv[0]).name}: error: {error}")
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -27,7 +27,7 @@ from course_lib import atomic, config, encoded, records
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from data_scripts.images_to_hdf5 import (ImageBlocks, arguments,  # noqa: E402
-                                         block_options, report)
+                                         block_options, report, run_cli)
 
 
 def convert(source, out, shard_bytes=records.SHARD_BYTES, encoding="jpeg", **options):
@@ -82,7 +82,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (ValueError, OSError) as error:
-        sys.exit(f"images_to_tfrecord.py: error: {error}")
+    run_cli(main)
