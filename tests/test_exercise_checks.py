@@ -175,12 +175,12 @@ def block_writer(path, n_samples, block_size, offset=0):
 def test_hdf5_writer_checker():
     assert checks.check_hdf5_writer(block_writer, verbose=False).ok
     shifted = checks.check_hdf5_writer(lambda p, n, b: block_writer(p, n, b, offset=1),
-                                       verbose=False)
+                                       n_samples=1024, verbose=False)
     assert "Row 0 of written.h5 does not hold sample 0" in shifted.problems[0]
     whole = checks.check_hdf5_writer(lambda p, n, b: block_writer(p, n, n), verbose=False)
     assert "for a writer that holds one block: hold one block in memory at a time" \
         in whole.problems[0]
-    blank = checks.check_hdf5_writer(lambda p, n, b: None, verbose=False)
+    blank = checks.check_hdf5_writer(lambda p, n, b: None, n_samples=1024, verbose=False)
     assert "wrote no file at `path`: it is not written yet" in blank.problems[0]
 
 

@@ -4,16 +4,46 @@ Every exercise left as its stub, the notebook must run without an error, and
 every check cell must say "Not done yet" (so each checker can fail). The same
 checkers must print "All checks passed" on the solution notebooks, which run
 under nbval (see the repository's conftest.py).
+
+The notebooks run two at a time, each in its own kernel, after the course
+data they read has been built once (so no two kernels build the same layout).
 """
+
+import concurrent.futures
+import multiprocessing
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from course_lib import exercises
+from course_lib import course_data, exercises
 from course_lib.checks.report import DONE, NOT_DONE
 
 NOTEBOOKS = sorted(exercises.NOTEBOOKS.glob("*.ipynb"))
+AT_ONCE = 2
+
+
+def run_blank(path):
+    """Executes one learner notebook; returns `(executed notebook JSON, error or "")`."""
+    notebook = nbformat.read(path, as_version=4)
+    error = ""
+    try:
+        NotebookClient(notebook, timeout=900, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    except Exception as exc:  # noqa: BLE001 - reported by the test of this notebook
+        error = f"{type(exc).__name__}: {str(exc)[-3000:]}"
+    return nbformat.writes(notebook), error
+
+
+@pytest.fixture(scope="module")
+def executed():
+    """`{notebook name: (executed notebook, error)}` for every learner notebook."""
+    course_data.ensure_all(names=tuple(course_data.LAYOUTS), progress=False)
+    context = multiprocessing.get_context("spawn")  # no fork of a process holding threads
+    with concurrent.futures.ProcessPoolExecutor(AT_ONCE, mp_context=context) as pool:
+        results = dict(zip((p.name for p in NOTEBOOKS), pool.map(run_blank, NOTEBOOKS)))
+    return {name: (nbformat.reads(text, as_version=4), error)
+            for name, (text, error) in results.items()}
 
 
 def _text(cell):
@@ -26,10 +56,9 @@ def _text(cell):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_blank_learner_notebook_runs_and_every_check_is_not_done(path):
-    notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=900, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+def test_blank_learner_notebook_runs_and_every_check_is_not_done(path, executed):
+    notebook, error = executed[path.name]
+    assert not error, f"{path.name} failed when run blank: {error}"
     checks = [(number, cell) for number, cell in enumerate(notebook.cells)
               if exercises.CHECK_TAG in cell.metadata.get("tags", [])]
     assert checks, f"{path.name} has no exercise checks"
