@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from course_lib import config, course_data, encoded, pagecache
+from course_lib import config, course_data, encoded, hdf5_rows, layouts, pagecache
 from course_lib.bench import rate, read_epoch, table
 
 BLOCK = 8 * 2**20
@@ -79,6 +79,21 @@ def _stored_bytes(files):
     return sum(os.path.getsize(f) for f in files)
 
 
+def raw_records_epoch(folder, batch_size):
+    """One epoch over a folder's TFRecord shards read with `interleave`, not parsed.
+
+    Returns:
+        `(run_one_epoch, stored bytes of the shards)`.
+    """
+    import tensorflow as tf
+
+    names = [str(f) for f in sorted(Path(folder).glob("*.tfrecord"))]
+    dataset = tf.data.Dataset.from_tensor_slices(names).interleave(
+        tf.data.TFRecordDataset, cycle_length=4, num_parallel_calls=tf.data.AUTOTUNE
+    ).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return (lambda: [None for _ in dataset]), _stored_bytes(names)
+
+
 def readers(profile="lesson", threads=2):
     """The readers of the training split that `format_reads` measures.
 
@@ -96,8 +111,8 @@ def readers(profile="lesson", threads=2):
     batch, n = p.batch_size, p.n_train
     shards, image_folder = paths["records"] / "train", paths["images"] / "train"
     files = course_data.image_table("train", p)["path"].tolist()
-    partition, labels = course_data.layouts.read_partition(paths["npy"])
-    with course_data.layouts.hdf5_rows.open_file(paths["hdf5_jpeg"]) as file:
+    partition, labels = layouts.read_partition(paths["npy"])
+    with hdf5_rows.open_file(paths["hdf5_jpeg"]) as file:
         jpeg_bytes = sum(len(row) for row in file["train/images"][:])
 
     def hdf5(path, shuffle, workers=1, **options):
@@ -108,15 +123,6 @@ def readers(profile="lesson", threads=2):
 
     def record_epoch(decode):
         dataset = records.record_dataset(shards, batch, seed=0, decode=decode)
-        return lambda: [None for _ in dataset]
-
-    def record_bytes_epoch():
-        import tensorflow as tf
-
-        names = [str(f) for f in sorted(shards.glob("*.tfrecord"))]
-        dataset = tf.data.Dataset.from_tensor_slices(names).interleave(
-            tf.data.TFRecordDataset, cycle_length=4, num_parallel_calls=tf.data.AUTOTUNE
-        ).batch(batch).prefetch(tf.data.AUTOTUNE)
         return lambda: [None for _ in dataset]
 
     def file_epoch():
@@ -135,7 +141,8 @@ def readers(profile="lesson", threads=2):
 
     npy = loaders.NpyDirectoryDataset(paths["npy"], partition["train"], labels,
                                       batch_size=batch, seed=0)
-    raw = n * int(np.prod(p.image_shape))
+    raw_run, record_bytes = raw_records_epoch(shards, batch)
+    raw, file_bytes = n * int(np.prod(p.image_shape)), _stored_bytes(files)
     npy_bytes = _stored_bytes(paths["npy"] / f"{name}.npy" for name in partition["train"])
     return {
         "HDF5 raw pixels, block (readahead 16, the default)":
@@ -147,18 +154,14 @@ def readers(profile="lesson", threads=2):
             (hdf5(paths["hdf5_jpeg"], "block"), [paths["hdf5_jpeg"]], jpeg_bytes),
         f"HDF5 JPEG bytes, block + decode, {threads} threads":
             (hdf5(paths["hdf5_jpeg"], "block", threads), [paths["hdf5_jpeg"]], jpeg_bytes),
-        "TFRecord interleave, records only": (record_bytes_epoch(), [shards],
-                                              _stored_bytes(shards.glob("*.tfrecord"))),
-        "TFRecord interleave, parse": (record_epoch(False), [shards],
-                                       _stored_bytes(shards.glob("*.tfrecord"))),
-        "TFRecord interleave, parse + decode": (record_epoch(True), [shards],
-                                                _stored_bytes(shards.glob("*.tfrecord"))),
+        "TFRecord interleave, records only": (raw_run, [shards], record_bytes),
+        "TFRecord interleave, parse": (record_epoch(False), [shards], record_bytes),
+        "TFRecord interleave, parse + decode": (record_epoch(True), [shards], record_bytes),
         "per-sample .npy files, full shuffle": (lambda: read_epoch(npy), [paths["npy"]],
                                                 npy_bytes),
         f"JPEG files from a DataFrame, {threads} threads":
-            (file_epoch, [image_folder], _stored_bytes(files)),
-        "keras image_dataset_from_directory": (keras_epoch, [image_folder],
-                                               _stored_bytes(files)),
+            (file_epoch, [image_folder], file_bytes),
+        "keras image_dataset_from_directory": (keras_epoch, [image_folder], file_bytes),
     }
 
 
@@ -225,15 +228,10 @@ def format_reads(profile="lesson", repeat=2):
     for name, (run, evicted, stored) in readers(p).items():
         rows[name] = measure_reader(run, evicted, stored, p.n_train, repeat)
     with tempfile.TemporaryDirectory(dir=raw_file.parent) as folder:
-        import tensorflow as tf
-
         shards, count = photo_records(folder, 16 if p.name == "ci" else 96)
-        dataset = tf.data.Dataset.list_files(f"{shards}/*.tfrecord", seed=0).interleave(
-            tf.data.TFRecordDataset, cycle_length=4, num_parallel_calls=tf.data.AUTOTUNE
-        ).batch(p.batch_size).prefetch(tf.data.AUTOTUNE)
+        run, stored = raw_records_epoch(shards, p.batch_size)
         rows["TFRecord interleave, records only, 299x299 photo records"] = measure_reader(
-            lambda: [None for _ in dataset], [shards],
-            sum(f.stat().st_size for f in shards.glob("*.tfrecord")), count, repeat)
+            run, [shards], stored, count, repeat)
     for row in rows.values():
         row["x disk"] = row.get("cold MB/s", np.nan) / disk
     frame = pd.DataFrame.from_dict(rows, orient="index")
@@ -276,8 +274,10 @@ def photo_crops(side, count=64):
     from PIL import Image
 
     names = [os.path.join(matplotlib.get_data_path(), "sample_data", "grace_hopper.jpg")]
-    names += glob.glob(os.path.join(os.path.dirname(_sklearn_file()), "datasets", "images",
-                                    "*.jpg")) if _sklearn_file() else []
+    sklearn_file = _sklearn_file()
+    if sklearn_file:
+        names += glob.glob(os.path.join(os.path.dirname(sklearn_file), "datasets", "images",
+                                        "*.jpg"))
     crops = []
     for name in names:
         with Image.open(name) as photo:

@@ -362,8 +362,7 @@ class HDF5Dataset(SampledDataset):
                                "shuffle": "none"}))
 
     def advise(self, positions):
-        if hasattr(self.images, "advise"):
-            self.images.advise(positions if self.rows is None else self.rows[positions])
+        self.images.advise(positions if self.rows is None else self.rows[positions])
 
     def read(self, positions):
         rows = positions if self.rows is None else self.rows[positions]

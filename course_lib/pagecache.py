@@ -19,6 +19,8 @@ import mmap
 import os
 from pathlib import Path
 
+import numpy as np
+
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 RESIDENT_LIMIT = 0.02
 """`evict` accepts at most this share of a file still resident."""
@@ -71,7 +73,7 @@ def resident_bytes(file):
             vector = ctypes.create_string_buffer(pages)
             if libc.mincore(address, size, vector) != 0:
                 raise OSError(ctypes.get_errno(), f"mincore failed for {file}")
-            resident = sum(byte & 1 for byte in vector.raw)
+            resident = int((np.frombuffer(vector.raw, np.uint8) & 1).sum())
         finally:
             libc.munmap(address, size)
     finally:
@@ -136,5 +138,5 @@ def evict(path):
             f"after eviction, so a read now would not be cold. This happens on "
             f"tmpfs (RAM-backed folders such as /dev/shm, often /tmp) and for pages "
             f"another process keeps mapped; put the data on a disk-backed folder "
-            f"({'COURSE_DATA_DIR'}) and close other readers.")
+            f"(COURSE_DATA_DIR) and close other readers.")
     return left

@@ -132,15 +132,12 @@ class ShardWriter:
         self.close()
 
 
-def scan_shard(path):
-    """Counts a shard's records by walking their headers; checks its structure.
+def record_offsets(path):
+    """The byte offset of each record of a shard, found by walking their headers.
 
     Reads 12 bytes per record and seeks over the data, so it costs one pass
     over the file's blocks at most (checksums are left to TensorFlow, which
     verifies them as it reads).
-
-    Returns:
-        The number of records.
 
     Raises:
         FileNotFoundError: if the file does not exist.
@@ -148,7 +145,7 @@ def scan_shard(path):
             record (a truncated copy or an interrupted write).
     """
     path = Path(path)
-    size, records, offset = path.stat().st_size, 0, 0
+    size, offsets, offset = path.stat().st_size, [], 0
     with open(path, "rb") as file:
         while offset < size:
             header = file.read(_HEADER)
@@ -156,13 +153,23 @@ def scan_shard(path):
             end = None if length is None else offset + _HEADER + length + 4
             if end is None or end > size:
                 raise ValueError(
-                    f"{path}: record {records} (starting at byte {offset:,}) runs past "
+                    f"{path}: record {len(offsets)} (starting at byte {offset:,}) runs past "
                     f"the end of the file ({size:,} bytes): the shard is truncated, as "
                     f"after an interrupted copy or write. Copy or write it again; "
-                    f"records 0-{records - 1} before it are intact.")
+                    f"records 0-{len(offsets) - 1} before it are intact.")
             file.seek(end)
-            offset, records = end, records + 1
-    return records
+            offsets.append(offset)
+            offset = end
+    return offsets
+
+
+def scan_shard(path):
+    """Counts a shard's records (`record_offsets`), checking its structure.
+
+    Raises:
+        FileNotFoundError, ValueError: as `record_offsets`.
+    """
+    return len(record_offsets(path))
 
 
 def check_shards(path):
@@ -346,19 +353,13 @@ def find_bad_record(path):
     """
     files, _, _ = check_shards(path)
     for file in files:
-        offsets, offset = [], 0
-        with open(file, "rb") as handle:
-            while header := handle.read(_HEADER):
-                offsets.append(offset)
-                offset += _HEADER + struct.unpack("<Q", header[:8])[0] + 4
-                handle.seek(offset)
         try:
             for _ in tf.data.TFRecordDataset(str(file)):
                 pass
         except tf.errors.DataLossError as error:
             at = re.search(r"record at (\d+)", str(error))
             byte = int(at.group(1)) if at else -1
-            index = int(np.searchsorted(offsets, byte, side="right")) - 1
+            index = int(np.searchsorted(record_offsets(file), byte, side="right")) - 1
             raise ValueError(
                 f"{file}: record {max(index, 0)} (at byte {byte:,}) is damaged: its "
                 f"checksum does not match its bytes. Copy or write the shard again.") from None

@@ -29,7 +29,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from course_lib import config, encoded
+from course_lib import config, encoded, layouts
 from course_lib.hdf5_rows import RowReader, dataset_names, open_file, read_rows
 
 
@@ -202,8 +202,7 @@ def hdf5_image_rows(path, dataset, direct_reads=True, hint=""):
     holds encoded bytes (an `encoding` attribute), else `HDF5Rows`."""
     with open_file(path) as file:
         item = file.get(dataset)
-        encoding = isinstance(item, h5py.Dataset) and item.dtype.kind == "O" \
-            and item.attrs.get("encoding")
+        encoding = isinstance(item, h5py.Dataset) and layouts.image_encoding(item)
     if encoding:
         return EncodedHDF5Rows(path, dataset, hint=hint)
     return HDF5Rows(path, dataset, direct_reads, hint=hint)
