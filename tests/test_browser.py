@@ -110,7 +110,10 @@ return !!(nb && nb.sessionContext && nb.sessionContext.session &&
 STATE = NOTEBOOK_JS + """
 const cells = nb.content.widgets.filter(c => c.model.type === 'code');
 const training = cells.findIndex(c => c.model.sharedModel.getSource().includes('panel.callback'));
-const running = c => (c.node.querySelector('.jp-InputPrompt') || {}).textContent.includes('*');
+// The model says whether a cell runs (or waits to): a cell scrolled out of view may have no
+// prompt in the page, so the prompt's "[*]" is only a fallback.
+const prompt = c => (c.node.querySelector('.jp-InputPrompt') || {}).textContent || '';
+const running = c => c.model.executionState === 'running' || prompt(c).includes('*');
 const errors = cells.filter(c => c.model.outputs.toJSON().some(o => o.output_type === 'error'));
 const figure = name => {
   const span = document.querySelector('.course-resource-panel .' + name);
