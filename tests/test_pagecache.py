@@ -81,3 +81,13 @@ def test_cold_figures_when_eviction_works(data_file):
                               8 * 2**20, samples=100, repeat=1)
     assert row["note"] == "" and row["cold MB/s"] > 0 and row["warm MB/s"] > 0
     assert cold.disk_bandwidth(data_file, repeat=1) > 0
+    assert "x disk" not in row  # no disk figure asked for, no ratio
+
+
+def test_each_cold_epoch_is_paired_with_a_disk_read(data_file, monkeypatch):
+    speeds = iter([900.0, 1000.0])  # the disk drifts between the two cold epochs
+    monkeypatch.setattr(cold, "disk_bandwidth", lambda path, repeat: next(speeds))
+    row = cold.measure_reader(lambda: cold.read_sequentially([data_file]), [data_file],
+                              8 * 2**20, samples=100, repeat=2, disk_file=data_file)
+    assert row["disk MB/s"] == 1000.0  # the best of the paired reads, like the reader's
+    assert row["x disk"] == pytest.approx(row["cold MB/s"] / 1000.0)
