@@ -607,7 +607,8 @@ def _parts(profile):
             (f"JPEG size and decode cost per image (quality 90, PIL) against the small "
              f"convnet's training step, profile {p.name!r}", lambda: _cold().decode_costs(p)),
             (f"Reading one training epoch ({p.n_train} samples, batch {p.batch_size}) cold "
-             f"(files evicted first, checked) and warm, best of 2, against the disk",
+             f"(files evicted first, checked) and warm, 3 times each; x disk: median of "
+             f"each cold epoch against a sequential read just before it; {os.cpu_count()} cores",
              lambda: _cold().format_reads(p))],
         "service": [("Decode (299x299 photo JPEGs) + flip/shift, one epoch in-process and on "
                      "a local tf.data service (distributed_epoch), this machine's "

@@ -10,7 +10,7 @@ own bytes read in order in large blocks.
 | measurement      | what it returns                                               |
 |------------------|---------------------------------------------------------------|
 | `disk_bandwidth` | MB/s of a cold sequential read of a file, 8 MiB at a time      |
-| `format_reads`   | cold and warm samples/s and MB/s per reader, and `x disk`      |
+| `format_reads`   | cold and warm MB/s, CPU s/GB and `x disk` of every reader      |
 | `disk_sizes`     | the same images as raw pixels, JPEG in HDF5, TFRecord, files   |
 | `decode_costs`   | JPEG size and decode time on the course images and on photos  |
 
@@ -189,13 +189,25 @@ def photo_records(folder, megabytes=96, side=299, shards=12):
     return Path(folder), count
 
 
-def measure_reader(run, evicted, stored, samples, repeat=2, disk_file=None):
+def _cpu_seconds():
+    """CPU seconds this process (all its threads) has used so far."""
+    times = os.times()
+    return times.user + times.system
+
+
+def measure_reader(run, evicted, stored, samples, repeat=3, disk_file=None):
     """One row of `format_reads`: cold and warm samples/s and MB/s of `run()`.
 
     With `disk_file`, each cold epoch is paired with a cold sequential read
-    of that file just before it (`disk MB/s`, the best of them), and `x disk`
-    is the best cold MB/s against it: a disk whose speed drifts during the
-    run (a VM's disk cached by its host does) then moves both figures alike.
+    of that file just before it, and `x disk` is the median of the pairs'
+    ratios (`x disk min` and `x disk max` give their range): a disk whose
+    speed drifts during the run (a VM's disk cached by its host does, by
+    a factor of 2 within minutes) then moves both figures of a pair alike.
+
+    `CPU s/GB` is the CPU time (all threads of this process) that a warm
+    epoch spends per GB it reads: the reader's own cost, without the disk.
+    A reader that needs `c` CPU seconds per GB cannot go faster than
+    `cores / c` GB/s on any disk.
 
     Raises nothing when eviction fails: the row then has no cold figures, and
     its `note` says why.
@@ -203,23 +215,31 @@ def measure_reader(run, evicted, stored, samples, repeat=2, disk_file=None):
     run()  # warm-up: opens files, builds tf.data functions
     row = {"note": ""}
     try:
-        colds, disks = [], []
+        colds, ratios, disks = [], [], []
         for _ in range(repeat):
-            if disk_file is not None:
-                disks.append(disk_bandwidth(disk_file, repeat=1))
+            disk = disk_bandwidth(disk_file, repeat=1) if disk_file is not None else None
             colds.append(timed(run, evicted))
+            if disk is not None:
+                disks.append(disk)
+                ratios.append(stored / 1e6 / colds[-1] / disk)
         row.update({"cold samples/s": samples / min(colds),
                     "cold MB/s": stored / 1e6 / min(colds)})
-        if disks:
-            row.update({"disk MB/s": max(disks), "x disk": row["cold MB/s"] / max(disks)})
+        if ratios:
+            row.update({"disk MB/s": float(np.median(disks)), "x disk": float(np.median(ratios)),
+                        "x disk min": min(ratios), "x disk max": max(ratios)})
     except pagecache.EvictionFailed as error:
         row["note"] = f"no cold figure: {error}"
-    warm = min(timed(run) for _ in range(repeat))
-    row.update({"warm samples/s": samples / warm, "warm MB/s": stored / 1e6 / warm})
+    warm, cpu = [], []
+    for _ in range(repeat):
+        before = _cpu_seconds()
+        warm.append(timed(run))
+        cpu.append(_cpu_seconds() - before)
+    row.update({"warm samples/s": samples / min(warm), "warm MB/s": stored / 1e6 / min(warm),
+                "CPU s/GB": min(cpu) / (stored / 1e9)})
     return row
 
 
-def format_reads(profile="lesson", repeat=2):
+def format_reads(profile="lesson", repeat=3):
     """Cold and warm reads of one training epoch in every format, in one run.
 
     Each cold epoch follows an eviction of the reader's files (checked) and
@@ -229,31 +249,33 @@ def format_reads(profile="lesson", repeat=2):
     evicted gets no cold figure, and its row says why.
 
     Returns:
-        A DataFrame, one row per reader: `cold samples/s`, `warm samples/s`,
-        `cold MB/s` and `warm MB/s` (stored bytes read per second), `disk MB/s`
-        (the best sequential read paired with its cold epochs), `x disk`
-        (cold MB/s against it) and `note`. The first row sums up every
-        sequential read of the run; the last reads TFRecord shards of
-        food-101-sized records (`photo_records`), written for the run.
+        A DataFrame, one row per reader (`measure_reader`): `cold samples/s`,
+        `warm samples/s`, `cold MB/s` and `warm MB/s` (stored bytes read per
+        second), `CPU s/GB`, `disk MB/s` (the median of the sequential reads
+        paired with its cold epochs), `x disk` (the median of the pairs'
+        ratios), `x disk min`, `x disk max` and `note`. The first row is the
+        disk's sequential read measured the same way, so its ratios show how
+        much two reads of the same file in a row differ on this disk. The last
+        row reads TFRecord shards of food-101-sized records (`photo_records`),
+        written for the run.
     """
     p = config.get_profile(profile)
     raw_file = course_data.ensure_layout("hdf5", p, progress=False)
+    sequential = (lambda: read_sequentially([raw_file]), [raw_file], os.path.getsize(raw_file))
     rows = {name: measure_reader(run, evicted, stored, p.n_train, repeat, raw_file)
-            for name, (run, evicted, stored) in readers(p).items()}
+            for name, (run, evicted, stored) in {
+                "disk: sequential 8 MiB reads (the limit)": sequential, **readers(p)}.items()}
     with tempfile.TemporaryDirectory(dir=raw_file.parent) as folder:
         shards, count = photo_records(folder, 16 if p.name == "ci" else 96)
         run, stored = raw_records_epoch(shards, p.batch_size)
         rows["TFRecord interleave, records only, 299x299 photo records"] = measure_reader(
             run, [shards], stored, count, repeat, raw_file)
-    disks = [row["disk MB/s"] for row in rows.values() if "disk MB/s" in row]
-    limit = {"cold MB/s": max(disks, default=np.nan), "x disk": 1.0,
-             "note": f"{raw_file.name} read in order; {len(disks)} readers' best paired reads "
-                     f"ranged {min(disks, default=0):,.0f}-{max(disks, default=0):,.0f} MB/s"}
-    frame = pd.DataFrame.from_dict({"disk: sequential 8 MiB reads (the limit)": limit, **rows},
-                                   orient="index")
+    frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "reader"
-    return frame[["cold samples/s", "warm samples/s", "cold MB/s", "warm MB/s", "disk MB/s",
-                  "x disk", "note"]]
+    frame.iloc[0, frame.columns.get_indexer(["cold samples/s", "warm samples/s"])] = np.nan
+    return frame.reindex(columns=["cold samples/s", "warm samples/s", "cold MB/s", "warm MB/s",
+                                  "CPU s/GB", "disk MB/s", "x disk", "x disk min", "x disk max",
+                                  "note"])
 
 
 def disk_sizes(profile="lesson"):

@@ -1,6 +1,8 @@
 """Evicting files from the page cache, and refusing a cold figure when it fails."""
 
 import os
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -85,9 +87,30 @@ def test_cold_figures_when_eviction_works(data_file):
 
 
 def test_each_cold_epoch_is_paired_with_a_disk_read(data_file, monkeypatch):
-    speeds = iter([900.0, 1000.0])  # the disk drifts between the two cold epochs
-    monkeypatch.setattr(cold, "disk_bandwidth", lambda path, repeat: next(speeds))
-    row = cold.measure_reader(lambda: cold.read_sequentially([data_file]), [data_file],
-                              8 * 2**20, samples=100, repeat=2, disk_file=data_file)
-    assert row["disk MB/s"] == 1000.0  # the best of the paired reads, like the reader's
-    assert row["x disk"] == pytest.approx(row["cold MB/s"] / 1000.0)
+    disks = iter([900.0, 1000.0, 1100.0])  # the disk drifts between the cold epochs
+    seconds = iter([1.0, 0.5, 2.0, 0.25, 0.25, 0.25])  # three cold epochs, three warm
+    monkeypatch.setattr(cold, "disk_bandwidth", lambda path, repeat: next(disks))
+    monkeypatch.setattr(cold, "timed", lambda run, evict_paths=(): next(seconds))
+    row = cold.measure_reader(lambda: None, [data_file], 10**9, samples=100, repeat=3,
+                              disk_file=data_file)
+    ratios = [1000 / 900, 2000 / 1000, 500 / 1100]  # each epoch's MB/s against its own disk read
+    assert row["disk MB/s"] == 1000.0
+    assert row["x disk"] == pytest.approx(np.median(ratios))
+    assert (row["x disk min"], row["x disk max"]) == pytest.approx((min(ratios), max(ratios)))
+    assert row["cold MB/s"] == pytest.approx(2000.0) and row["warm MB/s"] == pytest.approx(4000.0)
+
+
+def test_cpu_per_gigabyte_counts_every_thread(data_file):
+    def busy_threads():  # two threads burning CPU while "reading"
+        def spin():
+            deadline = time.thread_time() + 0.1
+            while time.thread_time() < deadline:
+                pass
+        threads = [threading.Thread(target=spin) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    row = cold.measure_reader(busy_threads, [data_file], 10**9, samples=100, repeat=1)
+    assert row["CPU s/GB"] >= 0.19  # 2 threads x 0.1 s per (pretend) GB
