@@ -15,7 +15,7 @@ import psutil
 import pytest
 import tensorflow as tf
 
-from course_lib import course_data, distributed, records, service
+from course_lib import course_data, distributed, encoded, records, service
 
 BATCH = 32
 
@@ -197,3 +197,45 @@ def test_a_killed_worker_in_parallel_epochs_starts_over(local):
     assert set(counts) == set(range(n)), "a sample was lost"
     assert min(counts.values()) >= 1 and sum(counts.values()) > n
     assert any("restarted" in event for event in local.events[before:])
+
+
+def users_shards(folder, labels):
+    """Class-sorted shards as another tool writes them: no shards.json, 3 files."""
+    folder.mkdir()
+    jpeg = encoded.encode(np.full((8, 8, 3), 90, np.uint8))
+    for part, ids in enumerate(np.array_split(np.arange(len(labels)), 3)):
+        with tf.io.TFRecordWriter(str(folder / f"part-{part}.tfrecord")) as writer:
+            for i in ids:
+                writer.write(records.serialize(jpeg, labels[i], i))
+    return folder
+
+
+def test_users_class_sorted_shards_each_sample_once_per_epoch(local, tmp_path):
+    labels = np.repeat([0, 1, 2], [40, 35, 25])  # class-sorted, 100 samples: a partial batch
+    pipeline, samples = service.record_pipeline(
+        users_shards(tmp_path / "users", labels), BATCH, "distributed_epoch", seed=3,
+        image_shape=(8, 8, 3), n_classes=3, with_ids=True)
+    dataset = service.service_dataset(
+        lambda epoch: pipeline(epoch).map(lambda x, y, i: (y, i)),
+        local.target, "distributed_epoch", samples, BATCH)
+    assert samples == 100 and int(dataset.cardinality()) == 4
+    epochs = []
+    for _ in range(2):
+        batches = [(y.numpy(), i.numpy()) for y, i in dataset]
+        ids = np.concatenate([i for _, i in batches])
+        assert sorted(ids) == list(range(100))
+        assert np.array_equal(np.concatenate([y for y, _ in batches]), labels[ids])
+        epochs.append(ids)
+    assert not np.array_equal(*epochs)
+
+
+def test_a_bad_label_in_a_users_shard_is_named_through_the_service(local, tmp_path):
+    labels = np.repeat([0, 1, 2], [40, 35, 25])
+    labels[77] = 5  # in part-2 (ids 67-99), its record 10
+    pipeline, samples = service.record_pipeline(
+        users_shards(tmp_path / "users", labels), BATCH, "distributed_epoch",
+        image_shape=(8, 8, 3), n_classes=3)
+    dataset = service.service_dataset(pipeline, local.target, "distributed_epoch", samples, BATCH)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"part-2\.tfrecord.*record.*\b10\b"):
+        for _ in dataset:
+            pass
