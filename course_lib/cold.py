@@ -202,7 +202,7 @@ def measure_reader(run, evicted, stored, samples, repeat=3, disk_file=None):
     of that file just before it, and `x disk` is the median of the pairs'
     ratios (`x disk min` and `x disk max` give their range): a disk whose
     speed drifts during the run (a VM's disk cached by its host does, by
-    a factor of 2 within minutes) then moves both figures of a pair alike.
+    2-3x within minutes) then moves both figures of a pair alike.
 
     `CPU s/GB` is the CPU time (all threads of this process) that a warm
     epoch spends per GB it reads: the reader's own cost, without the disk.
@@ -244,8 +244,8 @@ def format_reads(profile="lesson", repeat=3):
 
     Each cold epoch follows an eviction of the reader's files (checked) and
     a cold sequential read of the raw HDF5 file, the disk's limit, measured
-    right then (`disk_bandwidth`); each warm epoch follows a cold one, so
-    the files are in the page cache. A reader whose files could not be
+    right then (`disk_bandwidth`); the warm epochs come after the cold ones,
+    with the files in the page cache. A reader whose files could not be
     evicted gets no cold figure, and its row says why.
 
     Returns:

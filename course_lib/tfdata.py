@@ -86,17 +86,21 @@ class AdvanceEpoch(keras.callbacks.Callback):
         self.loader.on_epoch_end()
 
 
-def flip_and_shift(images, max_shift=4):
+def flip_and_shift(images, shift_fraction=1 / 16):
     """Random horizontal flips and shifts of a uint8 batch, in graph ops only.
 
-    Each image gets its own flip (half of them) and shift (up to `max_shift`
-    pixels each way; the edge pixels fill the gap), in one vectorised
-    projective transform: it runs in `tf.data` and on the tf.data service,
-    where Python functions cannot.
+    Each image gets its own flip (half of them) and shift (a whole number of
+    pixels, up to `shift_fraction` of its width and height each way; the edge
+    pixels fill the gap), in one vectorised projective transform: it runs in
+    `tf.data` and on the tf.data service, where Python functions cannot. The
+    shift is a fraction of the size, as `augment.Shift`'s: 4 pixels would be
+    a sixteenth of a 64x64 image but an eighth of a 32x32 one, too much for
+    the small convnet to learn the ci profile's shapes in a few epochs.
 
     Args:
         images: a `(n, height, width, channels)` batch.
-        max_shift: the largest shift, in pixels.
+        shift_fraction: the largest shift, as a fraction of the image's
+            width (x) and height (y), rounded down to whole pixels.
 
     Returns:
         The augmented batch, same shape and dtype.
@@ -108,10 +112,11 @@ def flip_and_shift(images, max_shift=4):
     TensorShape([2, 8, 8, 3])
     """
     n = tf.shape(images)[0]
-    width = tf.cast(tf.shape(images)[2], tf.float32)
+    size = tf.cast(tf.shape(images)[1:3], tf.float32)  # height, width
+    width = size[1]
     flip = tf.cast(tf.random.uniform([n], seed=1) < 0.5, tf.float32)
-    shift = tf.random.uniform([n, 2], -max_shift, max_shift + 1, dtype=tf.int32, seed=2)
-    shift = tf.cast(shift, tf.float32)
+    limit = tf.floor(size[::-1] * shift_fraction)  # whole pixels along x, y
+    shift = tf.floor(tf.random.uniform([n, 2], seed=2) * (2 * limit + 1)) - limit
     sign = 1.0 - 2.0 * flip  # output x reads input x' = sign * x + offset
     zeros, ones = tf.zeros([n]), tf.ones([n])
     transforms = tf.stack([sign, zeros, flip * (width - 1.0) + shift[:, 0],

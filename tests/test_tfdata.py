@@ -47,3 +47,21 @@ def test_fit_on_parallel_reads_sees_every_sample_once_and_a_new_order_each_epoch
     history = model.fit(pipeline, epochs=2, shuffle=False, verbose=0,
                         callbacks=[tfdata.AdvanceEpoch(loader)])
     assert len(history.history["loss"]) == 2 and loader.epoch == 4
+
+
+def test_flip_and_shift_moves_each_image_by_a_fraction_of_its_size():
+    height, width, n = 32, 64, 512  # not square: each axis has its own limit (2 and 4 pixels)
+    images = np.zeros((n, height, width, 3), np.uint8)
+    images[:, 10, 20] = 255  # one bright pixel, away from the edges
+    moved = tfdata.flip_and_shift(tf.constant(images)).numpy()
+    assert moved.shape == images.shape and moved.dtype == np.uint8
+    rows, cols = [], []
+    for image in moved:
+        (row,), (col,) = np.nonzero(image[..., 0])  # still exactly one bright pixel
+        rows.append(row - 10)
+        cols.append(col)
+    cols = np.array(cols)
+    flipped = np.abs(cols - (width - 1 - 20)) <= 4
+    shifts = np.where(flipped, cols - (width - 1 - 20), cols - 20)
+    assert set(rows) == set(range(-2, 3)) and set(shifts) == set(range(-4, 5))
+    assert 0.4 < flipped.mean() < 0.6  # half of them flipped, each image its own draw
