@@ -618,6 +618,12 @@ def _parts(profile):
     }
 
 
+def own_cpu_seconds():
+    """CPU seconds this process, all its threads, has used so far."""
+    times = os.times()
+    return times.user + times.system
+
+
 def _cpu_seconds(pids):
     import psutil
 
@@ -652,13 +658,12 @@ def service_throughput(megabytes=96, batch_size=32, workers=(1, 2)):
         def epoch(dataset, pids=()):
             for _ in dataset:  # warm-up
                 pass
-            cpu, others, started = os.times(), _cpu_seconds(pids), time.perf_counter()
+            cpu, others, started = own_cpu_seconds(), _cpu_seconds(pids), time.perf_counter()
             for _ in dataset:
                 pass
-            wall, after = time.perf_counter() - started, os.times()
+            wall = time.perf_counter() - started
             return {"samples/s": samples / wall,
-                    "trainer CPU (cores)": (after.user + after.system - cpu.user - cpu.system)
-                    / wall,
+                    "trainer CPU (cores)": (own_cpu_seconds() - cpu) / wall,
                     "service CPU (cores)": (_cpu_seconds(pids) - others) / wall}
 
         rows = {"in-process tf.data": epoch(records.record_dataset(

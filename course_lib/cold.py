@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from course_lib import config, course_data, encoded, hdf5_rows, layouts, pagecache
-from course_lib.bench import rate, read_epoch, table
+from course_lib.bench import own_cpu_seconds, rate, read_epoch, table
 
 BLOCK = 8 * 2**20
 
@@ -189,12 +189,6 @@ def photo_records(folder, megabytes=96, side=299, shards=12):
     return Path(folder), count
 
 
-def _cpu_seconds():
-    """CPU seconds this process (all its threads) has used so far."""
-    times = os.times()
-    return times.user + times.system
-
-
 def measure_reader(run, evicted, stored, samples, repeat=3, disk_file=None):
     """One row of `format_reads`: cold and warm samples/s and MB/s of `run()`.
 
@@ -231,9 +225,9 @@ def measure_reader(run, evicted, stored, samples, repeat=3, disk_file=None):
         row["note"] = f"no cold figure: {error}"
     warm, cpu = [], []
     for _ in range(repeat):
-        before = _cpu_seconds()
+        before = own_cpu_seconds()
         warm.append(timed(run))
-        cpu.append(_cpu_seconds() - before)
+        cpu.append(own_cpu_seconds() - before)
     row.update({"warm samples/s": samples / min(warm), "warm MB/s": stored / 1e6 / min(warm),
                 "CPU s/GB": min(cpu) / (stored / 1e9)})
     return row
@@ -261,10 +255,11 @@ def format_reads(profile="lesson", repeat=3):
     """
     p = config.get_profile(profile)
     raw_file = course_data.ensure_layout("hdf5", p, progress=False)
-    sequential = (lambda: read_sequentially([raw_file]), [raw_file], os.path.getsize(raw_file))
-    rows = {name: measure_reader(run, evicted, stored, p.n_train, repeat, raw_file)
-            for name, (run, evicted, stored) in {
-                "disk: sequential 8 MiB reads (the limit)": sequential, **readers(p)}.items()}
+    rows = {"disk: sequential 8 MiB reads (the limit)": measure_reader(
+        lambda: read_sequentially([raw_file]), [raw_file], os.path.getsize(raw_file),
+        samples=np.nan, repeat=repeat, disk_file=raw_file)}
+    rows.update({name: measure_reader(run, evicted, stored, p.n_train, repeat, raw_file)
+                 for name, (run, evicted, stored) in readers(p).items()})
     with tempfile.TemporaryDirectory(dir=raw_file.parent) as folder:
         shards, count = photo_records(folder, 16 if p.name == "ci" else 96)
         run, stored = raw_records_epoch(shards, p.batch_size)
@@ -272,7 +267,6 @@ def format_reads(profile="lesson", repeat=3):
             run, [shards], stored, count, repeat, raw_file)
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "reader"
-    frame.iloc[0, frame.columns.get_indexer(["cold samples/s", "warm samples/s"])] = np.nan
     return frame.reindex(columns=["cold samples/s", "warm samples/s", "cold MB/s", "warm MB/s",
                                   "CPU s/GB", "disk MB/s", "x disk", "x disk min", "x disk max",
                                   "note"])
