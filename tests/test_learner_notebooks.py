@@ -6,7 +6,8 @@ checkers must print "All checks passed" on the solution notebooks, which run
 under nbval (see the repository's conftest.py).
 
 The notebooks run two at a time, the slowest first, each in its own kernel, after the
-course data they read has been built once (so no two kernels build the same layout).
+course data they read has been built once (so no two kernels build the same layout); the
+ones in `ALONE` run last, one at a time.
 """
 
 import concurrent.futures
@@ -24,6 +25,10 @@ AT_ONCE = 2
 SLOWEST = ("10_capstone.ipynb", "09_scale_out.ipynb", "01_in_memory_fit.ipynb")
 """Started first, so no long notebook runs alone at the end (ci profile: 125, 100 and 65 s;
 the others 12-37 s)."""
+ALONE = ("08_files_and_records.ipynb",)
+"""Run after the others, with nothing beside them: lesson 08 evicts the shared course files
+from the page cache to read them cold, and refuses a cold figure when another kernel reading
+the same files keeps their pages in memory (it did once in CI)."""
 
 
 def run_blank(path):
@@ -44,9 +49,11 @@ def executed():
     course_data.ensure_all(names=tuple(course_data.LAYOUTS), progress=False)
     context = multiprocessing.get_context("spawn")  # no fork of a process holding threads
     with concurrent.futures.ProcessPoolExecutor(AT_ONCE, mp_context=context) as pool:
-        order = sorted(NOTEBOOKS, key=lambda p: SLOWEST.index(p.name) if p.name in SLOWEST
+        order = sorted((p for p in NOTEBOOKS if p.name not in ALONE),
+                       key=lambda p: SLOWEST.index(p.name) if p.name in SLOWEST
                        else len(SLOWEST))
         results = dict(zip((p.name for p in order), pool.map(run_blank, order)))
+    results.update({p.name: run_blank(p) for p in NOTEBOOKS if p.name in ALONE})
     return {name: (nbformat.reads(text, as_version=4), error)
             for name, (text, error) in results.items()}
 
