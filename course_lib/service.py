@@ -27,7 +27,7 @@ the two processing modes:
 Both give Keras an epoch of known length, so `fit` runs without the "Your
 input ran out of data" warning (Keras 3 counts the step that hits the end of
 a dataset of unknown length as a batch, then asks for one batch too many in
-every later epoch).
+every later epoch of the same length).
 """
 
 import argparse
