@@ -55,6 +55,16 @@ def gone(pids, timeout=10):
     return True
 
 
+def restarted(local, since=0, timeout=30):
+    """Whether the supervisor restarts a worker within `timeout` s (events from `since` on)."""
+    deadline = time.monotonic() + timeout
+    while not any("restarted" in event for event in local.events[since:]):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def test_address_of_rejects_a_bare_host():
     assert service.address_of("grpc://127.0.0.1:5050") == ("127.0.0.1", 5050)
     with pytest.raises(ValueError, match="grpc://host:port"):
@@ -137,7 +147,11 @@ def test_parallel_epochs_gives_each_worker_the_whole_dataset_in_its_own_order(lo
     dataset = service.service_dataset(lambda epoch: pipeline(epoch).map(lambda x, y, i: (x, i)),
                                       local.target, "parallel_epochs", samples, BATCH)
     epoch = ids_of(dataset)
-    assert len(epoch) == samples and len(set(epoch.tolist())) < samples
+    # An epoch is `samples` ids taken from the start of each worker's pass, as the workers
+    # deliver them: at most once per worker. Usually both contribute, so some ids come twice
+    # and others not at all, but a worker slow to start (2 shared cores) may supply them all.
+    assert len(epoch) == samples and set(epoch.tolist()) <= set(range(samples))
+    assert max(collections.Counter(epoch.tolist()).values()) <= 2
 
 
 def ran_out_warnings(model, dataset):
@@ -167,6 +181,7 @@ def test_fit_on_the_service_without_running_out_of_data(local, shards, mode):
 
 def test_a_killed_worker_in_distributed_epoch_loses_samples_and_the_kit_says_so(local):
     n = 2048
+    before = len(local.events)
     dataset = service.service_dataset(slow_range(n).map(lambda ids: (ids, ids)), local.target,
                                       "distributed_epoch", n, BATCH)
     seen, message = [], ""
@@ -185,7 +200,8 @@ def test_a_killed_worker_in_distributed_epoch_loses_samples_and_the_kit_says_so(
         assert "at most once" in message
     else:
         assert message == ""
-    assert any("restarted" in event for event in local.events)
+    # When the worker held nothing the epoch may end before its restart: wait for that.
+    assert restarted(local, since=before)
     local.wait_for_workers(2)
 
 
@@ -201,7 +217,7 @@ def test_a_killed_worker_in_parallel_epochs_starts_over(local):
     counts = collections.Counter(np.concatenate(ids).tolist())
     assert set(counts) == set(range(n)), "a sample was lost"
     assert min(counts.values()) >= 1 and sum(counts.values()) > n
-    assert any("restarted" in event for event in local.events[before:])
+    assert restarted(local, since=before)
 
 
 def users_shards(folder, labels):
