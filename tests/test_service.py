@@ -45,24 +45,26 @@ def slow_range(n, batch=8):
     return tf.data.Dataset.range(n).batch(batch).map(work)
 
 
-def gone(pids, timeout=10):
+def eventually(condition, timeout):
+    """Whether `condition()` comes true within `timeout` seconds (polled every 0.1 s)."""
     deadline = time.monotonic() + timeout
-    while any(psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"
-              for pid in pids):
+    while not condition():
         if time.monotonic() > deadline:
             return False
         time.sleep(0.1)
     return True
+
+
+def gone(pids, timeout=10):
+    return eventually(lambda: not any(
+        psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie" for pid in pids),
+        timeout)
 
 
 def restarted(local, since=0, timeout=30):
     """Whether the supervisor restarts a worker within `timeout` s (events from `since` on)."""
-    deadline = time.monotonic() + timeout
-    while not any("restarted" in event for event in local.events[since:]):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
+    return eventually(lambda: any("restarted" in event for event in local.events[since:]),
+                      timeout)
 
 
 def test_address_of_rejects_a_bare_host():
