@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from course_lib.checks import check_dataset
+from course_lib.checks import check_dataset, check_epoch_order
 from course_lib.loaders import HDF5Dataset
 
 N, BATCH = 100, 32
@@ -138,13 +138,11 @@ class Seeded(ClassicGenerator):
         self.indexes = np.random.default_rng([0, self.epoch]).permutation(N)
 
 
-def test_workers_need_the_setting_a_picklable_loader_and_a_seeded_order():
+def test_workers_need_the_setting_and_a_picklable_loader():
     assert check_dataset(Seeded(workers=2, use_multiprocessing=True), n_samples=N, workers=2,
                          verbose=False).ok
     [problem] = problems(Seeded(), workers=2)
     assert "ds.workers is 1, expected 2" in problem
-    [problem] = problems(ClassicGenerator(length=math.ceil, workers=2), workers=2)
-    assert "a pickled copy" in problem and "(seed, epoch)" in problem
 
     class HoldsALock(Seeded):
         def __init__(self, **kwargs):
@@ -153,3 +151,75 @@ def test_workers_need_the_setting_a_picklable_loader_and_a_seeded_order():
 
     [problem] = problems(HoldsALock(workers=2), workers=2)
     assert "cannot be pickled" in problem and "open files lazily" in problem
+
+
+def test_a_global_shuffle_is_fine_for_process_workers():
+    """Keras reshuffles in the main process and sends that dataset to its workers (lesson 03)."""
+    assert check_dataset(ClassicGenerator(length=math.ceil, workers=2), n_samples=N, workers=2,
+                         verbose=False).ok
+
+
+# --- check_epoch_order: an order that is a pure function of (seed, epoch) ---------------
+
+
+class Resumable(ClassicGenerator):
+    """The answer: epoch e's order from (seed, e), and set_epoch."""
+
+    def __init__(self, seed, entropy="seed and epoch", **kwargs):
+        self.seed, self.entropy = seed, entropy
+        super().__init__(length=math.ceil, **kwargs)
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+        entropy = {"seed and epoch": [self.seed, epoch], "seed": self.seed, "epoch": epoch,
+                   "seed + epoch": self.seed + epoch}[self.entropy]
+        self.indexes = np.random.default_rng(entropy).permutation(N)
+
+    def on_epoch_end(self):
+        if hasattr(self, "epoch"):
+            self.set_epoch(self.epoch + 1)
+
+
+def order_problems(make_loader):
+    return check_epoch_order(make_loader, n_samples=N, verbose=False).problems
+
+
+def test_epoch_order_passes_a_seed_and_epoch_order(capsys):
+    assert check_epoch_order(Resumable, n_samples=N).ok
+    assert "matches a loader that went through 3 epochs" in capsys.readouterr().out
+
+
+def test_epoch_order_fails_the_classic_global_shuffle():
+    [problem] = order_problems(lambda seed: ClassicGenerator(length=math.ceil))
+    assert "no set_epoch(epoch)" in problem
+
+    class GlobalShuffle(ClassicGenerator):  # np.random.seed(seed) once, then np.random.shuffle
+        def __init__(self, seed):
+            np.random.seed(seed)
+            super().__init__(length=math.ceil)
+
+        def set_epoch(self, epoch):
+            self.epoch = epoch
+
+    found = order_problems(GlobalShuffle)
+    assert any("would not continue where it stopped" in p for p in found)
+    assert any("Two loaders with seed 7 served different orders in epoch" in p for p in found)
+
+
+def test_epoch_order_fails_the_usual_near_misses():
+    found = order_problems(lambda seed: Resumable(seed, "seed"))
+    assert any("came in the same order as the first" in p for p in found)
+    found = order_problems(lambda seed: Resumable(seed, "epoch"))
+    assert any("Seeds 7 and 8 gave the same order" in p for p in found)
+
+    class Chained(Resumable):  # each epoch drawn from the one before: replays only by walking
+        def on_epoch_end(self):
+            if not hasattr(self, "epoch"):
+                return
+            self.epoch += 1
+            self.indexes = np.random.default_rng(self.indexes).permutation(self.indexes)
+
+    found = order_problems(Chained)
+    assert any("would not continue where it stopped" in p for p in found)
+    assert "returned None: it is not written yet" in order_problems(lambda seed: None)[0]

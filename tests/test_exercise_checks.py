@@ -97,6 +97,9 @@ def test_generator_checker():
     assert any("same order" in p for p in in_order.problems)
     assert checks.check_generator(lambda *a: forever(*a, shuffle=False), X, Y, 16, STEPS,
                                   shuffled=False, verbose=False).ok
+    shuffled_validation = checks.check_generator(forever, X, Y, 16, STEPS, shuffled=False,
+                                                 verbose=False)
+    assert "Epoch 0 came in another order than the file's" in shuffled_validation.problems[0]
     eager = checks.check_generator(lambda x, y, b: [(x[:b], y[:b])], X, Y, 16, STEPS,
                                    verbose=False)
     assert "not a generator: use `yield`" in eager.problems[0]

@@ -11,6 +11,7 @@ blank exercises still runs from top to bottom.
 | one sample from the three layouts         | `check_sample_reader`         |
 | a layout's size on disk                   | `check_disk_estimate`         |
 | a `PyDataset` (any layout)                | `check_dataset`               |
+| an order from (seed, epoch), `set_epoch`  | `check_epoch_order`           |
 | an HDF5 loader with a block shuffle       | `check_block_loader`          |
 | a generator for `steps_per_epoch`         | `check_generator`             |
 | a generator shared by threads             | `check_thread_safe`           |
@@ -37,6 +38,7 @@ from course_lib.checks.course import check_disk_estimate, check_sample_reader
 from course_lib.checks.files import check_hdf5_file, check_hdf5_writer
 from course_lib.checks.loaders import (check_block_loader, check_dataset, check_generator,
                                        check_thread_safe, id_coded_file)
+from course_lib.checks.orders import check_epoch_order
 from course_lib.checks.pipelines import check_pipeline, check_shards
 from course_lib.checks.records import check_record_codec, check_record_pipeline
 from course_lib.checks.resume import check_epoch_callback
@@ -46,7 +48,7 @@ from course_lib.checks.report import Report
 __all__ = [
     "Report", "check_alignment", "check_augmentation", "check_block_loader", "check_dataset",
     "check_disk_estimate",
-    "check_epoch_callback", "check_feature_rows", "check_generator", "check_hdf5_file", "check_hdf5_writer",
+    "check_epoch_callback", "check_epoch_order", "check_feature_rows", "check_generator", "check_hdf5_file", "check_hdf5_writer",
     "check_memory_budget", "check_pipeline", "check_record_codec", "check_record_pipeline", "check_fit_ready", "check_visitation", "check_sample_reader", "check_shards",
     "check_thread_safe",
     "check_validation_untouched", "id_coded_file", "id_coded_frame", "id_coded_matrix",

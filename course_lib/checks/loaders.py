@@ -85,19 +85,12 @@ def _workers(found, ds, workers):
         found.add(f"ds.workers is {getattr(ds, 'workers', 1)}, expected {workers}: pass "
                   f"workers={workers} through **kwargs to super().__init__.")
     try:
-        copy = pickle.loads(pickle.dumps(ds))
+        pickle.loads(pickle.dumps(ds))
     except Exception as error:  # the learner's object: report, do not raise
         found.stop(
             f"The loader cannot be pickled ({type(error).__name__}: {str(error)[:120]}), so "
             f"process workers cannot receive it. Keep a path in __init__ and open "
             f"files lazily, once per process, in __getitem__.")
-    ds.on_epoch_end()
-    copy.on_epoch_end()  # each process moves on to the next epoch by itself
-    if fingerprints(first_array(ds[0][0])) != fingerprints(first_array(copy[0][0])):
-        found.add("After on_epoch_end, a pickled copy of the loader (what a worker process "
-                  "holds) serves another ds[0] than the original: derive each epoch's order "
-                  "from (seed, epoch), e.g. np.random.default_rng([seed, epoch]), not from "
-                  "np.random's global state.")
 
 
 def check_dataset(ds, n_samples, n_classes=None, shuffled=True, workers=None, verbose=True):
@@ -117,8 +110,8 @@ def check_dataset(ds, n_samples, n_classes=None, shuffled=True, workers=None, ve
         n_classes: if given, labels must lie in `[0, n_classes)`.
         shuffled: whether the order should change between epochs.
         workers: if given, `ds.workers` must equal it, and the loader must
-            survive pickling (as process workers need) and give the same
-            order in every copy (an order from `(seed, epoch)`).
+            survive pickling (Keras sends it to its process workers, again
+            every epoch, after calling `on_epoch_end` in the main process).
         verbose: print the report.
 
     Returns:
@@ -230,7 +223,8 @@ def check_generator(make_batches, images, labels, batch_size, steps_per_epoch, e
     `steps_per_epoch * epochs` batches, as `fit` does: it must never run
     out, and each epoch's batches must hold every sample once. When
     `shuffled`, each epoch comes in a new order and no batch holds a single
-    class when the data has several (the fix for class-sorted files).
+    class when the data has several (the fix for class-sorted files); when
+    not, every epoch comes in the order of `images` (a validation generator).
 
     Returns:
         A `Report`.
@@ -276,6 +270,13 @@ def check_generator(make_batches, images, labels, batch_size, steps_per_epoch, e
         if shuffled and len(orders) > 1 and orders[0] == orders[1]:
             found.add("Epochs 0 and 1 came in the same order: reshuffle the ids at the start "
                       "of each pass of the `while True` loop.")
+        file_order = fingerprints(np.asarray(images))
+        shuffled_passes = [epoch for epoch, order in enumerate(orders) if order != file_order]
+        if not shuffled and shuffled_passes:
+            found.add(f"Epoch {shuffled_passes[0]} came in another order than the file's: a "
+                      f"validation generator gains nothing from shuffling, and in file order "
+                      f"its predictions line up with the stored labels. Read start:end slices "
+                      f"in order, without a permutation.")
     return found.report(
         f"{steps_per_epoch * epochs} batches without running out, every sample once per "
         f"epoch" + (", reshuffled and mixed." if shuffled else "."), verbose)
