@@ -72,3 +72,24 @@ def streamed_fit(path, epochs, batch_size, callbacks=(), loader=None):
     history = _model(x.shape[1:]).fit(train, epochs=epochs, shuffle=False, verbose=0,
                                       callbacks=[FollowEpochs(train), *callbacks])
     return train, history
+
+
+def shuffle_buffer_bytes(n):
+    """Bytes per element that `Dataset.range(n).shuffle(n)` holds once its buffer is full.
+
+    Run it in a fresh process (`child.run`), where no freed memory hides the growth.
+
+    Returns:
+        `{"tf.data buffer": bytes per element, "numpy permutation": bytes per element}`.
+    """
+    import psutil
+    import tensorflow as tf
+
+    process = psutil.Process()
+    next(iter(tf.data.Dataset.range(10).shuffle(10)))  # load the shuffle kernel first
+    before = process.memory_info().rss
+    elements = iter(tf.data.Dataset.range(n).shuffle(n, seed=0))
+    next(elements)  # the first element comes once the buffer is full
+    buffered = (process.memory_info().rss - before) / n
+    return {"tf.data buffer": buffered,
+            "numpy permutation": np.random.default_rng(0).permutation(n).nbytes / n}

@@ -37,7 +37,7 @@ class BlockLoader(keras.utils.PyDataset):
         if self.order == "full":
             return rng.permutation(self.n)
         starts = np.arange(0, self.n, self.block_size)
-        if self.order == "block":
+        if self.order in ("block", "fancy", "eager"):
             starts = rng.permutation(starts)
         else:  # "batches": whole batches in random order, one run each
             starts = np.arange(0, self.n, self.batch_size)
@@ -49,7 +49,14 @@ class BlockLoader(keras.utils.PyDataset):
         if self.file is None:
             self.file = h5py.File(self.path, "r")
         rows = np.sort(self._positions()[index * self.batch_size:(index + 1) * self.batch_size])
-        return self.file["images"][rows], self.file["labels"][rows]
+        if self.order == "fancy":  # the naive recipe: one sorted fancy index per batch
+            return self.file["images"][rows], self.file["labels"][rows]
+        runs = np.split(rows, np.flatnonzero(np.diff(rows) != 1) + 1)
+        return tuple(np.concatenate([self.file[name][run[0]:run[-1] + 1] for run in runs])
+                     for name in ("images", "labels"))
+
+    def __getstate__(self):
+        return {**self.__dict__, "file": None}
 
     def on_epoch_end(self):
         self.epoch += 1
@@ -63,6 +70,20 @@ def test_block_loader_checker():
     one_run = checks.check_block_loader(
         lambda *a, **k: BlockLoader(*a, order="batches", **k), verbose=False)
     assert "most batches hold a single class" in one_run.problems[0]
+    fancy = checks.check_block_loader(
+        lambda *a, **k: BlockLoader(*a, order="fancy", **k), verbose=False)
+    assert "used a fancy index" in fancy.problems[0] and "images[start:stop]" in fancy.problems[0]
+
+    class Eager(BlockLoader):  # opens the file in __init__ and keeps it
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.file = h5py.File(self.path, "r")
+
+        def __getstate__(self):
+            return self.__dict__
+
+    eager = checks.check_block_loader(Eager, verbose=False)
+    assert "cannot be pickled once it has read a batch" in eager.problems[0]
     blank = checks.check_block_loader(lambda *a, **k: None, verbose=False)
     assert "returned None: it is not written yet" in blank.problems[0]
 
@@ -217,10 +238,41 @@ def test_augmentation_checker():
             x, i, e, key=lambda ids, epoch: [[epoch, int(ids.sum())]] * len(ids)),
         "keep the batch's shape": lambda x, i, e: x[:, :4],
         "unchanged: it is not written yet": lambda x, i, e: x,
+        "a seed such as SEED + epoch + sample_id": lambda x, i, e: flip(
+            x, i, e, key=lambda ids, epoch: [7 + epoch + int(s) for s in ids]),
+        "is not its input flipped and shifted by at most 3 pixels": noise,
     }
     for problem, transform in cases.items():
-        report = checks.check_augmentation(transform, IMAGES, IDS, verbose=False)
+        report = checks.check_augmentation(transform, IMAGES, IDS, max_shift=3, verbose=False)
         assert problem in " ".join(report.problems), problem
+    assert checks.check_augmentation(flip, IMAGES, IDS, max_shift=3, verbose=False).ok
+    assert checks.check_augmentation(noise, IMAGES, IDS, verbose=False).ok  # any transform
+
+
+def noise(images, ids, epoch):
+    """Seeded per sample, but Gaussian noise rather than a flip and a shift."""
+    out = np.empty_like(images)
+    for row, sample in enumerate(ids):
+        jitter = np.random.default_rng([7, epoch, sample]).normal(0, 8, images[row].shape)
+        out[row] = np.clip(images[row] + jitter, 0, 255)
+    return out
+
+
+def classic_random_transform(images, ids, epoch):
+    """The classic loop's draws: ImageDataGenerator.get_random_transform uses np.random's
+    global state (apply_transform itself needs scipy, which the kit does not install)."""
+    out = np.empty_like(images)
+    for row, image in enumerate(images):
+        if np.random.random() < 0.5:
+            image = image[:, ::-1]
+        out[row] = np.roll(image, (np.random.randint(-3, 4), np.random.randint(-3, 4)), (0, 1))
+    return out
+
+
+def test_augmentation_checker_on_the_classic_random_transform_loop():
+    report = checks.check_augmentation(classic_random_transform, IMAGES, IDS, max_shift=3,
+                                       verbose=False)
+    assert "Two calls with the same ids and epoch gave different images" in report.problems[0]
 
 
 class Batches(keras.utils.PyDataset):
@@ -246,6 +298,11 @@ def test_validation_checker():
     plain = checks.check_validation_untouched(Batches(IMAGES), IMAGES, train=Batches(IMAGES),
                                               verbose=False)
     assert "wrap the training loader" in plain.problems[0]
+    shuffled = checks.check_validation_untouched(Batches(IMAGES[::-1]), IMAGES, verbose=False)
+    assert "another order than the file's: build it with shuffle=\"none\"" in shuffled.problems[0]
+    part = checks.check_validation_untouched(Batches(np.concatenate([IMAGES[:4]] * 2)), IMAGES,
+                                             verbose=False)
+    assert "served 8 images (4 distinct) of the 8 stored" in part.problems[0]
 
 
 # --- alignment ------------------------------------------------------------------------------
@@ -270,16 +327,20 @@ def test_feature_rows_checker():
 
 
 class Merged(keras.utils.PyDataset):
-    def __init__(self, shift=0):
-        super().__init__()
-        self.shift = shift
+    """30 id-coded samples in batches of 10 (the last two of 8 and 7 with `n=25`)."""
+
+    def __init__(self, shift=0, n=30, length=math.ceil, first_batch_only=False, call_super=True):
+        if call_super:
+            super().__init__()
+        self.shift, self.n, self.length, self.first_batch_only = shift, n, length, first_batch_only
 
     def __len__(self):
-        return 3
+        return int(self.length(self.n / 10))
 
     def __getitem__(self, index):
-        ids = np.arange(index * 10, index * 10 + 10)
-        images = np.broadcast_to(ids[:, None, None, None], (10, 2, 2, 1))
+        index = 0 if self.first_batch_only else index
+        ids = np.arange(index * 10, min(index * 10 + 10, self.n))
+        images = np.broadcast_to(ids[:, None, None, None], (len(ids), 2, 2, 1))
         return (images, MATRIX[(ids + self.shift) % 300]), ids % 3
 
 
@@ -288,6 +349,13 @@ def test_alignment_checker():
     report = checks.check_alignment(Merged(shift=1), verbose=False)
     assert "Batch 0, row 0: the image is sample 0 but the feature row is sample 1" \
         in report.problems[0]
+    assert checks.check_alignment(Merged(n=25), n_samples=25, verbose=False).ok
+    cases = {"never appear in an epoch. __len__ rounds down": Merged(n=25, length=math.floor),
+             "came twice in one epoch": Merged(first_batch_only=True),
+             "does not call super().__init__(**kwargs)": Merged(call_super=False)}
+    for problem, loader in cases.items():
+        report = checks.check_alignment(loader, n_samples=loader.n, verbose=False)
+        assert problem in " ".join(report.problems), (problem, report.problems)
 
 
 # --- tf.data pipelines ----------------------------------------------------------------------
@@ -313,6 +381,14 @@ def pipeline(shuffle=True, parallel=True, prefetch=True, repeat=False, generator
     return ds.prefetch(tf.data.AUTOTUNE) if prefetch else ds
 
 
+def batches_shuffled():
+    """The near miss: batch, then shuffle the batches (every sample once, a new order)."""
+    return (tf.data.Dataset.range(N).batch(10)
+            .shuffle(8, seed=0, reshuffle_each_iteration=True)
+            .map(lambda i: (tf.gather(DATA, i), i % 3), num_parallel_calls=tf.data.AUTOTUNE)
+            .prefetch(tf.data.AUTOTUNE))
+
+
 def test_pipeline_checker():
     assert checks.check_pipeline(pipeline(), N, verbose=False).ok
     cases = {
@@ -323,6 +399,8 @@ def test_pipeline_checker():
         "cardinality is unknown": pipeline(generator=True),
         "Epoch 0 served 60 samples (60 distinct) for 64": pipeline(drop_remainder=True),
         "Expected a tf.data.Dataset": None,
+        "calls .cache()": pipeline().cache(),
+        "shuffles whole batches": batches_shuffled(),
     }
     for problem, dataset in cases.items():
         report = checks.check_pipeline(dataset, N, verbose=False)
@@ -410,6 +488,14 @@ def test_sample_reader_checker(ci_data):
     assert "sample 2048 (in the valid split, from id 2048): the HDF5 image is another " \
            "sample's" in shifted.problems[0]
     assert "its row in /valid/images is 2048 - 2048" in shifted.problems[0]
+    honest = sample_reader(ci_data)
+
+    def npy_twice(sample_id):  # never opens the HDF5 file
+        _, npy, row, label = honest(sample_id)
+        return npy, npy, row, label
+
+    twice = checks.check_sample_reader(npy_twice, "ci", verbose=False)
+    assert "never read /train/images from the HDF5 file" in twice.problems[0]
     pairs = checks.check_sample_reader(lambda i: (1, 2), "ci", verbose=False)
     assert "expected a tuple (hdf5_image, npy_image, feature_row, label)" in pairs.problems[0]
 
@@ -487,6 +573,9 @@ def test_record_pipeline_checker():
         (lambda f, b, s: tf.data.TFRecordDataset(f).map(records.parse).batch(b),
          "records of 1.0 shards"),
         (lambda f, b, s: pipeline(f, b, s, parallel=False), "one at a time"),
+        (lambda f, b, s: tf.data.TFRecordDataset(tf.random.shuffle(f, seed=s)).shuffle(
+            1024, seed=s).map(records.parse, num_parallel_calls=4).batch(b),
+         "reads the shards one after another (no interleave)"),
     ]
     for make, problem in cases:
         report = checks.check_record_pipeline(make, verbose=False)

@@ -59,19 +59,30 @@ def check_feature_rows(rows_for, frame, matrix, verbose=True):
                         f"frame's order.", verbose)
 
 
-def check_alignment(loader, verbose=True):
+def check_alignment(loader, n_samples=None, verbose=True):
     """Checks that a merged loader's two inputs and labels belong to one sample.
 
     For a loader over id-coded data (image `i`'s pixels hold `i`, feature row
     `i` holds `i`, label `i % n_classes` with `n_classes` = 3), every row of
     every batch must agree across images, features and labels.
 
+    Args:
+        loader: the learner's two-input `PyDataset`.
+        n_samples: if given, the loader is also checked as a dataset
+            (`check_dataset`): `super().__init__`, a `len` that keeps the last
+            batch, each of the `n_samples` samples once per epoch.
+
     Returns:
         A `Report`.
     """
+    from course_lib.checks.loaders import check_dataset
+
     found = Findings()
     with found:
         length = found.call("len(loader)", len, found.require(loader, "The loader"))
+        if n_samples is not None:
+            found.problems += check_dataset(loader, n_samples, shuffled=False,
+                                            verbose=False).problems
         for index in range(length):
             batch = found.call(f"loader[{index}]", loader.__getitem__, index)
             try:
@@ -89,4 +100,5 @@ def check_alignment(loader, verbose=True):
             if not np.array_equal(np.asarray(labels).ravel(), image_ids % 3):
                 found.stop(f"Batch {index}: the labels do not belong to the images' samples.")
     return found.report("in every batch, each image, feature row and label belong to one "
-                        "sample.", verbose)
+                        "sample" + (f"; each of the {n_samples} samples once per epoch."
+                                    if n_samples is not None else "."), verbose)

@@ -3,7 +3,7 @@
 import numpy as np
 
 from course_lib import config, course_data, synthetic
-from course_lib.checks.report import Findings
+from course_lib.checks.report import Findings, H5pyReads
 
 
 def _probe_ids(profile):
@@ -28,11 +28,17 @@ def check_sample_reader(read_sample, profile=None, verbose=True):
     with found:
         for sample_id in _probe_ids(profile):
             split = next(name for name, ids in ranges.items() if sample_id in ids)
-            got = found.call(f"read_sample({sample_id})", read_sample, sample_id)
+            with H5pyReads() as seen:
+                got = found.call(f"read_sample({sample_id})", read_sample, sample_id)
             if not isinstance(got, tuple) or len(got) != 4:
                 found.stop(f"read_sample({sample_id}) returned {type(got).__name__}; expected a "
                            f"tuple (hdf5_image, npy_image, feature_row, label).")
             hdf5_image, npy_image, row, label = got
+            if not seen.of(f"{split}/images") or hdf5_image is npy_image:
+                found.stop(f"read_sample({sample_id}) never read /{split}/images from the HDF5 "
+                           f"file, so its first value is not the HDF5 image (the same .npy "
+                           f"image twice?): open the file with h5py.File and index "
+                           f"file['{split}/images'] by the sample's row in its split.")
             image = synthetic.images(sample_id, sample_id + 1, profile.image_size, config.SEED)[0]
             where = f"sample {sample_id} (in the {split} split, from id {ranges[split].start})"
             if not np.array_equal(hdf5_image, image):

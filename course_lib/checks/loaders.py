@@ -11,7 +11,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from course_lib.checks.report import Findings, Stop, fingerprints, first_array, runs
+from course_lib.checks.report import H5pyReads, Findings, Stop, fingerprints, first_array, runs
 
 
 def _epoch(ds, found, n_classes):
@@ -197,7 +197,22 @@ def check_block_loader(loader_class, batch_size=64, block_size=8, n_samples=1000
             found.problems += report.problems
             if not report.ok:
                 raise Stop
-            counts = [runs(first_array(ds[i][0])[:, 0, 0, 0]) for i in range(len(ds))]
+            try:
+                pickle.loads(pickle.dumps(ds))
+            except Exception as error:  # the learner's object: report, do not raise
+                found.add(f"The loader cannot be pickled once it has read a batch "
+                          f"({type(error).__name__}: {str(error)[:80]}), so process workers "
+                          f"cannot receive it: an h5py.File opened in __init__ (or kept) goes "
+                          f"with it. Open the file on the first read, and leave it out of "
+                          f"pickling (__getstate__).")
+            with H5pyReads() as seen:
+                counts = [runs(first_array(ds[i][0])[:, 0, 0, 0]) for i in range(len(ds))]
+            if seen.fancy("images"):
+                found.add(f"{seen.fancy('images')} reads of /images used a fancy index "
+                          f"(images[rows] with an array of rows): that is the naive recipe "
+                          f"lesson 04 measured, one small read per row inside HDF5. Read each "
+                          f"run of consecutive rows with one slice, images[start:stop], and "
+                          f"concatenate.")
             expected = -(-batch_size // block_size)
             mean = float(np.mean(counts))
             if mean > 2 * expected:

@@ -59,18 +59,25 @@ def check_pipeline(dataset, n_samples, epochs=2, parallel=True, prefetch=True, v
         if prefetch and "PrefetchDataset" not in ops:
             found.add("Nothing overlaps reading with training: end the pipeline with "
                       ".prefetch(tf.data.AUTOTUNE).")
+        if ops & {"CacheDataset", "CacheDatasetV2"}:
+            found.add("The pipeline calls .cache(): without a file name it keeps every element "
+                      "in memory after the first epoch, which data bigger than memory cannot "
+                      "afford (and with one, it writes a second copy of the data to disk). "
+                      "Read from the file every epoch instead.")
         if cardinality == tf.data.INFINITE_CARDINALITY:
             raise Stop
-        orders = []
+        orders, batches = [], []
         for epoch in range(epochs):
-            order = []
+            order, batches_of_epoch = [], []
             for index, batch in enumerate(dataset):
                 x, y = first_array(batch[0]), np.asarray(batch[1])
                 if len(x) != len(y):
                     found.stop(f"Batch {index} of epoch {epoch} has {len(x)} inputs and "
                                f"{len(y)} labels.")
                 order += fingerprints(x)
+                batches_of_epoch.append(frozenset(fingerprints(x)))
             orders.append(order)
+            batches.append(batches_of_epoch)
             if len(set(order)) != len(order) or len(order) != n_samples:
                 found.stop(f"Epoch {epoch} served {len(order)} samples ({len(set(order))} "
                            f"distinct) for {n_samples}: every sample exactly once per epoch "
@@ -78,6 +85,11 @@ def check_pipeline(dataset, n_samples, epochs=2, parallel=True, prefetch=True, v
         if epochs > 1 and orders[0] == orders[1]:
             found.add("Epochs 0 and 1 came in the same order: shuffle the sample ids with "
                       ".shuffle(n, reshuffle_each_iteration=True) before reading.")
+        elif epochs > 1 and len(batches[0]) > 1 and set(batches[1]) == set(batches[0]):
+            found.add("Every batch of epoch 1 holds the same samples as a batch of epoch 0: "
+                      "the pipeline shuffles whole batches (.batch() before .shuffle()), so "
+                      "batch composition never changes, and on a file sorted by class each "
+                      "batch keeps a single class. Shuffle the sample ids, then batch.")
     return found.report(
         "(inputs, labels) batches, a known size, every sample once per epoch in a new "
         "order" + (", parallel reads" if parallel else "") + (", prefetch." if prefetch else "."),

@@ -141,3 +141,47 @@ def runs(positions):
     """
     ordered = np.sort(np.asarray(positions))
     return int(1 + np.count_nonzero(np.diff(ordered) != 1)) if len(ordered) else 0
+
+
+class H5pyReads:
+    """Records every `h5py.Dataset[...]` read made inside the `with` block.
+
+    `reads` holds `(dataset name, index)` pairs, so a checker can tell a slice
+    from a fancy index, or see that a file was never read at all.
+
+    Example:
+
+    ```python
+    with H5pyReads() as seen:
+        loader[0]
+    seen.fancy("images")  # reads of /images with an array or list index
+    ```
+    """
+
+    def __enter__(self):
+        import h5py
+
+        self.reads, self._original = [], h5py.Dataset.__getitem__
+        original, reads = self._original, self.reads
+
+        def recording(dataset, index, *args, **kwargs):
+            reads.append((dataset.name, index))
+            return original(dataset, index, *args, **kwargs)
+
+        h5py.Dataset.__getitem__ = recording
+        return self
+
+    def __exit__(self, *exc):
+        import h5py
+
+        h5py.Dataset.__getitem__ = self._original
+
+    def of(self, name):
+        """The indices of the reads of datasets whose path ends with `name`."""
+        return [index for dataset, index in self.reads if dataset.endswith(name)]
+
+    def fancy(self, name):
+        """How many reads of `name` used an array or list index (h5py's fancy indexing)."""
+        parts = (part for index in self.of(name)
+                 for part in (index if isinstance(index, tuple) else (index,)))
+        return sum(isinstance(part, (list, np.ndarray)) and np.ndim(part) > 0 for part in parts)

@@ -1,0 +1,508 @@
+"""What the lessons say about libraries, checked against the installed versions.
+
+One test per claim, named after it; its docstring cites the lesson and the cell
+(`notebooks/solutions/NN_topic.ipynb`, cell id) that makes it. When an upgrade
+changes a behaviour, the failing test names the sentence that is now wrong.
+"""
+
+import inspect
+import os
+import pickle
+import struct
+import subprocess
+import sys
+import threading
+import types
+import warnings
+from pathlib import Path
+
+import h5py
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from course_lib import child, loaders, workloads
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def tiny_model():
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(2)])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    return model
+
+
+def batches(n_batches=4, size=8, forever=False):
+    while True:
+        for _ in range(n_batches):
+            yield np.zeros((size, 1), "float32"), np.zeros(size, "int32")
+        if not forever:
+            return
+
+
+class Positions(keras.utils.PyDataset):
+    """Serves positions 0..n-1 as inputs; `np.random.shuffle` in `on_epoch_end` (classic)."""
+
+    def __init__(self, n=40, batch_size=10, **kwargs):
+        super().__init__(**kwargs)
+        self.order, self.batch_size, self.calls = np.arange(n), batch_size, []
+        self.requested = []
+
+    def __len__(self):
+        return len(self.order) // self.batch_size
+
+    def __getitem__(self, index):
+        self.requested.append(index)
+        rows = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        return rows[:, None].astype("float32"), np.zeros(len(rows), "int32")
+
+    def on_epoch_begin(self):
+        self.calls.append("begin")
+
+    def on_epoch_end(self):
+        self.calls.append("end")
+        np.random.shuffle(self.order)
+
+
+class WritesDown(keras.Model):
+    """Learns nothing; keeps the inputs of every batch `fit` feeds it."""
+
+    def __init__(self):
+        super().__init__()
+        self.fed = []
+
+    def train_step(self, data):
+        self.fed.append(keras.ops.convert_to_numpy(data[0]).ravel().astype(int))
+        return {"rows": keras.ops.shape(data[0])[0]}
+
+
+def caught_warnings(fn):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fn()
+    return [str(w.message) for w in caught]
+
+
+# --- lesson 01: memory ----------------------------------------------------------------------
+
+
+def test_uint8_divided_by_a_python_float_is_float64():
+    """01 `799ca464`, `a8ba02b7`: `x / 255.0` on uint8 gives float64, 8 bytes per value."""
+    assert (np.zeros(4, np.uint8) / 255.0).dtype == np.float64
+
+
+def test_astype_float32_takes_four_bytes_per_value():
+    """01 `799ca464`: a float32 value takes 4 bytes instead of 1."""
+    x = np.zeros((10, 8, 8, 3), np.uint8)
+    assert x.astype("float32").nbytes == 4 * x.nbytes
+
+
+def test_a_child_process_starts_with_its_own_peak_not_its_parents():
+    """DESIGN, `child.py`: a child's VmHWM is its own after exec, while `ru_maxrss` may not be."""
+    ballast = np.ones(300 * 2**20, np.uint8)  # the parent's peak grows by 300 MiB
+    result = child.run(workloads.allocate, 1, hold_s=0.0)
+    assert result.ok and result.peak_mib < 300
+    del ballast
+
+
+# --- lesson 02: generators -----------------------------------------------------------------
+
+
+def test_fit_generator_is_gone():
+    """02 `08ff530a`, `2aaf7a85`: `fit_generator` does not exist in Keras 3."""
+    assert not hasattr(keras.Model, "fit_generator")
+    assert not hasattr(keras.Model, "evaluate_generator")
+
+
+def test_fit_has_no_workers_argument():
+    """02 `2aaf7a85`, 03 `2c7a5dbf`: `fit(workers=...)` is a TypeError in Keras 3."""
+    with pytest.raises(TypeError, match="workers"):
+        tiny_model().fit(batches(), epochs=1, workers=2, verbose=0)
+
+
+def test_fit_rejects_the_thread_safe_wrapper():
+    """02 `c274fa5e`: fit accepts only real generator objects; a lock wrapper is refused."""
+    with pytest.raises(ValueError, match="Unrecognized data type"):
+        tiny_model().fit(loaders.ThreadSafeIterator(batches()), steps_per_epoch=2, verbose=0)
+
+
+def test_a_generator_shared_by_threads_fails_already_executing():
+    """02 `af0b5fbb`: a second `next` while the generator runs raises ValueError."""
+    started, release, errors = threading.Event(), threading.Event(), []
+
+    def slow():
+        started.set()
+        release.wait(5)
+        yield 1
+
+    generator = slow()
+    first = threading.Thread(target=lambda: next(generator))
+    first.start()
+    started.wait(5)
+    try:
+        next(generator)
+    except ValueError as error:
+        errors.append(str(error))
+    release.set()
+    first.join()
+    assert errors and "already executing" in errors[0]
+
+
+def test_shuffle_true_is_ignored_for_generators_with_a_warning():
+    """02 `f9d7d73c`: `fit(shuffle=True)` is ignored for generators, with Keras's warning."""
+    said = caught_warnings(lambda: tiny_model().fit(batches(forever=True), steps_per_epoch=2,
+                                                    shuffle=True, verbose=0))
+    assert any("is expected to yield already-shuffled data" in s for s in said)
+
+
+def test_class_weight_is_refused_for_generators():
+    """02 (caveats): `class_weight` cannot be given with a Python generator."""
+    with pytest.raises(ValueError, match="class_weight.*not supported for Python generator"):
+        tiny_model().fit(batches(), steps_per_epoch=2, class_weight={0: 1.0, 1: 2.0}, verbose=0)
+
+
+def test_a_finite_generator_runs_out_of_data_with_a_warning():
+    """02 `3c2dd4a5`, `5febd576`: too few batches for steps x epochs warns, fit goes on."""
+    model = tiny_model()
+    said = caught_warnings(lambda: model.fit(batches(4), steps_per_epoch=4, epochs=3, verbose=0))
+    assert any("Your input ran out of data" in s for s in said)
+    assert len(model.history.epoch) == 3
+
+
+def test_an_infinite_generator_without_steps_per_epoch_never_ends_an_epoch():
+    """02 (caveats): without `steps_per_epoch`, fit reads a generator until it stops."""
+
+    def forever_then_fail():
+        for _ in range(50):
+            yield np.zeros((4, 1), "float32"), np.zeros(4, "int32")
+        raise RuntimeError("still in epoch 0 after 50 batches")
+
+    with pytest.raises(Exception, match="still in epoch 0"):  # TensorFlow wraps it
+        tiny_model().fit(forever_then_fail(), epochs=1, verbose=0)
+
+
+def test_validation_generator_without_validation_steps_is_read_until_it_stops():
+    """02 `5b250f75` (caveats): validation reads the generator until it ends, or forever."""
+
+    def validation_then_fail():
+        for _ in range(20):
+            yield np.zeros((4, 1), "float32"), np.zeros(4, "int32")
+        raise RuntimeError("validation read 20 batches and asked for more")
+
+    with pytest.raises(Exception, match="asked for more"):  # TensorFlow wraps it
+        tiny_model().fit(batches(forever=True), steps_per_epoch=2,
+                         validation_data=validation_then_fail(), verbose=0)
+
+
+# --- lesson 03: PyDataset -------------------------------------------------------------------
+
+
+def test_sequence_is_pydataset():
+    """03 `32b31446`, `97a2252e`: `keras.utils.Sequence` is another name for `PyDataset`."""
+    assert keras.utils.Sequence is keras.utils.PyDataset
+
+
+def test_forgetting_super_init_warns_and_loses_workers():
+    """03 `beb161a4`, `20209057`: no `super().__init__` means a warning and one worker."""
+
+    class Forgot(keras.utils.PyDataset):
+        def __init__(self, **kwargs):
+            pass
+
+        def __len__(self):
+            return 1
+
+    said = caught_warnings(lambda: Forgot(workers=4).workers)
+    assert Forgot(workers=4).workers == 1
+    assert any("super().__init__" in s for s in said)
+
+
+def test_fit_calls_on_epoch_end_once_before_the_first_epoch():
+    """03 `136ac2c5`, 10 `c9760f07`: fit ends an epoch before epoch 0 (Keras >= 3.8)."""
+    data = Positions()
+    tiny_model().fit(data, epochs=2, shuffle=False, verbose=0)
+    assert data.calls == ["end", "begin", "end", "begin", "end"]
+
+
+def test_on_epoch_begin_is_part_of_pydataset():
+    """03 `4b6fa3bf`: Keras calls `on_epoch_begin` before each epoch (added in 3.5)."""
+    assert callable(keras.utils.PyDataset.on_epoch_begin)
+
+
+def test_num_batches_defaults_to_len():
+    """03 `4b6fa3bf`: `num_batches` is `len(ds)` unless overridden."""
+    assert Positions(n=40, batch_size=10).num_batches == 4
+
+
+def test_process_workers_serve_each_sample_once_with_a_global_shuffle():
+    """03 `de4ef12c`: on_epoch_end runs in the main process; workers get its dataset."""
+    model = WritesDown()
+    model.compile(run_eagerly=True)
+    model.fit(Positions(workers=2, use_multiprocessing=True), epochs=3, shuffle=False, verbose=0)
+    for epoch in np.split(np.concatenate(model.fed), 3):
+        assert sorted(epoch) == list(range(40))
+
+
+def test_on_epoch_end_is_called_in_the_main_process_only():
+    """03 `de4ef12c`: `PyDatasetAdapter.on_epoch_end` calls the dataset's in the parent."""
+    from keras.src.trainers.data_adapters import py_dataset_adapter
+
+    source = inspect.getsource(py_dataset_adapter.OrderedEnqueuer._run)
+    assert "self._send_py_dataset()" in source  # each epoch sends the main process's dataset
+
+
+def test_fit_shuffle_true_reorders_a_finite_pydatasets_batches():
+    """03 `a0a7b50e`: fit's default `shuffle=True` reorders the batch indices of a PyDataset."""
+    keras.utils.set_random_seed(0)
+    data = Positions(n=200, batch_size=10)
+    tiny_model().fit(data, epochs=1, verbose=0)
+    asked = [i for i in data.requested if i != 0][:19]
+    assert sorted(set(data.requested)) == list(range(20)) and asked != sorted(asked)
+    in_order = Positions(n=200, batch_size=10)
+    tiny_model().fit(in_order, epochs=1, shuffle=False, verbose=0)
+    assert in_order.requested[-20:] == list(range(20))
+
+
+# --- lesson 04: HDF5 ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def h5(tmp_path):
+    path = tmp_path / "claims.h5"
+    with h5py.File(path, "w") as file:
+        file["contiguous"] = np.arange(100 * 12, dtype=np.uint8).reshape(100, 12)
+        file.create_dataset("chunked", data=np.zeros((100, 12), np.uint8), chunks=(10, 12))
+    return path
+
+
+def test_h5py_fancy_indices_must_increase(h5):
+    """04 (naive recipe), 07 `651fc0db`: h5py wants fancy indices in increasing order."""
+    with h5py.File(h5, "r") as file, pytest.raises(TypeError, match="increasing order"):
+        file["contiguous"][[5, 2]]
+
+
+def test_h5py_refuses_repeated_fancy_indices(h5):
+    """04: a fancy index may not name a row twice."""
+    with h5py.File(h5, "r") as file, pytest.raises(TypeError):
+        file["contiguous"][[2, 2]]
+
+
+def test_an_open_h5py_file_cannot_be_pickled(h5):
+    """04 `adb21bba` / `41d10634`: pickling an open h5py File fails."""
+    with h5py.File(h5, "r") as file, pytest.raises(TypeError):
+        pickle.dumps(file)
+
+
+def test_the_default_chunk_cache_is_one_mib(h5):
+    """04 `67f299e1`, checks.files: HDF5's default chunk cache is 1 MiB per dataset."""
+    with h5py.File(h5, "r") as file:
+        _, _, cache_bytes, _ = file.id.get_access_plist().get_cache()
+    assert cache_bytes == 2**20
+
+
+def test_maxshape_none_makes_a_chunked_dataset(tmp_path):
+    """04 `378d4e23`: a resizable dataset is chunked (h5py picks chunks if you give none)."""
+    with h5py.File(tmp_path / "grow.h5", "w") as file:
+        grows = file.create_dataset("x", shape=(0, 4), maxshape=(None, 4), dtype="uint8")
+        grows.resize(10, axis=0)
+        assert grows.chunks is not None and grows.shape == (10, 4)
+
+
+def test_a_contiguous_dataset_has_a_byte_offset_readable_with_preadv(h5):
+    """04 `f1d12dee`: an uncompressed contiguous dataset's rows sit at a fixed byte offset."""
+    with h5py.File(h5, "r") as file:
+        offset, chunked = file["contiguous"].id.get_offset(), file["chunked"].id.get_offset()
+        expected = file["contiguous"][7:9]
+    assert chunked is None
+    buffer = bytearray(2 * 12)
+    fd = os.open(h5, os.O_RDONLY)
+    try:
+        os.preadv(fd, [buffer], offset + 7 * 12)
+    finally:
+        os.close(fd)
+    assert np.array_equal(np.frombuffer(buffer, np.uint8).reshape(2, 12), expected)
+
+
+def test_hdf5_file_locking_can_be_switched_off(h5):
+    """04 (caveats): network file systems: `HDF5_USE_FILE_LOCKING=FALSE` or `locking=False`."""
+    with h5py.File(h5, "r", locking=False) as file:
+        assert len(file["contiguous"]) == 100
+    code = "import h5py, sys; h5py.File(sys.argv[1], 'r').close(); print('ok')"
+    done = subprocess.run([sys.executable, "-c", code, str(h5)], capture_output=True, text=True,
+                          env={**os.environ, "HDF5_USE_FILE_LOCKING": "FALSE"}, timeout=60)
+    assert done.stdout.strip() == "ok"
+
+
+def test_pytables_earrays_append_class_by_class(tmp_path):
+    """04 `f6a9fec9`: PyTables EArrays grow along their first axis, one append at a time."""
+    import tables
+
+    with tables.open_file(tmp_path / "earray.h5", "w") as file:
+        images = file.create_earray("/", "images", tables.UInt8Atom(), (0, 4, 4, 3))
+        for label in range(3):
+            images.append(np.full((5, 4, 4, 3), label, np.uint8))
+    with h5py.File(tmp_path / "earray.h5", "r") as file:  # and h5py reads them
+        assert file["images"].shape == (15, 4, 4, 3) and file["images"][14, 0, 0, 0] == 2
+
+
+# --- lesson 05: augmentation ----------------------------------------------------------------
+
+
+def test_image_data_generator_is_gone_from_keras():
+    """05 `de805f68`: `keras.preprocessing.image.ImageDataGenerator` does not exist."""
+    assert not hasattr(keras.preprocessing.image, "ImageDataGenerator")
+
+
+def test_tf_keras_is_keras_3s_legacy_namespace():
+    """05 `e01c1aaa`: `tf.keras` is `keras._tf_keras.keras`; the class is Keras's legacy one."""
+    assert tf.keras.__name__ == "keras._tf_keras.keras"
+    cls = tf.keras.preprocessing.image.ImageDataGenerator
+    assert cls.__module__ == "keras.src.legacy.preprocessing.image"
+
+
+def test_mixup_and_cutmix_mix_samples_and_labels_in_tf_data():
+    """05 `c589fdf5`: MixUp and CutMix are layers that mix images and labels in a map."""
+    images = tf.random.uniform((8, 16, 16, 3), 0, 255, seed=1)
+    labels = tf.one_hot(tf.range(8) % 3, 3)
+    for layer in (keras.layers.MixUp(seed=1), keras.layers.CutMix(seed=1)):
+        data = tf.data.Dataset.from_tensors((images, labels)).map(
+            lambda x, y: layer({"images": x, "labels": y}))
+        mixed = next(iter(data))
+        assert mixed["images"].shape == images.shape
+        assert np.allclose(np.sum(mixed["labels"], axis=1), 1.0, atol=1e-5)
+        assert np.any((mixed["labels"].numpy() > 0) & (mixed["labels"].numpy() < 1))
+
+
+# --- lesson 06: bcolz ---------------------------------------------------------------------
+
+
+def test_bcolz_fancy_indexing_is_a_python_loop_over_rows():
+    """06 `d0aaffde`: an integer-array index loops over rows, each from a cached Blosc block."""
+    import bcolz
+
+    source = Path(bcolz.__file__).with_name("carray_ext.pyx").read_text()
+    assert "np.array([self[i] for i in key]" in source
+    assert "It caches a complete block" in source
+    matrix = bcolz.carray(np.arange(4000, dtype=np.float32).reshape(1000, 4))
+    rows = np.array([3, 999, 17])
+    assert np.array_equal(matrix[rows], np.stack([matrix[int(i)] for i in rows]))
+
+
+# --- lesson 07: tf.data -------------------------------------------------------------------
+
+
+def test_from_generator_has_unknown_cardinality_until_asserted():
+    """07 `e42e4018`: `from_generator` has unknown size; `assert_cardinality` declares it."""
+    data = tf.data.Dataset.from_generator(lambda: iter(range(5)),
+                                          output_signature=tf.TensorSpec((), tf.int64))
+    assert int(data.cardinality()) == tf.data.UNKNOWN_CARDINALITY
+    declared = data.apply(tf.data.experimental.assert_cardinality(5))
+    assert int(declared.cardinality()) == 5
+
+
+def test_from_generator_output_types_is_deprecated():
+    """07 `e42e4018`: `output_types`/`output_shapes` are deprecated for `output_signature`."""
+    source = inspect.getsource(tf.data.Dataset.from_generator)
+    assert "output_signature" in source and "deprecat" in source.lower()
+
+
+def test_range_shuffle_batch_has_a_known_cardinality():
+    """07 `24d09eaa`: `range(n).shuffle(n).batch(b)` knows its number of batches."""
+    data = tf.data.Dataset.range(100).shuffle(100).batch(32)
+    assert int(data.cardinality()) == 4
+
+
+def test_shuffle_reshuffles_each_iteration_by_default():
+    """07 `24d09eaa`: `shuffle` gives a new order every epoch unless told otherwise."""
+    data = tf.data.Dataset.range(50).shuffle(50, seed=0)
+    first, second = list(data.as_numpy_iterator()), list(data.as_numpy_iterator())
+    assert sorted(first) == sorted(second) and first != second
+
+
+def test_a_shuffle_buffer_costs_more_than_eight_bytes_per_index():
+    """07 `62b5702f`: a tf.data buffer holds a tensor per element, not an 8-byte index."""
+    per_element = child.run(workloads.shuffle_buffer_bytes, 500_000).value
+    assert per_element["numpy permutation"] == 8
+    assert per_element["tf.data buffer"] > 4 * 8
+
+
+def test_cache_without_a_file_keeps_elements_in_memory():
+    """07 `62b5702f`: `.cache()` replays the first epoch's elements: random steps freeze."""
+    data = tf.data.Dataset.range(20).map(lambda i: tf.random.uniform(())).cache()
+    assert list(data.as_numpy_iterator()) == list(data.as_numpy_iterator())
+
+
+# --- lesson 08: files and records ---------------------------------------------------------
+
+
+def test_a_tfrecord_is_length_crc_data_crc(tmp_path):
+    """08 `df3b264e`: a record is 8-byte length, 4-byte CRC, the data, 4-byte CRC."""
+    path = str(tmp_path / "one.tfrecord")
+    with tf.io.TFRecordWriter(path) as writer:
+        writer.write(b"x" * 100)
+    raw = Path(path).read_bytes()
+    assert len(raw) == 8 + 4 + 100 + 4
+    assert struct.unpack("<Q", raw[:8])[0] == 100 and raw[12:112] == b"x" * 100
+
+
+def test_image_dataset_from_directory_shuffles_within_eight_batches():
+    """08 `0083595a` (caveats): after one shuffle of the file list, a buffer of 8 batches."""
+    from keras.src.utils import image_dataset_utils
+
+    source = inspect.getsource(image_dataset_utils.image_dataset_from_directory)
+    assert "shuffle_buffer_size = batch_size * 8" in source
+
+
+def test_tfrecord_dataset_with_parallel_reads_interleaves():
+    """08 `7a5f9117`: `TFRecordDataset(files, num_parallel_reads=k)` interleaves the files."""
+    from course_lib.checks.pipelines import _ops
+
+    ops = _ops(tf.data.TFRecordDataset(["a", "b"], num_parallel_reads=2))
+    assert any("Interleave" in op for op in ops)
+
+
+def test_posix_fadvise_dontneed_needs_no_root(tmp_path):
+    """08 `62c849c6`: `posix_fadvise(DONTNEED)` is an ordinary call, no privilege needed."""
+    path = tmp_path / "pages.bin"
+    path.write_bytes(b"\0" * 2**20)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED) is None
+    finally:
+        os.close(fd)
+
+
+# --- lessons 09 and 10: service, resume, devices ------------------------------------------
+
+
+def test_the_tf_data_service_servers_are_public_api():
+    """09 `4b432f31`: `DispatchServer` and `WorkerServer` start a service in-process."""
+    service = tf.data.experimental.service
+    assert callable(service.DispatchServer) and callable(service.WorkerServer)
+    policies = {policy.name for policy in service.ShardingPolicy}
+    assert {"OFF", "DYNAMIC", "FILE", "DATA", "FILE_OR_DATA", "HINT"} <= policies
+
+
+def test_backup_and_restore_is_a_keras_callback():
+    """10 `0cef2c0a`: `keras.callbacks.BackupAndRestore` resumes fit from its last epoch."""
+    assert issubclass(keras.callbacks.BackupAndRestore, keras.callbacks.Callback)
+    assert "save_freq" in inspect.signature(keras.callbacks.BackupAndRestore).parameters
+
+
+def test_fork_warns_in_a_threaded_process_from_python_3_12():
+    """04 `adb21bba` (caveats): Python 3.12+ warns when a process with threads forks."""
+    code = ("import os, threading, time, warnings; warnings.simplefilter('always');"
+            "threading.Thread(target=time.sleep, args=(1,)).start();"
+            "pid = os.fork()\nif pid == 0: os._exit(0)\nos.waitpid(pid, 0)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    warned = "multi-threaded, use of fork() may lead to deadlocks" in done.stderr
+    assert warned == (sys.version_info >= (3, 12))
+
+
+def test_generator_type_is_what_keras_accepts():
+    """02 `c274fa5e`: Keras checks `isinstance(x, types.GeneratorType)`."""
+    from keras.src.trainers import data_adapters
+
+    assert "types.GeneratorType" in inspect.getsource(data_adapters.get_data_adapter)
+    assert isinstance(batches(), types.GeneratorType)
