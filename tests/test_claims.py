@@ -170,29 +170,25 @@ def test_a_finite_generator_runs_out_of_data_with_a_warning():
     assert len(model.history.epoch) == 3
 
 
+def batches_then_error(n_batches, message):
+    """A generator that gives `n_batches` and then raises: reading past them shows up."""
+    for _ in range(n_batches):
+        yield np.zeros((4, 1), "float32"), np.zeros(4, "int32")
+    raise RuntimeError(message)
+
+
 def test_an_infinite_generator_without_steps_per_epoch_never_ends_an_epoch():
     """02 (caveats): without `steps_per_epoch`, fit reads a generator until it stops."""
-
-    def forever_then_fail():
-        for _ in range(50):
-            yield np.zeros((4, 1), "float32"), np.zeros(4, "int32")
-        raise RuntimeError("still in epoch 0 after 50 batches")
-
     with pytest.raises(Exception, match="still in epoch 0"):  # TensorFlow wraps it
-        tiny_model().fit(forever_then_fail(), epochs=1, verbose=0)
+        tiny_model().fit(batches_then_error(50, "still in epoch 0 after 50 batches"), epochs=1,
+                         verbose=0)
 
 
 def test_validation_generator_without_validation_steps_is_read_until_it_stops():
     """02 `5b250f75` (caveats): validation reads the generator until it ends, or forever."""
-
-    def validation_then_fail():
-        for _ in range(20):
-            yield np.zeros((4, 1), "float32"), np.zeros(4, "int32")
-        raise RuntimeError("validation read 20 batches and asked for more")
-
     with pytest.raises(Exception, match="asked for more"):  # TensorFlow wraps it
-        tiny_model().fit(batches(forever=True), steps_per_epoch=2,
-                         validation_data=validation_then_fail(), verbose=0)
+        tiny_model().fit(batches(forever=True), steps_per_epoch=2, verbose=0,
+                         validation_data=batches_then_error(20, "validation asked for more"))
 
 
 # --- lesson 03: PyDataset -------------------------------------------------------------------
@@ -506,3 +502,12 @@ def test_generator_type_is_what_keras_accepts():
 
     assert "types.GeneratorType" in inspect.getsource(data_adapters.get_data_adapter)
     assert isinstance(batches(), types.GeneratorType)
+
+
+def test_the_large_profile_is_thirty_gib():
+    """10 `d998aad7`: 491,520 samples of 128x128x3 uint8 and 4,096 float32 features: 30.0 GiB."""
+    from course_lib import config
+
+    large = config.get_profile("large")
+    total = large.n_samples * (np.prod(large.image_shape) + 4 * large.n_features)
+    assert round(total / 2**30, 1) == 30.0

@@ -439,7 +439,13 @@ def test_memory_budget_checker():
     assert "passed the budget" in over.problems[0] and "300 MiB" in over.problems[0]
     small = checks.check_memory_budget(workloads.allocate, 10, budget_mib=400, least_share=0.5,
                                        verbose=False)
-    assert "you can afford more" in small.problems[0]
+    assert "You can afford more samples" in small.problems[0]
+    # lesson 01's exercise 1.1: a fit on 64 samples uses the baseline and nothing more
+    tiny = checks.check_memory_budget(workloads.allocate, 5, budget_mib=500, baseline_mib=80,
+                                      least_share=0.3, verbose=False)
+    assert "of the 420 MiB the budget leaves above 80 MiB" in tiny.problems[0]
+    assert checks.check_memory_budget(workloads.allocate, 300, budget_mib=500, baseline_mib=80,
+                                      least_share=0.3, verbose=False).ok
     blank = checks.check_memory_budget(lambda: None, budget_mib=400, verbose=False)
     assert "returned None: it is not written yet" in blank.problems[0]
 

@@ -63,6 +63,25 @@ def test_the_course_has_enough_exercises():
     assert count >= MIN_IN_ALL
 
 
+def test_the_readme_counts_the_exercises_and_lessons():
+    count = sum(exercises.EXERCISE_TAG in _tags(cell)
+                for path in SOLUTIONS for cell in nbformat.read(path, as_version=4).cells)
+    readme = (exercises.SOLUTIONS.parents[1] / "README.md").read_text()
+    said = re.search(r"\((\d+) in all\)", readme)
+    assert said and int(said.group(1)) == count, f"the README should say ({count} in all)"
+    rows = re.findall(r"^\| (\d\d) \| `(\d\d_[a-z0-9_]+)` \|", readme, re.M)
+    assert [name for _, name in rows] == [p.stem for p in SOLUTIONS]
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_exercises_are_numbered_in_order(path):
+    text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells
+                     if c.cell_type == "markdown")
+    numbers = re.findall(r"^### Exercise (\d+)\.(\d+)", text, re.M)
+    lesson = int(path.name[:2])
+    assert numbers == [(str(lesson), str(k)) for k in range(1, len(numbers) + 1)], numbers
+
+
 @pytest.mark.parametrize("path", BOTH, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_committed_clean(path):
     notebook = nbformat.read(path, as_version=4)

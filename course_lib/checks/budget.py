@@ -4,8 +4,8 @@ from course_lib import budget
 from course_lib.checks.report import Findings
 
 
-def check_memory_budget(fn, *args, budget_mib, least_share=0.0, timeout=600, verbose=True,
-                        **kwargs):
+def check_memory_budget(fn, *args, budget_mib, least_share=0.0, baseline_mib=0.0, timeout=600,
+                        verbose=True, **kwargs):
     """Runs `fn(*args, **kwargs)` in a fresh process under `budget_mib` and says how it went.
 
     The child is stopped as soon as it passes the budget. Its peak counts its
@@ -14,9 +14,11 @@ def check_memory_budget(fn, *args, budget_mib, least_share=0.0, timeout=600, ver
     Args:
         fn: the learner's function (a notebook function works).
         budget_mib: the memory limit, in MiB.
-        least_share: when above 0, the peak must also use at least this share
-            of the budget (an exercise that asks for the largest batch that
-            fits).
+        least_share: when above 0, the run must also use at least this share
+            of what the budget leaves above `baseline_mib` (an exercise that
+            asks for the largest fit the budget allows).
+        baseline_mib: what the process needs before any data: Python,
+            TensorFlow and the model (a run on almost no data peaks there).
 
     Returns:
         A `Report`.
@@ -30,8 +32,12 @@ def check_memory_budget(fn, *args, budget_mib, least_share=0.0, timeout=600, ver
         found.add(f"The run failed in its own process: {result.error}")
     elif result.value is None:
         found.add("The function returned None: it is not written yet.")
-    elif result.peak_mib < least_share * budget_mib:
-        found.add(f"The run peaked at {result.peak_mib:.0f} MiB, under {least_share:.0%} of the "
-                  f"{budget_mib:.0f} MiB budget: you can afford more (a bigger batch or block).")
+    elif result.peak_mib - baseline_mib < least_share * (budget_mib - baseline_mib):
+        used = (result.peak_mib - baseline_mib) / (budget_mib - baseline_mib)
+        found.add(f"The run peaked at {result.peak_mib:.0f} MiB: it used {max(used, 0):.0%} of "
+                  f"the {budget_mib - baseline_mib:.0f} MiB the budget leaves above "
+                  f"{baseline_mib:.0f} MiB for Python, TensorFlow and the model. You can afford "
+                  f"more samples: work n out from the memory one sample costs.")
+    samples = result.value.get("samples") if isinstance(result.value, dict) else None
     return found.report(f"peak {result.peak_mib:.0f} MiB within the {budget_mib:.0f} MiB "
-                        f"budget.", verbose)
+                        f"budget" + (f", {samples:,} samples." if samples else "."), verbose)
