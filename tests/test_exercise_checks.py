@@ -433,6 +433,37 @@ def test_shards_checker():
 # --- memory budgets -----------------------------------------------------------------------------
 
 
+def train_on_everything(path, model):
+    """The near miss of exercise 1.2: the whole uint8 split in memory, then train_on_batch."""
+    with h5py.File(path, "r") as file:
+        x, y = file["train/images"][:], file["train/labels"][:]
+    for first in range(0, len(x), 64):
+        model.train_on_batch(x[first:first + 64], y[first:first + 64])
+
+
+def count_only(path, model):
+    """The other near miss: trains nothing, returns the number of samples."""
+    with h5py.File(path, "r") as file:
+        return len(file["train/labels"])
+
+
+def test_block_trainer_checker(tmp_path):
+    from course_lib.checks.budget import _one_block_at_a_time
+
+    path = tmp_path / "blocks.h5"  # 48 MiB of uint8 images, as lesson 01's ci demo file
+    with h5py.File(path, "w") as file:
+        file["train/images"] = np.random.default_rng(0).integers(
+            0, 255, (16_384, 32, 32, 3), dtype=np.uint8)
+        file["train/labels"] = np.arange(16_384) % 3
+    check = lambda fn: checks.check_block_trainer(fn, path, budget_mib=4000,
+                                                  image_shape=(32, 32, 3), n_classes=3,
+                                                  verbose=False)
+    assert check(_one_block_at_a_time).ok
+    assert "the whole split was in memory at once" in check(train_on_everything).problems[0]
+    assert "took 0 training steps, but one epoch of 16,384 samples in batches of 64 takes 256" \
+        in check(count_only).problems[0]
+
+
 def test_memory_budget_checker():
     assert checks.check_memory_budget(workloads.allocate, 50, budget_mib=400, verbose=False).ok
     over = checks.check_memory_budget(workloads.allocate, 600, budget_mib=300, verbose=False)

@@ -23,6 +23,7 @@ blank exercises still runs from top to bottom.
 | a `tf.data` pipeline                      | `check_pipeline`              |
 | shards for several workers                | `check_shards`                |
 | a memory budget                           | `check_memory_budget`         |
+| training block by block under a budget    | `check_block_trainer`         |
 | a callback that resumes the loader's epoch | `check_epoch_callback`       |
 | one sample to a TFRecord and back         | `check_record_codec`          |
 | a pipeline over TFRecord shards           | `check_record_pipeline`       |
@@ -33,7 +34,7 @@ blank exercises still runs from top to bottom.
 from course_lib.checks.alignment import (check_alignment, check_feature_rows, id_coded_frame,
                                          id_coded_matrix)
 from course_lib.checks.augmentation import check_augmentation, check_validation_untouched
-from course_lib.checks.budget import check_memory_budget
+from course_lib.checks.budget import check_block_trainer, check_memory_budget
 from course_lib.checks.course import check_disk_estimate, check_sample_reader
 from course_lib.checks.files import check_hdf5_file, check_hdf5_writer
 from course_lib.checks.loaders import (check_block_loader, check_dataset, check_generator,
@@ -46,7 +47,7 @@ from course_lib.checks.service import check_fit_ready, check_visitation
 from course_lib.checks.report import Report
 
 __all__ = [
-    "Report", "check_alignment", "check_augmentation", "check_block_loader", "check_dataset",
+    "Report", "check_alignment", "check_augmentation", "check_block_loader", "check_block_trainer", "check_dataset",
     "check_disk_estimate",
     "check_epoch_callback", "check_epoch_order", "check_feature_rows", "check_generator", "check_hdf5_file", "check_hdf5_writer",
     "check_memory_budget", "check_pipeline", "check_record_codec", "check_record_pipeline", "check_fit_ready", "check_visitation", "check_sample_reader", "check_shards",

@@ -1,4 +1,6 @@
-"""Checker for memory budgets: a function's own peak, measured in a child process."""
+"""Checkers for memory budgets: a function's own peak, measured in a child process."""
+
+import numpy as np
 
 from course_lib import budget
 from course_lib.checks.report import Findings
@@ -41,3 +43,76 @@ def check_memory_budget(fn, *args, budget_mib, least_share=0.0, baseline_mib=0.0
     samples = result.value.get("samples") if isinstance(result.value, dict) else None
     return found.report(f"peak {result.peak_mib:.0f} MiB within the {budget_mib:.0f} MiB "
                         f"budget" + (f", {samples:,} samples." if samples else "."), verbose)
+
+
+def _train_in_blocks(fit_in_blocks, path, image_shape, n_classes):
+    """Gives the learner's `fit_in_blocks` a fresh model; says how many steps changed it."""
+    from course_lib import models
+
+    model = models.small_convnet(image_shape, n_classes)
+    before = [weights.copy() for weights in model.get_weights()]
+    fit_in_blocks(path, model)
+    changed = any(not np.array_equal(old, new) for old, new in zip(before, model.get_weights()))
+    return {"steps": int(model.optimizer.iterations.numpy()), "changed": changed}
+
+
+def _one_block_at_a_time(path, model, block_size=1024, batch_size=64):
+    """The reference block trainer: what training one block at a time costs in memory."""
+    import h5py
+
+    with h5py.File(path, "r") as file:
+        images, labels = file["train/images"], file["train/labels"]
+        for start in range(0, len(labels), block_size):
+            x, y = images[start:start + block_size], labels[start:start + block_size]
+            for first in range(0, len(x), batch_size):
+                model.train_on_batch(x[first:first + batch_size], y[first:first + batch_size])
+
+
+def check_block_trainer(fit_in_blocks, path, budget_mib, image_shape, n_classes, batch_size=64,
+                        timeout=600, verbose=True):
+    """Runs `fit_in_blocks(path, model)` in a fresh process under `budget_mib`; checks it trained.
+
+    The checker builds the model (`models.small_convnet`), so it can count the
+    optimizer's steps afterwards: one epoch over the file's training split in
+    batches of `batch_size` takes `ceil(n / batch_size)` steps at least, and
+    the weights must have moved. Its peak memory is compared with the kit's
+    trainer that holds one block of 1,024 samples, run the same way: it may
+    exceed it by half the split's uint8 size, no more.
+
+    Returns:
+        A `Report`.
+    """
+    import h5py
+
+    with h5py.File(path, "r") as file:
+        n_train, row_bytes = len(file["train/labels"]), file["train/images"][0].nbytes
+    least, data_mib = -(-n_train // batch_size), n_train * row_bytes / 2**20
+    found = Findings()
+    args = (str(path), tuple(image_shape), n_classes)
+    result = budget.run_function(_train_in_blocks, fit_in_blocks, *args, budget_mib=budget_mib,
+                                 timeout=timeout)
+    if result.outcome == "exceeded":
+        found.add(f"The run passed the budget: {result.peak_mib:.0f} MiB against "
+                  f"{budget_mib:.0f} MiB, and was stopped. Hold one block in memory at a time: "
+                  f"read images[start:start + block_size] inside the loop, never the whole split.")
+    elif result.outcome == "failed":
+        found.add(f"The run failed in its own process: {result.error}")
+    elif result.value["steps"] < least:
+        found.add(f"The model took {result.value['steps']} training steps, but one epoch of "
+                  f"{n_train:,} samples in batches of {batch_size} takes {least}: call "
+                  f"model.train_on_batch on every batch of every block.")
+    elif not result.value["changed"]:
+        found.add("The model's weights did not change: train the model you are given.")
+    if found.problems:
+        return found.report("", verbose)
+    reference = budget.run_function(_train_in_blocks, _one_block_at_a_time, *args,
+                                    budget_mib=2 * budget_mib, timeout=timeout)
+    if result.peak_mib > reference.peak_mib + data_mib / 2:
+        found.add(f"Training peaked at {result.peak_mib:.0f} MiB, {result.peak_mib - reference.peak_mib:.0f} "
+                  f"MiB above a trainer that holds one block ({reference.peak_mib:.0f} MiB), for "
+                  f"{data_mib:.0f} MiB of uint8 images: the whole split was in memory at once. "
+                  f"Read one block of the HDF5 dataset per pass of the loop.")
+    steps = result.value["steps"]
+    return found.report(f"{steps} steps over {n_train:,} samples, peak {result.peak_mib:.0f} MiB "
+                        f"(a one-block trainer: {reference.peak_mib:.0f} MiB) within the "
+                        f"{budget_mib:.0f} MiB budget.", verbose)
