@@ -464,6 +464,42 @@ def test_block_trainer_checker(tmp_path):
         in check(count_only).problems[0]
 
 
+def test_conversion_checker(tmp_path):
+    import tables
+
+    from course_lib.checks.files import _copy_in_blocks
+
+    source = tmp_path / "own.h5"  # a user's file: PyTables EArrays, class-sorted, one-hot
+    with tables.open_file(source, "w") as file:
+        file.create_earray("/", "images", obj=np.random.default_rng(0).integers(
+            0, 255, (8192, 32, 32, 3), dtype=np.uint8))
+        file.create_earray("/", "labels", obj=np.eye(3)[np.repeat(np.arange(3), [3000, 3000, 2192])])
+
+    def whole(source, target, block_size):  # reads everything, then writes it in one go
+        with h5py.File(source, "r") as src:
+            x, y = src["images"][:], src["labels"][:]
+        with h5py.File(target, "w") as dst:
+            dst.create_dataset("images", data=x, maxshape=(None, 32, 32, 3), chunks=(64, 32, 32, 3))
+            dst.create_dataset("labels", data=y.argmax(1), maxshape=(None,))
+
+    def broken(fill):
+        def convert(source, target, block_size):
+            _copy_in_blocks(source, target, block_size)
+            with h5py.File(target, "r+") as dst:
+                dst[fill][...] = np.zeros(dst[fill].shape, dst[fill].dtype)  # all zeros
+        return convert
+
+    assert checks.check_conversion(_copy_in_blocks, source, 3, verbose=False).ok
+    cases = {"for a converter that holds one block": whole,
+             "Row 3000 of converted.h5:/labels is 0, but the source's one-hot row says class 1":
+                 broken("labels"),
+             "Row 0 of converted.h5:/images differs from the source's image": broken("images"),
+             "wrote no file at `target`": lambda s, t, b: 1}
+    for problem, convert in cases.items():
+        report = checks.check_conversion(convert, source, 3, verbose=False)
+        assert problem in " ".join(report.problems), (problem, report.problems)
+
+
 def test_memory_budget_checker():
     assert checks.check_memory_budget(workloads.allocate, 50, budget_mib=400, verbose=False).ok
     over = checks.check_memory_budget(workloads.allocate, 600, budget_mib=300, verbose=False)

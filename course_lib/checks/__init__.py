@@ -16,6 +16,7 @@ blank exercises still runs from top to bottom.
 | a generator for `steps_per_epoch`         | `check_generator`             |
 | a generator shared by threads             | `check_thread_safe`           |
 | an HDF5 file / a block-wise writer        | `check_hdf5_file`, `check_hdf5_writer` |
+| a user's file converted block by block    | `check_conversion`            |
 | a seeded augmentation                     | `check_augmentation`          |
 | validation left unaugmented               | `check_validation_untouched`  |
 | feature rows for a filtered table         | `check_feature_rows`          |
@@ -36,7 +37,7 @@ from course_lib.checks.alignment import (check_alignment, check_feature_rows, id
 from course_lib.checks.augmentation import check_augmentation, check_validation_untouched
 from course_lib.checks.budget import check_block_trainer, check_memory_budget
 from course_lib.checks.course import check_disk_estimate, check_sample_reader
-from course_lib.checks.files import check_hdf5_file, check_hdf5_writer
+from course_lib.checks.files import check_conversion, check_hdf5_file, check_hdf5_writer
 from course_lib.checks.loaders import (check_block_loader, check_dataset, check_generator,
                                        check_thread_safe, id_coded_file)
 from course_lib.checks.orders import check_epoch_order
@@ -47,7 +48,7 @@ from course_lib.checks.service import check_fit_ready, check_visitation
 from course_lib.checks.report import Report
 
 __all__ = [
-    "Report", "check_alignment", "check_augmentation", "check_block_loader", "check_block_trainer", "check_dataset",
+    "Report", "check_alignment", "check_augmentation", "check_conversion", "check_block_loader", "check_block_trainer", "check_dataset",
     "check_disk_estimate",
     "check_epoch_callback", "check_epoch_order", "check_feature_rows", "check_generator", "check_hdf5_file", "check_hdf5_writer",
     "check_memory_budget", "check_pipeline", "check_record_codec", "check_record_pipeline", "check_fit_ready", "check_visitation", "check_sample_reader", "check_shards",

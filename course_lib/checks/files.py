@@ -148,3 +148,89 @@ def _compare_rows(found, path, n_samples, profile):
             if not np.array_equal(file["images"][row], image) or file["labels"][row] != label:
                 found.stop(f"Row {row} of {path.name} does not hold sample {row} (compare with "
                            f"synthetic.images({row}, {row + 1}, ...)): check the block offsets.")
+
+
+def _copy_in_blocks(source, target, block_size):
+    """The reference converter: one block of images and one-hot labels in memory at a time."""
+    import h5py
+
+    with h5py.File(source, "r") as src, h5py.File(target, "w") as dst:
+        images, one_hot = src["images"], src["labels"]
+        shape = images.shape[1:]
+        out = dst.create_dataset("images", (0, *shape), "uint8", maxshape=(None, *shape),
+                                 chunks=(max(1, 2**19 // int(np.prod(shape))), *shape))
+        labels = dst.create_dataset("labels", (0,), "int64", maxshape=(None,), chunks=(4096,))
+        for start in range(0, len(images), block_size):
+            stop = min(start + block_size, len(images))
+            out.resize(stop, axis=0)
+            labels.resize(stop, axis=0)
+            out[start:stop], labels[start:stop] = images[start:stop], one_hot[start:stop].argmax(1)
+
+
+def check_conversion(convert, source, n_classes, block_size=256, verbose=True):
+    """Checks `convert(source, target, block_size)`: one-hot images file to the kit's layout.
+
+    Runs the learner's converter in a fresh process, checks the new file with
+    `check_hdf5_file`, compares every image with the source's and every label
+    with the source's one-hot row (`argmax`), and compares the memory it added
+    with the kit's block converter, run the same way: it may add half the
+    source's images on top of that, not the whole file.
+
+    Args:
+        convert: the learner's function.
+        source: an HDF5 file with `images` (uint8) and one-hot `labels`.
+        n_classes: the width of the one-hot labels.
+        block_size: passed to `convert`.
+
+    Returns:
+        A `Report`.
+    """
+    import h5py
+
+    with h5py.File(source, "r") as file:
+        n_samples, image_shape = len(file["images"]), file["images"].shape[1:]
+        data_mib = file["images"].nbytes / 2**20
+    imports, found, added, reference_mib = ("h5py", "numpy"), Findings(), None, None
+    with tempfile.TemporaryDirectory() as folder, found:
+        target = Path(folder) / "converted.h5"
+        result = child.run(convert, str(source), str(target), block_size, imports=imports)
+        if not result.ok:
+            found.stop(f"convert(source, target, {block_size}) failed in its own process: "
+                       f"{result.error}")
+        added = result.added_mib
+        if not target.exists():
+            found.stop("convert ran but wrote no file at `target`: it is not written yet.")
+        report = check_hdf5_file(target, n_samples, image_shape, n_classes, verbose=False)
+        found.problems += report.problems
+        if report.ok:
+            _compare_with_source(found, source, target, block_size)
+        reference = child.run(_copy_in_blocks, str(source), str(Path(folder) / "reference.h5"),
+                              block_size, imports=imports)
+        reference_mib = reference.added_mib
+        if added > reference_mib + data_mib / 2:
+            found.add(f"Converting {data_mib:.0f} MiB of images added {added:.0f} MiB to the "
+                      f"process, against {reference_mib:.0f} MiB for a converter that holds one "
+                      f"block: read images[start:stop] and labels[start:stop] inside the loop, "
+                      f"never images[:].")
+    return found.report(f"every image and label of {n_samples:,} samples converted, and "
+                        f"converting added {added or 0:.0f} MiB of memory (the kit's block "
+                        f"converter: {reference_mib or 0:.0f} MiB).", verbose)
+
+
+def _compare_with_source(found, source, target, block_size):
+    """Compares images and labels with the source's, a block at a time; names the first bad row."""
+    with hdf5_rows.open_file(source) as src, hdf5_rows.open_file(target) as dst:
+        for start in range(0, len(src["images"]), block_size):
+            stop = start + block_size
+            images, got = src["images"][start:stop], dst["images"][start:stop]
+            wrong = np.flatnonzero(np.any((images != got).reshape(len(images), -1), axis=1))
+            if len(wrong):
+                found.stop(f"Row {start + wrong[0]} of {target.name}:/images differs from the "
+                           f"source's image: copy images[start:stop] as they are.")
+            labels = src["labels"][start:stop].argmax(axis=1)
+            wrong = np.flatnonzero(labels != dst["labels"][start:stop])
+            if len(wrong):
+                row = start + wrong[0]
+                found.stop(f"Row {row} of {target.name}:/labels is {dst['labels'][row]}, but "
+                           f"the source's one-hot row says class {labels[wrong[0]]}: write "
+                           f"labels[start:stop].argmax(axis=1).")
