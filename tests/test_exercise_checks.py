@@ -702,3 +702,107 @@ def test_visitation_checker():
     for fn, problem in cases:
         report = checks.check_visitation(fn, verbose=False)
         assert not report.ok and any(problem in p for p in report.problems), (problem, report)
+
+
+# --- the classic recipes each lesson starts from, as learners paste them --------------------
+
+
+class StanfordDataGenerator(keras.utils.PyDataset):
+    """The 2018 blog's Sequence, ported only as far as Keras 3 requires (the base class)."""
+
+    def __init__(self, list_ids, labels, batch_size=32, dim=(2, 2), n_channels=1, shuffle=True):
+        self.dim, self.batch_size, self.labels = dim, batch_size, labels
+        self.list_ids, self.n_channels, self.shuffle = list_ids, n_channels, shuffle
+        self.on_epoch_end()
+
+    def __len__(self):
+        return int(np.floor(len(self.list_ids) / self.batch_size))
+
+    def __getitem__(self, index):
+        indexes = self.indexes[index * self.batch_size:(index + 1) * self.batch_size]
+        return self.__data_generation([self.list_ids[k] for k in indexes])
+
+    def on_epoch_end(self):
+        self.indexes = np.arange(len(self.list_ids))
+        if self.shuffle:
+            np.random.shuffle(self.indexes)
+
+    def __data_generation(self, list_ids_temp):
+        x = np.empty((self.batch_size, *self.dim, self.n_channels))
+        y = np.empty(self.batch_size, dtype=int)
+        for i, sample_id in enumerate(list_ids_temp):
+            x[i] = np.full((*self.dim, self.n_channels), sample_id)
+            y[i] = self.labels[sample_id]
+        return x, y
+
+
+def test_the_stanford_data_generator_fails_on_what_lesson_03_teaches():
+    ids = list(range(100))
+    report = checks.check_dataset(StanfordDataGenerator(ids, {i: i % 3 for i in ids}), 100,
+                                  verbose=False)
+    said = " ".join(report.problems)
+    assert "does not call super().__init__(**kwargs)" in said and "__len__ rounds down" in said
+    order = checks.check_epoch_order(lambda seed: StanfordDataGenerator(ids, {i: i % 3 for i in ids},
+                                                                        batch_size=25), 100,
+                                     verbose=False)
+    assert "no set_epoch(epoch) method" in order.problems[0]
+
+
+def test_the_file_order_hdf5_generator_fails_on_what_lesson_02_teaches(tmp_path):
+    """The PyTables/h5py recipe: start:end slices in file order, forever."""
+    path = checks.id_coded_file(tmp_path, 300)
+
+    def generate(images, labels, batch_size):
+        with h5py.File(path, "r") as file:
+            while True:
+                for start in range(0, len(file["labels"]), batch_size):
+                    end = start + batch_size
+                    yield file["images"][start:end], file["labels"][start:end]
+
+    with h5py.File(path, "r") as file:
+        images, labels = file["images"][:], file["labels"][:]
+    report = checks.check_generator(generate, images, labels, 32, math.ceil(300 / 32),
+                                    verbose=False)
+    said = " ".join(report.problems)
+    assert "holds class 0 only: shuffle the sample ids" in said and "same order" in said
+
+
+def test_the_threadsafe_generator_recipe_passes_for_your_own_threads():
+    """The @threadsafe_generator lock recipe is right for threads; lesson 02 shows fit refusing it."""
+
+    def threadsafe_generator(f):
+        def g(*a, **kw):
+            return Locked(f(*a, **kw))
+        return g
+
+    report = checks.check_thread_safe(lambda gen: threadsafe_generator(lambda: gen)(),
+                                      verbose=False)
+    assert report.ok and "Keras 3's fit takes only real generators" in repr(report)
+
+
+def test_the_sorted_fancy_index_loader_fails_on_what_lesson_04_teaches():
+    """The naive recipe: a random batch of rows, sorted, one h5py fancy index."""
+    report = checks.check_block_loader(
+        lambda *a, **k: BlockLoader(*a, order="full", **k), verbose=False)
+    said = " ".join(report.problems)
+    assert "that is a full shuffle, one read per row" in said  # random rows, one run each
+    naive = BlockLoader.__getitem__
+
+    class Naive(BlockLoader):
+        def __getitem__(self, index):
+            self.order = "fancy"
+            return naive(self, index)
+
+    fancy = checks.check_block_loader(Naive, verbose=False)
+    assert "used a fancy index" in " ".join(fancy.problems)
+
+
+def test_the_bcolz_merged_generator_fails_on_what_lesson_06_teaches():
+    """The classic merged-model generator indexes the carray with the filtered frame's index."""
+    import bcolz
+
+    matrix = bcolz.carray(MATRIX)
+    frame = FRAME.copy()  # filtered and shuffled, index reset, as real tables are
+    report = checks.check_feature_rows(lambda f, m: m[f.index.to_numpy()], frame, matrix,
+                                       verbose=False)
+    assert "looked up by the frame's index" in report.problems[0]

@@ -347,4 +347,5 @@ def check_thread_safe(wrap, threads=4, count=60, verbose=True):
             found.add(f"The threads received {len(taken)} items for {count} produced "
                       f"({len(set(taken))} distinct): each item must come out exactly once.")
     return found.report(f"{threads} threads shared one generator; each of its {count} "
-                        f"items came out once.", verbose)
+                        f"items came out once. Use it for threads of your own: Keras 3's fit "
+                        f"takes only real generators, and reads them from one thread.", verbose)
