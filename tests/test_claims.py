@@ -511,3 +511,11 @@ def test_the_large_profile_is_thirty_gib():
     large = config.get_profile("large")
     total = large.n_samples * (np.prod(large.image_shape) + 4 * large.n_features)
     assert round(total / 2**30, 1) == 30.0
+
+
+def test_h5py_serialises_every_call_behind_one_global_lock():
+    """04 `b1415a5e`, 07 `fc3ad94e`: h5py wraps its HDF5 calls in one reentrant lock, `phil`."""
+    from h5py._objects import phil
+
+    with phil:  # reentrant: h5py calls made while holding it still work
+        assert hasattr(phil, "acquire") and h5py.h5.get_libversion() >= (1, 10, 0)

@@ -82,6 +82,24 @@ def test_exercises_are_numbered_in_order(path):
     assert numbers == [(str(lesson), str(k)) for k in range(1, len(numbers) + 1)], numbers
 
 
+MAX_CELL_LINES = 25
+
+
+@pytest.mark.parametrize("path", BOTH, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_cells_are_short(path):
+    """Short build-run-show cells: at most 25 lines of code (blank lines not counted).
+
+    An exercise cell is measured in the learner notebook, as the learner sees it; in the
+    solution notebook it also holds the answer.
+    """
+    for number, cell in enumerate(nbformat.read(path, as_version=4).cells):
+        if cell.cell_type != "code" or (path in SOLUTIONS and exercises.EXERCISE_TAG in _tags(cell)):
+            continue
+        lines = [line for line in cell.source.splitlines() if line.strip()]
+        assert len(lines) <= MAX_CELL_LINES, \
+            f"{path.name} cell {number} ({cell.get('id')}) has {len(lines)} lines: split it"
+
+
 @pytest.mark.parametrize("path", BOTH, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_committed_clean(path):
     notebook = nbformat.read(path, as_version=4)
