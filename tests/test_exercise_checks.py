@@ -407,6 +407,41 @@ def test_pipeline_checker():
         assert problem in " ".join(report.problems), problem
 
 
+# --- each training worker's TF_CONFIG and loader ---------------------------------------------
+
+
+def worker_setup(worker, ports, seeds=(0, 0), index=None, addresses=None, as_json=True):
+    import json
+    import types as pytypes
+
+    from course_lib import distributed
+    from course_lib.sampling import BatchSampler
+
+    config = json.loads(distributed.tf_config(ports, worker if index is None else index))
+    if addresses is not None:
+        config["cluster"]["worker"] = addresses
+    sampler = BatchSampler(100, 10, "block", seed=seeds[worker], shard=(worker, len(ports)))
+    return (json.dumps(config) if as_json else config), pytypes.SimpleNamespace(sampler=sampler)
+
+
+def test_worker_setup_checker():
+    ports = [4001, 4002]
+    assert checks.check_worker_setup(worker_setup, ports, 100, verbose=False).ok
+    cases = {
+        "task {'type': 'worker', 'index': 0}; it must say which": lambda w, p: worker_setup(
+            w, p, index=0),
+        "every worker must list the same addresses": lambda w, p: worker_setup(
+            w, p, addresses=[f"localhost:{p[w]}"]),
+        "not JSON text: the environment holds strings": lambda w, p: worker_setup(
+            w, p, as_json=False),
+        "go to more than one worker": lambda w, p: worker_setup(w, p, seeds=(0, 1)),
+        "not written yet": lambda w, p: None,
+    }
+    for problem, setup in cases.items():
+        report = checks.check_worker_setup(setup, ports, 100, verbose=False)
+        assert problem in " ".join(report.problems), (problem, report.problems)
+
+
 # --- shards -----------------------------------------------------------------------------------
 
 
@@ -679,28 +714,6 @@ def test_fit_ready_checker():
     ]
     for make, problem in cases:
         report = checks.check_fit_ready(make, verbose=False)
-        assert not report.ok and any(problem in p for p in report.problems), (problem, report)
-
-
-def _visitation(ids, n):
-    counts = np.bincount(ids, minlength=n)
-    missing, repeated = (counts == 0).any(), (counts > 1).any()
-    return {(False, False): "exactly once", (True, False): "at most once",
-            (False, True): "at least once"}.get((missing, repeated), "neither")
-
-
-def test_visitation_checker():
-    assert checks.check_visitation(_visitation, verbose=False).ok
-    cases = [
-        (lambda ids, n: None, "returned None"),
-        (lambda ids, n: "once", "return one of"),
-        (lambda ids, n: "exactly once" if len(ids) == n else _visitation(ids, n),
-         "[0, 1, 1, 3], n=4) is 'exactly once'"),  # counts, not lengths
-        (lambda ids, n: "at most once" if len(set(ids.tolist())) < n else "exactly once",
-         "is 'at most once', expected 'neither'"),
-    ]
-    for fn, problem in cases:
-        report = checks.check_visitation(fn, verbose=False)
         assert not report.ok and any(problem in p for p in report.problems), (problem, report)
 
 

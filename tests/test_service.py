@@ -262,3 +262,30 @@ def test_a_bad_label_in_a_users_shard_is_named_through_the_service(local, tmp_pa
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"part-2\.tfrecord.*record.*\b10\b"):
         for _ in dataset:
             pass
+
+
+# --- exercise 9.2's checker: a parallel_epochs pipeline with an order of its own per worker ----
+
+
+def own_order_pipeline(folder, batch_size):
+    """The answer: the seed drawn when a worker runs the graph, from its clock."""
+    from course_lib import records
+
+    clock = tf.data.Dataset.from_tensors(0).map(
+        lambda _: tf.cast(tf.timestamp() * 1e6, tf.int64) % (2**31 - 1))
+    return clock.flat_map(lambda seed: records.record_dataset(
+        folder, batch_size, seed=seed, with_ids=True, declare_length=False))
+
+
+def test_parallel_order_checker():
+    from course_lib import checks, records
+
+    assert checks.check_parallel_order(own_order_pipeline, verbose=False).ok
+    seeded = checks.check_parallel_order(
+        lambda folder, b: records.record_dataset(folder, b, seed=1, with_ids=True,
+                                                declare_length=False),
+        verbose=False)
+    assert "arrived twice, the very same batch from both workers" in seeded.problems[0]
+    eager = checks.check_parallel_order(lambda folder, b: own_order_pipeline(folder, b).map(
+        lambda x, y, ids: (x, y, tf.py_function(lambda i: i, [ids], tf.int64))), verbose=False)
+    assert "calls Python (tf.py_function or tf.numpy_function)" in eager.problems[0]

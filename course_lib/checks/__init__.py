@@ -23,13 +23,14 @@ blank exercises still runs from top to bottom.
 | a two-input loader                        | `check_alignment`             |
 | a `tf.data` pipeline                      | `check_pipeline`              |
 | shards for several workers                | `check_shards`                |
+| each training worker's TF_CONFIG and loader | `check_worker_setup`        |
 | a memory budget                           | `check_memory_budget`         |
 | training block by block under a budget    | `check_block_trainer`         |
 | a callback that resumes the loader's epoch | `check_epoch_callback`       |
 | one sample to a TFRecord and back         | `check_record_codec`          |
 | a pipeline over TFRecord shards           | `check_record_pipeline`       |
 | service batches made into a Keras epoch   | `check_fit_ready`             |
-| exactly / at most / at least once         | `check_visitation`            |
+| a `parallel_epochs` pipeline, own order per worker | `check_parallel_order` |
 """
 
 from course_lib.checks.alignment import (check_alignment, check_feature_rows, id_coded_frame,
@@ -41,17 +42,17 @@ from course_lib.checks.files import check_conversion, check_hdf5_file, check_hdf
 from course_lib.checks.loaders import (check_block_loader, check_dataset, check_generator,
                                        check_thread_safe, id_coded_file)
 from course_lib.checks.orders import check_epoch_order
-from course_lib.checks.pipelines import check_pipeline, check_shards
+from course_lib.checks.pipelines import check_pipeline, check_shards, check_worker_setup
 from course_lib.checks.records import check_record_codec, check_record_pipeline
 from course_lib.checks.resume import check_epoch_callback
-from course_lib.checks.service import check_fit_ready, check_visitation
+from course_lib.checks.service import check_fit_ready, check_parallel_order
 from course_lib.checks.report import Report
 
 __all__ = [
     "Report", "check_alignment", "check_augmentation", "check_conversion", "check_block_loader", "check_block_trainer", "check_dataset",
     "check_disk_estimate",
     "check_epoch_callback", "check_epoch_order", "check_feature_rows", "check_generator", "check_hdf5_file", "check_hdf5_writer",
-    "check_memory_budget", "check_pipeline", "check_record_codec", "check_record_pipeline", "check_fit_ready", "check_visitation", "check_sample_reader", "check_shards",
+    "check_memory_budget", "check_parallel_order", "check_pipeline", "check_record_codec", "check_record_pipeline", "check_fit_ready", "check_sample_reader", "check_shards",
     "check_thread_safe",
-    "check_validation_untouched", "id_coded_file", "id_coded_frame", "id_coded_matrix",
+    "check_validation_untouched", "check_worker_setup", "id_coded_file", "id_coded_frame", "id_coded_matrix",
 ]

@@ -145,3 +145,58 @@ def check_shards(shard, n_samples, n_workers=2, epochs=2, verbose=True):
                       "the global order with a seed that includes the epoch, then split it.")
     return found.report(f"{n_workers} disjoint, balanced shards covering all {n_samples} "
                         f"samples, a new order each epoch.", verbose)
+
+
+def _cluster_problem(config, worker, ports):
+    """What is wrong with one worker's parsed `TF_CONFIG`, or None."""
+    addresses = [f"127.0.0.1:{port}" for port in ports]
+    cluster = config.get("cluster") if isinstance(config, dict) else None
+    if not isinstance(cluster, dict) or cluster.get("worker") != addresses:
+        return (f"worker {worker}'s TF_CONFIG has cluster {cluster}; every worker must list the "
+                f"same addresses, in the same order: {{'worker': {addresses}}}.")
+    task = config.get("task")
+    if task != {"type": "worker", "index": worker}:
+        return (f"worker {worker}'s TF_CONFIG has task {task}; it must say which of the cluster's "
+                f"addresses is its own: {{'type': 'worker', 'index': {worker}}}.")
+    return None
+
+
+def check_worker_setup(worker_setup, ports, n_samples, epochs=2, verbose=True):
+    """Checks `worker_setup(worker, ports) -> (TF_CONFIG JSON, loader)` for every worker.
+
+    Each worker's `TF_CONFIG` must name the same cluster of `127.0.0.1:port`
+    addresses and its own index, and be JSON (the environment holds text). The
+    loaders' epochs (their `sampler.batches(epoch)`) must split every epoch between
+    the workers as `check_shards` requires: disjoint, complete, balanced, new each
+    epoch.
+
+    Returns:
+        A `Report`.
+    """
+    import json
+
+    found, loaders = Findings(), []
+    with found:
+        for worker in range(len(ports)):
+            setup = found.call(f"worker_setup({worker}, ports)", worker_setup, worker, ports)
+            if not isinstance(setup, tuple) or len(setup) != 2:
+                found.stop(f"worker_setup returned {type(setup).__name__}; expected a tuple "
+                           f"(TF_CONFIG as a JSON string, the worker's loader).")
+            text, loader = setup
+            try:
+                config = json.loads(text)
+            except (TypeError, ValueError):
+                found.stop(f"worker {worker}'s TF_CONFIG is {type(text).__name__}, not JSON text: "
+                           f"the environment holds strings, so json.dumps the dict.")
+            problem = _cluster_problem(config, worker, ports)
+            if problem:
+                found.stop(problem)
+            if not hasattr(getattr(loader, "sampler", None), "batches"):
+                found.stop(f"worker {worker}'s loader has no sampler.batches(epoch): build it "
+                           f"with the lesson's loader(\"train\", shard=(worker, n_workers)).")
+            loaders.append(loader)
+        found.problems += check_shards(
+            lambda epoch, worker, k: np.concatenate(loaders[worker].sampler.batches(epoch)),
+            n_samples, len(ports), epochs, verbose=False).problems
+    return found.report(f"{len(ports)} workers agree on the cluster, each knows its index, and "
+                        f"their loaders split every epoch of {n_samples:,} samples.", verbose)

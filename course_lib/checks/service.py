@@ -1,14 +1,13 @@
-"""Checkers for the tf.data service exercises: an epoch Keras can count, and
-what a run delivered (exactly, at most or at least once)."""
+"""Checkers for the tf.data service exercises: each worker its own order in
+`parallel_epochs`, and an epoch Keras can count."""
 
+import collections
 import math
 import warnings
 
 import numpy as np
 
 from course_lib.checks.report import Findings
-
-VISITS = ("exactly once", "at most once", "at least once", "neither")
 
 
 def _two_workers(samples, worker_batch):
@@ -81,31 +80,86 @@ def check_fit_ready(fit_ready, verbose=True):
                         "length declared; fit runs two epochs without a warning.", verbose)
 
 
-def check_visitation(visitation, verbose=True):
-    """Checks a learner's `visitation(ids, n)`.
+def twin_batches(ids, batch_size):
+    """How many batches arrived more than once, as the very same batch.
 
-    Given the ids one epoch delivered and the dataset size `n`, it must say
-    `"exactly once"` (every id once), `"at most once"` (some missing, none
-    twice), `"at least once"` (none missing, some twice) or `"neither"`.
+    >>> twin_batches([1, 2, 3, 4, 1, 2], batch_size=2)
+    2
+    """
+    ids = list(np.asarray(ids).ravel())
+    batches = collections.Counter(tuple(ids[k:k + batch_size])
+                                  for k in range(0, len(ids), batch_size))
+    return sum(count for count in batches.values() if count > 1)
+
+
+def _write_shards(folder, n, per_shard=40):
+    """`n` tiny records in shards of about `per_shard`, with their shards.json."""
+    from course_lib import encoded, records
+
+    image = encoded.encode(np.zeros((4, 4, 3), np.uint8), "png")
+    size = len(records.serialize(image, 0, n)) + 16
+    info = {"class_names": ["a", "b", "c"], "image_shape": [4, 4, 3]}
+    with records.ShardWriter(folder, shard_bytes=per_shard * size, info=info) as writer:
+        for sample_id in range(n):
+            writer.write(records.serialize(image, sample_id % 3, sample_id))
+
+
+def check_parallel_order(make_pipeline, batch_size=16, verbose=True):
+    """Checks `make_pipeline(folder, batch_size)` for the service's `parallel_epochs` mode.
+
+    Writes 8 small TFRecord shards (320 records, with `shards.json`), sets a global seed as every
+    lesson's Setup does (`keras.utils.set_random_seed`), builds the learner's
+    dataset and runs it on a local service with two workers, each of which
+    runs it whole. The dataset must run on the service (graph-only: no
+    `py_function`), give batches that end with the records' ids (`with_ids=True`,
+    or dicts with an `"id"`), let each
+    worker deliver every record once (two copies of each in all), and give
+    each worker its own order: no batch may arrive twice.
 
     Returns:
         A `Report`.
     """
-    cases = [
-        (np.array([3, 0, 2, 1]), 4, "exactly once"),
-        (np.array([3, 0, 1]), 4, "at most once"),
-        (np.array([], dtype=int), 4, "at most once"),
-        (np.array([3, 0, 2, 1, 2]), 4, "at least once"),
-        (np.array([0, 1, 2, 3] * 2), 4, "at least once"),
-        (np.array([3, 3, 1]), 4, "neither"),
-        (np.array([0, 1, 1, 3]), 4, "neither"),
-    ]
-    found = Findings()
-    with found:
-        for ids, n, wanted in cases:
-            got = found.call(f"visitation({ids.tolist()}, n={n})", visitation, ids.copy(), n)
-            if got not in VISITS:
-                found.stop(f"visitation returned {got!r}; return one of {VISITS}.")
-            if got != wanted:
-                found.add(f"visitation({ids.tolist()}, n={n}) is {got!r}, expected {wanted!r}.")
-    return found.report("exactly, at most and at least once told apart, and neither.", verbose)
+    import tempfile
+    from pathlib import Path
+
+    import keras
+    import tensorflow as tf
+
+    from course_lib import service
+
+    found, n = Findings(), 320
+    with found, tempfile.TemporaryDirectory() as folder:
+        _write_shards(Path(folder), n)
+        keras.utils.set_random_seed(0)
+        dataset = found.call("make_pipeline(folder, batch_size)", make_pipeline, folder, batch_size)
+        if not isinstance(dataset, tf.data.Dataset):
+            found.stop(f"make_pipeline returned {type(dataset).__name__}, expected a "
+                       f"tf.data.Dataset.")
+        graph = dataset._as_serialized_graph().numpy()
+        if b"PyFunc" in graph:  # EagerPyFunc (py_function), PyFunc (numpy_function)
+            found.stop("The pipeline calls Python (tf.py_function or tf.numpy_function): the "
+                       "service runs the graph in its worker processes, which cannot call back "
+                       "into your Python. Build it from TensorFlow ops only (records.parse, "
+                       "tf.io.decode_jpeg, tf.image).")
+        with service.LocalService(workers=2) as local:
+            distributed = dataset.apply(
+                tf.data.experimental.service.distribute("parallel_epochs", local.target))
+            ids = found.call("reading the pipeline on the service", lambda: [
+                np.asarray(batch["id"] if isinstance(batch, dict) else batch[-1]).ravel()
+                for batch in distributed])
+        ids = np.concatenate(ids) if ids else np.array([], np.int64)
+        counts = np.bincount(ids.astype(np.int64), minlength=n) if len(ids) else np.zeros(n)
+        if len(ids) != 2 * n or not np.all(counts == 2):
+            found.stop(f"The two workers delivered {len(ids)} records ({len(np.unique(ids))} "
+                       f"distinct) for 2 x {n}: in parallel_epochs every worker reads every "
+                       f"shard once, so each record must arrive exactly twice (no .repeat(), no "
+                       f"drop_remainder).")
+        twins = twin_batches(ids, batch_size)
+        if twins:
+            found.add(f"{twins} of {len(ids) // batch_size} batches arrived twice, the very same "
+                      f"batch from both workers: with a fixed seed, or a global one "
+                      f"(keras.utils.set_random_seed), every worker draws the same order. Draw "
+                      f"each worker's seed when it runs, inside the graph (for instance from "
+                      f"tf.timestamp()), and shuffle the files and records with it.")
+    return found.report("two workers on the service, each record once per worker, each worker "
+                        "in its own order (no batch twice).", verbose)
