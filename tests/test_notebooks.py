@@ -83,6 +83,34 @@ def test_exercises_are_numbered_in_order(path):
 
 
 MAX_CELL_LINES = 25
+WORDS_PER_MINUTE, MINUTES_PER_EXERCISE = 150, 20
+TIME = re.compile(r"\*\*Time:\*\* about (\d+) minutes: (\d+) reading \(at 150 words a minute\), "
+                  r"(\d+) running \(Run All, `lesson` profile\), (\d+) for (\d+) exercises?")
+
+
+def lesson_time(path):
+    """(total, reading, running, exercises, count) as the lesson's first cell states them."""
+    stated = TIME.search(nbformat.read(path, as_version=4).cells[0].source)
+    assert stated, f"{path.name}: state the time as 'about T minutes: R reading (...), ...'"
+    return tuple(int(value) for value in stated.groups())
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_every_lesson_states_its_time_computed_one_way(path):
+    cells = nbformat.read(path, as_version=4).cells
+    words = sum(len(cell.source.split()) for cell in cells)
+    count = sum(exercises.EXERCISE_TAG in _tags(cell) for cell in cells)
+    total, reading, running, exercise_minutes, stated_count = lesson_time(path)
+    assert reading == round(words / WORDS_PER_MINUTE), f"{path.name}: {words} words"
+    assert stated_count == count and exercise_minutes == MINUTES_PER_EXERCISE * count
+    assert total == reading + running + exercise_minutes
+
+
+def test_the_readme_gives_each_lessons_time():
+    readme = (exercises.SOLUTIONS.parents[1] / "README.md").read_text()
+    rows = dict(re.findall(r"^\| \d\d \| `(\d\d_[a-z0-9_]+)` \|[^\n]*\| (\d+) min \|$", readme, re.M))
+    assert {name: int(minutes) for name, minutes in rows.items()} == {
+        path.stem: lesson_time(path)[0] for path in SOLUTIONS}
 
 
 @pytest.mark.parametrize("path", BOTH, ids=lambda p: f"{p.parent.name}/{p.name}")

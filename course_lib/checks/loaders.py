@@ -121,7 +121,7 @@ def check_dataset(ds, n_samples, n_classes=None, shuffled=True, workers=None, ve
 
     ```python
     check_dataset(MyDataset(ids, labels, batch_size=32), n_samples=len(ids))
-    # -> All checks passed: every sample once per epoch, reshuffled, last batch kept.
+    # -> All checks passed: all 1,000 samples once per epoch, reshuffled, last batch kept.
     ```
     """
     found = Findings()
@@ -151,8 +151,9 @@ def check_dataset(ds, n_samples, n_classes=None, shuffled=True, workers=None, ve
                       "ids in on_epoch_end (or pass a new seed per epoch).")
         if workers is not None:
             _workers(found, ds, workers)
-    success = "every sample once per epoch, " + ("reshuffled, " if shuffled else "") + \
-        "last batch kept" + (f", ready for {workers} workers." if workers else ".")
+    success = f"all {n_samples:,} samples once per epoch, " + \
+        ("reshuffled, " if shuffled else "") + "last batch kept" + \
+        (f", ready for {workers} workers." if workers else ".")
     return found.report(success, verbose)
 
 
@@ -186,7 +187,7 @@ def check_block_loader(loader_class, batch_size=64, block_size=8, n_samples=1000
     Returns:
         A `Report`.
     """
-    found = Findings()
+    found, counts = Findings(), []
     with tempfile.TemporaryDirectory() as folder:
         with found:
             path = id_coded_file(folder, n_samples)
@@ -226,8 +227,10 @@ def check_block_loader(loader_class, batch_size=64, block_size=8, n_samples=1000
                     f"sorted by class (like this one) most batches hold a single class. Build "
                     f"each batch from several blocks of {block_size} rows from random places.")
     return found.report(
-        f"every sample once per epoch, reshuffled, about {-(-batch_size // block_size)} "
-        f"contiguous reads per batch.", verbose)
+        f"every sample once per epoch, reshuffled, {np.mean(counts or [0]):.1f} contiguous "
+        f"reads per batch "
+        f"(a block shuffle's {-(-batch_size // block_size)}; a full shuffle would need "
+        f"{batch_size}).", verbose)
 
 
 def check_generator(make_batches, images, labels, batch_size, steps_per_epoch, epochs=3,
