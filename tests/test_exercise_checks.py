@@ -275,34 +275,35 @@ def test_augmentation_checker_on_the_classic_random_transform_loop():
     assert "Two calls with the same ids and epoch gave different images" in report.problems[0]
 
 
-class Batches(keras.utils.PyDataset):
-    def __init__(self, images, transform=None):
-        super().__init__()
-        self.images, self.transform = images, transform
+def augmented_fit(path, train_side=True, valid_side=False, valid_order="none", validate=True):
+    """Exercise 5.2's fit, right by default; each flag is a mistake learners make."""
+    from course_lib import augment
+    from course_lib.loaders import HDF5Dataset
 
-    def __len__(self):
-        return 2
+    def wrap(loader, augmented):
+        return augment.AugmentedDataset(loader, augment.RandomFlip(), seed=0) if augmented else loader
 
-    def __getitem__(self, index):
-        x = self.images[index * 4:(index + 1) * 4]
-        x = x if self.transform is None else self.transform(x, IDS[index * 4:(index + 1) * 4], 0)
-        return x, np.zeros(len(x))
+    def fit(model):
+        train = wrap(HDF5Dataset(path, batch_size=256, seed=0), train_side)
+        valid = wrap(HDF5Dataset(path, "valid/images", "valid/labels", batch_size=256,
+                                 shuffle=valid_order, seed=0), valid_side)
+        return model.fit(train, validation_data=valid if validate else None, epochs=1,
+                         shuffle=False, verbose=0)
+
+    return fit
 
 
-def test_validation_checker():
-    good = checks.check_validation_untouched(Batches(IMAGES), IMAGES,
-                                             train=Batches(IMAGES, flip), verbose=False)
-    assert good.ok
-    augmented = checks.check_validation_untouched(Batches(IMAGES, flip), IMAGES, verbose=False)
-    assert "valid[0] has 4 of 4 images that differ" in augmented.problems[0]
-    plain = checks.check_validation_untouched(Batches(IMAGES), IMAGES, train=Batches(IMAGES),
-                                              verbose=False)
-    assert "wrap the training loader" in plain.problems[0]
-    shuffled = checks.check_validation_untouched(Batches(IMAGES[::-1]), IMAGES, verbose=False)
-    assert "another order than the file's: build it with shuffle=\"none\"" in shuffled.problems[0]
-    part = checks.check_validation_untouched(Batches(np.concatenate([IMAGES[:4]] * 2)), IMAGES,
-                                             verbose=False)
-    assert "served 8 images (4 distinct) of the 8 stored" in part.problems[0]
+def test_augmented_fit_checker(ci_data):
+    path = ci_data["hdf5"]
+    report = checks.check_augmented_fit(augmented_fit(path), path, verbose=False)
+    assert report.ok, report
+    cases = {"augment only the training loader": augmented_fit(path, valid_side=True),
+             "wrap the training loader in AugmentedDataset": augmented_fit(path, train_side=False),
+             "another order than the file's": augmented_fit(path, valid_order="full"),
+             "pass validation_data=valid_loader": augmented_fit(path, validate=False)}
+    for problem, fit in cases.items():
+        report = checks.check_augmented_fit(fit, path, verbose=False)
+        assert problem in " ".join(report.problems), (problem, report.problems)
 
 
 # --- alignment ------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ blank exercises still runs from top to bottom.
 | an HDF5 file / a block-wise writer        | `check_hdf5_file`, `check_hdf5_writer` |
 | a user's file converted block by block    | `check_conversion`            |
 | a seeded augmentation                     | `check_augmentation`          |
-| validation left unaugmented               | `check_validation_untouched`  |
+| a fit augmented on the training side only | `check_augmented_fit`         |
 | feature rows for a filtered table         | `check_feature_rows`          |
 | a two-input loader                        | `check_alignment`             |
 | a `tf.data` pipeline                      | `check_pipeline`              |
@@ -35,7 +35,7 @@ blank exercises still runs from top to bottom.
 
 from course_lib.checks.alignment import (check_alignment, check_feature_rows, id_coded_frame,
                                          id_coded_matrix)
-from course_lib.checks.augmentation import check_augmentation, check_validation_untouched
+from course_lib.checks.augmentation import check_augmentation, check_augmented_fit
 from course_lib.checks.budget import check_block_trainer, check_memory_budget
 from course_lib.checks.course import check_disk_estimate, check_sample_reader
 from course_lib.checks.files import check_conversion, check_hdf5_file, check_hdf5_writer
@@ -49,10 +49,10 @@ from course_lib.checks.service import check_fit_ready, check_parallel_order
 from course_lib.checks.report import Report
 
 __all__ = [
-    "Report", "check_alignment", "check_augmentation", "check_conversion", "check_block_loader", "check_block_trainer", "check_dataset",
+    "Report", "check_alignment", "check_augmentation", "check_augmented_fit", "check_conversion", "check_block_loader", "check_block_trainer", "check_dataset",
     "check_disk_estimate",
     "check_epoch_callback", "check_epoch_order", "check_feature_rows", "check_generator", "check_hdf5_file", "check_hdf5_writer",
     "check_memory_budget", "check_parallel_order", "check_pipeline", "check_record_codec", "check_record_pipeline", "check_fit_ready", "check_sample_reader", "check_shards",
     "check_thread_safe",
-    "check_validation_untouched", "check_worker_setup", "id_coded_file", "id_coded_frame", "id_coded_matrix",
+    "check_worker_setup", "id_coded_file", "id_coded_frame", "id_coded_matrix",
 ]

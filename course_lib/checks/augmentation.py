@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from course_lib.checks.report import Findings, fingerprints, first_array
+from course_lib.checks.report import Findings, fingerprints
 
 
 def _flips_and_shifts(image, max_shift):
@@ -93,45 +93,80 @@ def check_augmentation(transform, images, ids, max_shift=None, verbose=True):
                         "or worker, new each epoch.", verbose)
 
 
-def check_validation_untouched(valid, images, train=None, verbose=True):
-    """Checks that validation batches hold the stored images, unaugmented, all, in order.
+def _stored_prints(path, split, block=1024):
+    """Fingerprints of a split's stored images, in file order, read a block at a time."""
+    import h5py
 
-    Args:
-        valid: the validation loader (a `PyDataset`).
-        images: the validation images as stored, in file order.
-        train: optionally the training loader, which should be augmented.
+    with h5py.File(path, "r") as file:
+        images = file[f"{split}/images"]
+        return [p for start in range(0, len(images), block)
+                for p in fingerprints(images[start:start + block])], images.dtype
+
+
+def check_augmented_fit(fit_with_augmentation, path, verbose=True):
+    """Checks `fit_with_augmentation(model)`: augmentation on the training side of a fit only.
+
+    The learner's function builds the loaders for the course file at `path` and
+    calls `model.fit(train, validation_data=valid, epochs=1, shuffle=False)`. The
+    checker hands it a model that learns nothing and writes down every batch fit
+    trains on and every batch the end-of-epoch evaluation sees: training must see
+    every training sample, augmented; evaluation must see the stored validation
+    images, all of them, each once, in file order.
 
     Returns:
         A `Report`.
     """
-    file_order = fingerprints(np.asarray(images))
-    stored = set(file_order)
+    import keras
+
+    class WritesDown(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.trained, self.evaluated = [], []
+
+        def _note(self, notes, data):
+            notes.append(keras.ops.convert_to_numpy(data[0]))
+            return {"rows": keras.ops.shape(data[0])[0]}
+
+        def train_step(self, data):
+            return self._note(self.trained, data)
+
+        def test_step(self, data):
+            return self._note(self.evaluated, data)
+
+    train_prints, dtype = _stored_prints(path, "train")
+    valid_prints, _ = _stored_prints(path, "valid")
+    model = WritesDown()
+    model.compile(run_eagerly=True)
     found = Findings()
     with found:
-        length = found.call("len(valid)", len, found.require(valid, "The validation loader"))
-        served = []
-        for index in range(length):
-            batch = found.call(f"valid[{index}]", valid.__getitem__, index)
-            x = first_array(batch[0]).astype(np.asarray(images).dtype)
-            changed = sum(p not in stored for p in fingerprints(x))
-            if changed:
-                found.stop(f"valid[{index}] has {changed} of {len(x)} images that differ from the "
-                           f"stored ones: validation must see the data as it is, so wrap only "
-                           f"the training loader.")
-            served += fingerprints(x)
-        if len(set(served)) < len(file_order) or len(served) != len(file_order):
-            found.stop(f"The validation loader served {len(served)} images ({len(set(served))} "
-                       f"distinct) of the {len(file_order)} stored: validation must cover the "
-                       f"whole split, each image once, or its accuracy describes another set.")
-        if served != file_order:
-            found.add("The validation loader serves the split in another order than the file's: "
-                      "build it with shuffle=\"none\", so evaluate is repeatable and predict's "
-                      "rows line up with the stored labels.")
-        if train is not None:
-            x = first_array(found.call("train[0]", train.__getitem__, 0)[0])
-            if all(p in stored for p in fingerprints(x.astype(np.asarray(images).dtype))):
-                found.add("train[0] holds stored images unchanged: wrap the training loader "
-                          "with the augmentation.")
-    return found.report("validation batches hold the stored images"
-                        + (", training batches are augmented." if train is not None else "."),
+        found.call("fit_with_augmentation(model)", fit_with_augmentation, model)
+        if not model.trained:
+            found.stop("fit trained on nothing: call model.fit(train_loader, ...).")
+        trained = fingerprints(np.concatenate(model.trained).astype(dtype))
+        if len(trained) != len(train_prints):
+            found.add(f"fit trained on {len(trained)} images in its epoch, but the training "
+                      f"split has {len(train_prints)}: give it the whole training loader.")
+        stored = set(train_prints)
+        if all(p in stored for p in trained):
+            found.add("Every training image fit saw is a stored one, unchanged: wrap the "
+                      "training loader in AugmentedDataset.")
+        if not model.evaluated:
+            found.stop("fit evaluated nothing at the end of the epoch: pass "
+                       "validation_data=valid_loader.")
+        evaluated = fingerprints(np.concatenate(model.evaluated).astype(dtype))
+        changed = sum(p not in set(valid_prints) for p in evaluated)
+        if changed:
+            found.stop(f"The evaluation saw {changed} of {len(evaluated)} validation images "
+                       f"changed: validation measures the data as it is, so augment only the "
+                       f"training loader.")
+        if sorted(evaluated) != sorted(valid_prints) or len(evaluated) != len(valid_prints):
+            found.stop(f"The evaluation saw {len(evaluated)} images ({len(set(evaluated))} "
+                       f"distinct) of the {len(valid_prints)} stored: validate on the whole "
+                       f"split, each image once.")
+        if evaluated != valid_prints:
+            found.add("The evaluation read the validation split in another order than the "
+                      "file's: build it with shuffle=\"none\", so evaluate is repeatable and "
+                      "predict's rows line up with the stored labels.")
+    return found.report(f"fit trained on {len(train_prints):,} augmented images and evaluated "
+                        f"the {len(valid_prints):,} stored validation images, in file order.",
                         verbose)
