@@ -519,3 +519,34 @@ def test_h5py_serialises_every_call_behind_one_global_lock():
 
     with phil:  # reentrant: h5py calls made while holding it still work
         assert hasattr(phil, "acquire") and h5py.h5.get_libversion() >= (1, 10, 0)
+
+
+def test_class_weight_works_with_a_pydataset():
+    """02 (after the class_weight cell): a `PyDataset` takes `class_weight`, a generator does not."""
+    history = tiny_model().fit(Positions(), class_weight={0: 1.0, 1: 2.0}, epochs=1, verbose=0)
+    assert len(history.epoch) == 1
+
+
+def test_linux_forks_process_workers_up_to_python_3_13():
+    """04 `adb21bba`: `fork` is Linux's default start method up to Python 3.13."""
+    import multiprocessing
+
+    if sys.platform.startswith("linux"):
+        expected = "fork" if sys.version_info < (3, 14) else "forkserver"
+        assert multiprocessing.get_start_method(allow_none=False) == expected
+
+
+def test_an_order_from_seed_and_epoch_ignores_the_global_state():
+    """03 `a9da2d25`: `default_rng([seed, epoch])` is the same whatever else drew numbers."""
+    first = np.random.default_rng([7, 3]).permutation(100)
+    np.random.seed(123)
+    np.random.random(1000)
+    assert np.array_equal(first, np.random.default_rng([7, 3]).permutation(100))
+    assert not np.array_equal(first, np.random.default_rng([7, 4]).permutation(100))
+
+
+def test_the_preprocessing_layers_that_replace_image_data_generator_exist():
+    """05 `451fc073`: the table of Keras 3 layers that replace ImageDataGenerator's options."""
+    for name in ("RandomRotation", "RandomFlip", "RandomZoom", "RandomTranslation",
+                 "RandomContrast", "RandomBrightness", "MixUp", "CutMix"):
+        assert issubclass(getattr(keras.layers, name), keras.layers.Layer), name
