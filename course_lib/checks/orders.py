@@ -49,7 +49,7 @@ def check_epoch_order(make_loader, n_samples, epochs=3, verbose=True):
     check_epoch_order(lambda seed: ResumableBatches(ids, labels, folder, 100, seed), len(ids))
     ```
     """
-    found = Findings()
+    found, global_state = Findings(), np.random.get_state()
     with found:
         first = found.require(found.call("make_loader(seed=7)", make_loader, 7), "The loader")
         if not callable(getattr(first, "set_epoch", None)):
@@ -99,6 +99,7 @@ def check_epoch_order(make_loader, n_samples, epochs=3, verbose=True):
         if _served(found, reseeded, "make_loader(seed=8)") == orders[0]:
             found.add("Seeds 7 and 8 gave the same order: the seed must go into the generator "
                       "that draws the order.")
+    np.random.set_state(global_state)  # the learner's own np.random draws go on as before
     return found.report(f"epoch {epochs} of a fresh loader matches a loader that went through "
                         f"{epochs} epochs; same seed, same orders everywhere; a new order each "
                         f"epoch.", verbose)
