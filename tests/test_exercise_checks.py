@@ -390,6 +390,14 @@ def batches_shuffled():
             .prefetch(tf.data.AUTOTUNE))
 
 
+def cached_reads():
+    """The tf.data guide's pattern applied to training data: read, cache, then shuffle."""
+    return (tf.data.Dataset.range(N)
+            .map(lambda i: (tf.gather(DATA, i), i % 3), num_parallel_calls=tf.data.AUTOTUNE)
+            .cache().shuffle(N, seed=0, reshuffle_each_iteration=True).batch(10)
+            .prefetch(tf.data.AUTOTUNE))
+
+
 def test_pipeline_checker():
     assert checks.check_pipeline(pipeline(), N, verbose=False).ok
     cases = {
@@ -400,7 +408,7 @@ def test_pipeline_checker():
         "cardinality is unknown": pipeline(generator=True),
         "Epoch 0 served 60 samples (60 distinct) for 64": pipeline(drop_remainder=True),
         "Expected a tf.data.Dataset": None,
-        "calls .cache()": pipeline().cache(),
+        "calls .cache()": cached_reads(),
         "shuffles whole batches": batches_shuffled(),
     }
     for problem, dataset in cases.items():
@@ -682,8 +690,9 @@ def test_record_pipeline_checker():
         (lambda f, b, s: tf.data.TFRecordDataset(f).map(records.parse).batch(b),
          "records of 1.0 shards"),
         (lambda f, b, s: pipeline(f, b, s, parallel=False), "one at a time"),
-        (lambda f, b, s: tf.data.TFRecordDataset(tf.random.shuffle(f, seed=s)).shuffle(
-            1024, seed=s).map(records.parse, num_parallel_calls=4).batch(b),
+        (lambda f, b, s: tf.data.Dataset.from_tensor_slices(f).shuffle(len(f), seed=s)
+         .flat_map(tf.data.TFRecordDataset).shuffle(1024, seed=s)
+         .map(records.parse, num_parallel_calls=4).batch(b),
          "reads the shards one after another (no interleave)"),
     ]
     for make, problem in cases:
