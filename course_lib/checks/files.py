@@ -126,17 +126,23 @@ def check_hdf5_writer(write, n_samples=None, block_size=256, profile="ci", verbo
         found.problems += report.problems
         if report.ok:
             _compare_rows(found, path, n_samples, profile)
-        reference = child.run(_one_block_at_a_time, str(Path(folder) / "reference.h5"),
-                              n_samples, block_size, profile.image_size, imports=imports)
-        reference_mib = reference.added_mib
-        if added > reference_mib + data_mib / 2:
-            found.add(f"Writing {data_mib:.0f} MiB of images added {added:.0f} MiB to the "
-                      f"process, against {reference_mib:.0f} MiB for a writer that "
-                      f"holds one block: hold one block in memory at a time "
-                      f"(synthetic.images(start, stop, ...) per block).")
+        reference_mib = _against_one_block(
+            found, added, data_mib, "Writing", "writer", "hold one block in memory at a time "
+            "(synthetic.images(start, stop, ...) per block).", _one_block_at_a_time,
+            str(Path(folder) / "reference.h5"), n_samples, block_size, profile.image_size)
     return found.report(f"the file is complete and correct, and writing {data_mib:.0f} MiB "
                         f"added {added or 0:.0f} MiB of memory (the kit's block writer: "
                         f"{reference_mib or 0:.0f} MiB).", verbose)
+
+
+def _against_one_block(found, added, data_mib, doing, who, advice, reference, *args):
+    """Runs the kit's one-block `reference(*args)` in a fresh process; flags `added` memory
+    above its own plus half the data. Returns the reference's added MiB."""
+    reference_mib = child.run(reference, *args, imports=("h5py", "numpy")).added_mib
+    if added > reference_mib + data_mib / 2:
+        found.add(f"{doing} {data_mib:.0f} MiB of images added {added:.0f} MiB to the process, "
+                  f"against {reference_mib:.0f} MiB for a {who} that holds one block: {advice}")
+    return reference_mib
 
 
 def _compare_rows(found, path, n_samples, profile):
@@ -204,14 +210,10 @@ def check_conversion(convert, source, n_classes, block_size=256, verbose=True):
         found.problems += report.problems
         if report.ok:
             _compare_with_source(found, source, target, block_size)
-        reference = child.run(_copy_in_blocks, str(source), str(Path(folder) / "reference.h5"),
-                              block_size, imports=imports)
-        reference_mib = reference.added_mib
-        if added > reference_mib + data_mib / 2:
-            found.add(f"Converting {data_mib:.0f} MiB of images added {added:.0f} MiB to the "
-                      f"process, against {reference_mib:.0f} MiB for a converter that holds one "
-                      f"block: read images[start:stop] and labels[start:stop] inside the loop, "
-                      f"never images[:].")
+        reference_mib = _against_one_block(
+            found, added, data_mib, "Converting", "converter", "read images[start:stop] and "
+            "labels[start:stop] inside the loop, never images[:].", _copy_in_blocks,
+            str(source), str(Path(folder) / "reference.h5"), block_size)
     return found.report(f"every image and label of {n_samples:,} samples converted, and "
                         f"converting added {added or 0:.0f} MiB of memory (the kit's block "
                         f"converter: {reference_mib or 0:.0f} MiB).", verbose)
