@@ -248,27 +248,29 @@ class LocalService:
                     self.events.append(f"worker-{index} could not restart: {error}")
                     self.restart = False
 
-    def registered_workers(self):
-        """How many workers the dispatcher knows now (it drops dead ones after
-        `WORKER_TIMEOUT_MS`)."""
-        try:
-            return int((self.work_dir / "workers.count").read_text())
-        except (OSError, ValueError):
-            return 0
+    def serving_workers(self):
+        """How many worker processes are running and registered with the dispatcher.
+
+        A worker writes its port only once its `WorkerServer` is built, and
+        TensorFlow builds it only after the dispatcher has answered its first
+        heartbeat, so a worker with a port is a registered one.
+        """
+        return sum(1 for process in self.workers
+                   if process.poll() is None and getattr(process, "port", None))
 
     def wait_for_workers(self, count, timeout=None):
-        """Waits until the dispatcher knows exactly `count` workers.
+        """Waits until exactly `count` workers are serving (`serving_workers`).
 
         Raises:
             TimeoutError: it did not within `timeout` seconds (default:
                 `start_timeout`).
         """
         deadline = time.monotonic() + (timeout or self.start_timeout)
-        while self.registered_workers() != count:
+        while self.serving_workers() != count:
             if time.monotonic() > deadline:
                 raise TimeoutError(
-                    f"The dispatcher knows {self.registered_workers()} workers, not "
-                    f"{count}; see the logs in {self.work_dir}.")
+                    f"{self.serving_workers()} workers are serving, not {count}; "
+                    f"see the logs in {self.work_dir}.")
             time.sleep(0.05)
 
     def kill_worker(self, index):
@@ -473,8 +475,20 @@ def record_pipeline(path, batch_size, mode, seed=0, augment=None, **options):
     return pipeline, samples
 
 
+def _free_port():
+    """A port of 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def _serve(role, work_dir, name, dispatcher, port):
-    """Runs one server in this process until it is killed (the CLI below)."""
+    """Runs one server in this process until it is killed (the CLI below).
+
+    Only public TensorFlow API: the dispatcher's port is the end of its
+    `target`; a worker is given its port (a free one when `port` is 0), and
+    its constructor returns once the dispatcher has registered it.
+    """
     import tensorflow as tf
 
     service = tf.data.experimental.service
@@ -483,20 +497,16 @@ def _serve(role, work_dir, name, dispatcher, port):
         server = service.DispatchServer(service.DispatcherConfig(
             port=0, work_dir=str(work_dir / "state"), worker_timeout_ms=WORKER_TIMEOUT_MS,
             job_gc_check_interval_ms=CHECK_INTERVAL_MS))
+        port = int(server.target.rpartition(":")[2])
     else:
+        port = port or _free_port()
         server = service.WorkerServer(service.WorkerConfig(
             dispatcher_address=dispatcher, worker_address="127.0.0.1:%port%", port=port,
             heartbeat_interval_ms=HEARTBEAT_MS))
-    port = server._address.rpartition(":")[2] if role == "worker" else \
-        server.target.rpartition(":")[2]
-    (work_dir / f"{name}.port.partial").write_text(port)
+    (work_dir / f"{name}.port.partial").write_text(str(port))
     os.replace(work_dir / f"{name}.port.partial", work_dir / f"{name}.port")
-    count_file = work_dir / "workers.count"
-    while True:
-        if role == "dispatcher":
-            (work_dir / "workers.partial").write_text(str(server._num_workers()))
-            os.replace(work_dir / "workers.partial", count_file)
-        time.sleep(0.1)
+    while server:  # it serves on its own threads; SIGTERM ends this wait (see `main`)
+        signal.pause()
 
 
 def main(argv=None):

@@ -12,6 +12,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 import types
 import warnings
 from pathlib import Path
@@ -478,6 +479,33 @@ def test_the_tf_data_service_servers_are_public_api():
     assert callable(service.DispatchServer) and callable(service.WorkerServer)
     policies = {policy.name for policy in service.ShardingPolicy}
     assert {"OFF", "DYNAMIC", "FILE", "DATA", "FILE_OR_DATA", "HINT"} <= policies
+
+
+def test_a_worker_server_is_registered_when_its_constructor_returns():
+    """09 `7205f7ad`: a `WorkerServer` is built only once the dispatcher answered it, and waits
+    (retrying) while no dispatcher answers."""
+    service = tf.data.experimental.service
+    dispatcher = service.DispatchServer()
+    address = dispatcher.target.split("://")[1]
+    workers = [service.WorkerServer(service.WorkerConfig(dispatcher_address=address))
+               for _ in range(2)]
+    each = tf.data.Dataset.range(3).apply(service.distribute("parallel_epochs", dispatcher.target))
+    assert sorted(int(i) for i in each.as_numpy_iterator()) == [0, 0, 1, 1, 2, 2]
+    for worker in workers:
+        worker.stop()
+    dispatcher.stop()
+    no_dispatcher = ("import tensorflow as tf; s = tf.data.experimental.service; print('start', "
+                     "flush=True); s.WorkerServer(s.WorkerConfig(dispatcher_address="
+                     "'127.0.0.1:9')); print('built', flush=True)")
+    waiting = subprocess.Popen([sys.executable, "-c", no_dispatcher], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert waiting.stdout.readline() == "start\n"
+        time.sleep(3)  # several heartbeat retries
+        assert waiting.poll() is None, "the worker gave up or was built without a dispatcher"
+    finally:
+        waiting.kill()
+    assert "built" not in waiting.communicate()[0]
 
 
 def test_backup_and_restore_is_a_keras_callback():

@@ -1,6 +1,8 @@
 """The tf.data service helpers: local servers, both processing modes, faults."""
 
+import ast
 import collections
+import inspect
 import re
 import signal
 import socket
@@ -82,10 +84,20 @@ def test_unreachable_dispatcher_fails_within_seconds():
     assert time.monotonic() - started < 10
 
 
+def test_local_service_uses_only_public_tensorflow_api():
+    """No private attribute of a TensorFlow object (`server._address`, `_num_workers()`)."""
+    tree = ast.parse(inspect.getsource(service))
+    private = [f"line {node.lineno}: .{node.attr}" for node in ast.walk(tree)
+               if isinstance(node, ast.Attribute) and node.attr.startswith("_")
+               and not node.attr.startswith("__")
+               and not (isinstance(node.value, ast.Name) and node.value.id == "self")]
+    assert not private, private
+
+
 def test_servers_are_separate_processes_on_localhost(local):
     assert local.target.startswith("grpc://127.0.0.1:")
     assert len(local.alive()) == 3 and service.os.getpid() not in local.alive()
-    assert local.registered_workers() == 2
+    assert local.serving_workers() == 2
     assert local.work_dir.parent.name == "service"
 
 
