@@ -223,3 +223,16 @@ def test_epoch_order_fails_the_usual_near_misses():
     found = order_problems(Chained)
     assert any("would not continue where it stopped" in p for p in found)
     assert "returned None: it is not written yet" in order_problems(lambda seed: None)[0]
+
+
+def test_a_reference_is_measured_once_per_key_and_a_changed_file_is_measured_again(tmp_path):
+    from course_lib.checks.report import file_key, reference_run
+
+    runs = []
+    path = tmp_path / "source.h5"
+    path.write_bytes(b"one")
+    measure = lambda: runs.append(1) or len(runs)
+    assert reference_run(("test", *file_key(path)), measure) == 1
+    assert reference_run(("test", *file_key(path)), measure) == 1
+    path.write_bytes(b"three")  # another size: another key
+    assert reference_run(("test", *file_key(path)), measure) == 2

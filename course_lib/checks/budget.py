@@ -3,7 +3,7 @@
 import numpy as np
 
 from course_lib import budget
-from course_lib.checks.report import Findings
+from course_lib.checks.report import Findings, file_key, reference_run
 
 
 def check_memory_budget(fn, *args, budget_mib, least_share=0.0, baseline_mib=0.0, timeout=600,
@@ -76,8 +76,8 @@ def check_block_trainer(fit_in_blocks, path, budget_mib, image_shape, n_classes,
     optimizer's steps afterwards: one epoch over the file's training split in
     batches of `batch_size` takes `ceil(n / batch_size)` steps at least, and
     the weights must have moved. Its peak memory is compared with the kit's
-    trainer that holds one block of 1,024 samples, run the same way: it may
-    exceed it by half the split's uint8 size, no more.
+    trainer that holds one block of 1,024 samples, run the same way (once per
+    file in a process): it may exceed it by half the split's uint8 size, no more.
 
     Returns:
         A `Report`.
@@ -105,8 +105,10 @@ def check_block_trainer(fit_in_blocks, path, budget_mib, image_shape, n_classes,
         found.add("The model's weights did not change: train the model you are given.")
     if found.problems:
         return found.report("", verbose)
-    reference = budget.run_function(_train_in_blocks, _one_block_at_a_time, *args,
-                                    budget_mib=2 * budget_mib, timeout=timeout)
+    reference = reference_run(
+        ("block trainer", *file_key(path), *args[1:]),
+        lambda: budget.run_function(_train_in_blocks, _one_block_at_a_time, *args,
+                                    budget_mib=2 * budget_mib, timeout=timeout))
     if result.peak_mib > reference.peak_mib + data_mib / 2:
         found.add(f"Training peaked at {result.peak_mib:.0f} MiB, {result.peak_mib - reference.peak_mib:.0f} "
                   f"MiB above a trainer that holds one block ({reference.peak_mib:.0f} MiB), for "

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from course_lib import child, config, hdf5_rows, synthetic
-from course_lib.checks.report import Findings
+from course_lib.checks.report import Findings, file_key, reference_run
 
 # h5py's guide: chunks between about 10 KiB and 1 MiB; the default chunk
 # cache is 1 MiB per dataset, so a bigger chunk is read again for every access.
@@ -128,17 +128,19 @@ def check_hdf5_writer(write, n_samples=None, block_size=256, profile="ci", verbo
             _compare_rows(found, path, n_samples, profile)
         reference_mib = _against_one_block(
             found, added, data_mib, "Writing", "writer", "hold one block in memory at a time "
-            "(synthetic.images(start, stop, ...) per block).", _one_block_at_a_time,
+            "(synthetic.images(start, stop, ...) per block).",
+            (n_samples, block_size, profile.image_size), _one_block_at_a_time,
             str(Path(folder) / "reference.h5"), n_samples, block_size, profile.image_size)
     return found.report(f"the file is complete and correct, and writing {data_mib:.0f} MiB "
                         f"added {added or 0:.0f} MiB of memory (the kit's block writer: "
                         f"{reference_mib or 0:.0f} MiB).", verbose)
 
 
-def _against_one_block(found, added, data_mib, doing, who, advice, reference, *args):
-    """Runs the kit's one-block `reference(*args)` in a fresh process; flags `added` memory
-    above its own plus half the data. Returns the reference's added MiB."""
-    reference_mib = child.run(reference, *args, imports=("h5py", "numpy")).added_mib
+def _against_one_block(found, added, data_mib, doing, who, advice, key, reference, *args):
+    """Runs the kit's one-block `reference(*args)` in a fresh process (once per `key`); flags
+    `added` memory above its own plus half the data. Returns the reference's added MiB."""
+    reference_mib = reference_run((reference.__name__, *key), lambda: child.run(
+        reference, *args, imports=("h5py", "numpy")).added_mib)
     if added > reference_mib + data_mib / 2:
         found.add(f"{doing} {data_mib:.0f} MiB of images added {added:.0f} MiB to the process, "
                   f"against {reference_mib:.0f} MiB for a {who} that holds one block: {advice}")
@@ -212,7 +214,8 @@ def check_conversion(convert, source, n_classes, block_size=256, verbose=True):
             _compare_with_source(found, source, target, block_size)
         reference_mib = _against_one_block(
             found, added, data_mib, "Converting", "converter", "read images[start:stop] and "
-            "labels[start:stop] inside the loop, never images[:].", _copy_in_blocks,
+            "labels[start:stop] inside the loop, never images[:].",
+            (*file_key(source), block_size), _copy_in_blocks,
             str(source), str(Path(folder) / "reference.h5"), block_size)
     return found.report(f"every image and label of {n_samples:,} samples converted, and "
                         f"converting added {added or 0:.0f} MiB of memory (the kit's block "
