@@ -56,6 +56,7 @@ Modules
   row source.
 - `sampling`: epoch orders shared by every loader (none / full / block), stratified splits.
 - `labels`: class labels checked where they enter, and converted (sparse, one-hot).
+- `user_files`: files in the shape users bring (one split, sorted by class, one-hot labels).
 - `loaders`: `PyDataset` loaders for HDF5 and per-sample .npy; thread-safe generators.
 - `merged`: `MergedDataset`, images plus on-disk features for two-input models.
 - `augment`: seeded numpy image transforms, a Keras-layer adapter, `AugmentedDataset`.

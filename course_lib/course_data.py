@@ -289,7 +289,7 @@ LAYOUTS = {
                       {"jpeg_quality": encoded.JPEG_QUALITY}),
 }
 CORE_LAYOUTS = ("hdf5", "npy", "bcolz")
-"""The layouts lessons 00-07 use; the encoded ones are built by the lesson on files and records."""
+"""The layouts lessons 00-08 use; the encoded ones are built by the lesson on files and records."""
 
 
 # --- building and reusing layouts -------------------------------------------------

@@ -216,7 +216,7 @@ def test_forgetting_super_init_warns_and_loses_workers():
 
 
 def test_fit_calls_on_epoch_end_once_before_the_first_epoch():
-    """03 `136ac2c5`, 10 `c9760f07`: fit ends an epoch before epoch 0 (Keras >= 3.8)."""
+    """03 `136ac2c5`, 11 `c9760f07`: fit ends an epoch before epoch 0 (Keras >= 3.8)."""
     data = Positions()
     tiny_model().fit(data, epochs=2, shuffle=False, verbose=0)
     assert data.calls == ["end", "begin", "end", "begin", "end"]
@@ -261,7 +261,7 @@ def test_fit_shuffle_true_reorders_a_finite_pydatasets_batches():
     assert in_order.requested[-20:] == list(range(20))
 
 
-# --- lesson 04: HDF5 ----------------------------------------------------------------------
+# --- lessons 04 and 05: HDF5 ----------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -274,7 +274,7 @@ def h5(tmp_path):
 
 
 def test_h5py_fancy_indices_must_increase(h5):
-    """04 (naive recipe), 07 `651fc0db`: h5py wants fancy indices in increasing order."""
+    """05 (naive recipe), 08 `651fc0db`: h5py wants fancy indices in increasing order."""
     with h5py.File(h5, "r") as file, pytest.raises(TypeError, match="increasing order"):
         file["contiguous"][[5, 2]]
 
@@ -286,7 +286,7 @@ def test_h5py_refuses_repeated_fancy_indices(h5):
 
 
 def test_an_open_h5py_file_cannot_be_pickled(h5):
-    """04 `adb21bba` / `41d10634`: pickling an open h5py File fails."""
+    """05 `adb21bba` / `41d10634`: pickling an open h5py File fails."""
     with h5py.File(h5, "r") as file, pytest.raises(TypeError):
         pickle.dumps(file)
 
@@ -307,7 +307,7 @@ def test_maxshape_none_makes_a_chunked_dataset(tmp_path):
 
 
 def test_a_contiguous_dataset_has_a_byte_offset_readable_with_preadv(h5):
-    """04 `f1d12dee`: an uncompressed contiguous dataset's rows sit at a fixed byte offset."""
+    """05 `f1d12dee`: an uncompressed contiguous dataset's rows sit at a fixed byte offset."""
     with h5py.File(h5, "r") as file:
         offset, chunked = file["contiguous"].id.get_offset(), file["chunked"].id.get_offset()
         expected = file["contiguous"][7:9]
@@ -343,23 +343,34 @@ def test_pytables_earrays_append_class_by_class(tmp_path):
         assert file["images"].shape == (15, 4, 4, 3) and file["images"][14, 0, 0, 0] == 2
 
 
-# --- lesson 05: augmentation ----------------------------------------------------------------
+def test_validation_split_takes_the_last_rows_and_only_of_arrays():
+    """05 `4d4080a6`: `validation_split` takes the last rows, and is refused for a `PyDataset`."""
+    from keras.src.trainers.data_adapters.array_slicing import train_validation_split
+
+    sorted_labels = np.repeat(np.arange(3), 10)
+    _, valid = train_validation_split(sorted_labels, validation_split=0.2)
+    assert valid.tolist() == [2] * 6  # one class: the last one
+    with pytest.raises(ValueError, match="only supported"):
+        tiny_model().fit(Positions(), validation_split=0.2, epochs=1, verbose=0)
+
+
+# --- lesson 06: augmentation ----------------------------------------------------------------
 
 
 def test_image_data_generator_is_gone_from_keras():
-    """05 `de805f68`: `keras.preprocessing.image.ImageDataGenerator` does not exist."""
+    """06 `de805f68`: `keras.preprocessing.image.ImageDataGenerator` does not exist."""
     assert not hasattr(keras.preprocessing.image, "ImageDataGenerator")
 
 
 def test_tf_keras_is_keras_3s_legacy_namespace():
-    """05 `e01c1aaa`: `tf.keras` is `keras._tf_keras.keras`; the class is Keras's legacy one."""
+    """06 `e01c1aaa`: `tf.keras` is `keras._tf_keras.keras`; the class is Keras's legacy one."""
     assert tf.keras.__name__ == "keras._tf_keras.keras"
     cls = tf.keras.preprocessing.image.ImageDataGenerator
     assert cls.__module__ == "keras.src.legacy.preprocessing.image"
 
 
 def test_mixup_and_cutmix_mix_samples_and_labels_in_tf_data():
-    """05 `c589fdf5`: MixUp and CutMix are layers that mix images and labels in a map."""
+    """06 `c589fdf5`: MixUp and CutMix are layers that mix images and labels in a map."""
     images = tf.random.uniform((8, 16, 16, 3), 0, 255, seed=1)
     labels = tf.one_hot(tf.range(8) % 3, 3)
     for layer in (keras.layers.MixUp(seed=1), keras.layers.CutMix(seed=1)):
@@ -371,11 +382,11 @@ def test_mixup_and_cutmix_mix_samples_and_labels_in_tf_data():
         assert np.any((mixed["labels"].numpy() > 0) & (mixed["labels"].numpy() < 1))
 
 
-# --- lesson 06: bcolz ---------------------------------------------------------------------
+# --- lesson 07: bcolz ---------------------------------------------------------------------
 
 
 def test_bcolz_fancy_indexing_is_a_python_loop_over_rows():
-    """06 `d0aaffde`: an integer-array index loops over rows, each from a cached Blosc block."""
+    """07 `d0aaffde`: an integer-array index loops over rows, each from a cached Blosc block."""
     import bcolz
 
     source = Path(bcolz.__file__).with_name("carray_ext.pyx").read_text()
@@ -386,11 +397,11 @@ def test_bcolz_fancy_indexing_is_a_python_loop_over_rows():
     assert np.array_equal(matrix[rows], np.stack([matrix[int(i)] for i in rows]))
 
 
-# --- lesson 07: tf.data -------------------------------------------------------------------
+# --- lesson 08: tf.data -------------------------------------------------------------------
 
 
 def test_from_generator_has_unknown_cardinality_until_asserted():
-    """07 `e42e4018`: `from_generator` has unknown size; `assert_cardinality` declares it."""
+    """08 `e42e4018`: `from_generator` has unknown size; `assert_cardinality` declares it."""
     data = tf.data.Dataset.from_generator(lambda: iter(range(5)),
                                           output_signature=tf.TensorSpec((), tf.int64))
     assert int(data.cardinality()) == tf.data.UNKNOWN_CARDINALITY
@@ -399,42 +410,42 @@ def test_from_generator_has_unknown_cardinality_until_asserted():
 
 
 def test_from_generator_output_types_is_deprecated():
-    """07 `e42e4018`: `output_types`/`output_shapes` are deprecated for `output_signature`."""
+    """08 `e42e4018`: `output_types`/`output_shapes` are deprecated for `output_signature`."""
     source = inspect.getsource(tf.data.Dataset.from_generator)
     assert "output_signature" in source and "deprecat" in source.lower()
 
 
 def test_range_shuffle_batch_has_a_known_cardinality():
-    """07 `24d09eaa`: `range(n).shuffle(n).batch(b)` knows its number of batches."""
+    """08 `24d09eaa`: `range(n).shuffle(n).batch(b)` knows its number of batches."""
     data = tf.data.Dataset.range(100).shuffle(100).batch(32)
     assert int(data.cardinality()) == 4
 
 
 def test_shuffle_reshuffles_each_iteration_by_default():
-    """07 `24d09eaa`: `shuffle` gives a new order every epoch unless told otherwise."""
+    """08 `24d09eaa`: `shuffle` gives a new order every epoch unless told otherwise."""
     data = tf.data.Dataset.range(50).shuffle(50, seed=0)
     first, second = list(data.as_numpy_iterator()), list(data.as_numpy_iterator())
     assert sorted(first) == sorted(second) and first != second
 
 
 def test_a_shuffle_buffer_costs_more_than_eight_bytes_per_index():
-    """07 `62b5702f`: a tf.data buffer holds a tensor per element, not an 8-byte index."""
+    """08 `62b5702f`: a tf.data buffer holds a tensor per element, not an 8-byte index."""
     per_element = child.run(workloads.shuffle_buffer_bytes, 500_000).value
     assert per_element["numpy permutation"] == 8
     assert per_element["tf.data buffer"] > 4 * 8
 
 
 def test_cache_without_a_file_keeps_elements_in_memory():
-    """07 `62b5702f`: `.cache()` replays the first epoch's elements: random steps freeze."""
+    """08 `62b5702f`: `.cache()` replays the first epoch's elements: random steps freeze."""
     data = tf.data.Dataset.range(20).map(lambda i: tf.random.uniform(())).cache()
     assert list(data.as_numpy_iterator()) == list(data.as_numpy_iterator())
 
 
-# --- lesson 08: files and records ---------------------------------------------------------
+# --- lesson 09: files and records ---------------------------------------------------------
 
 
 def test_a_tfrecord_is_length_crc_data_crc(tmp_path):
-    """08 `df3b264e`: a record is 8-byte length, 4-byte CRC, the data, 4-byte CRC."""
+    """09 `df3b264e`: a record is 8-byte length, 4-byte CRC, the data, 4-byte CRC."""
     path = str(tmp_path / "one.tfrecord")
     with tf.io.TFRecordWriter(path) as writer:
         writer.write(b"x" * 100)
@@ -444,7 +455,7 @@ def test_a_tfrecord_is_length_crc_data_crc(tmp_path):
 
 
 def test_image_dataset_from_directory_shuffles_within_eight_batches():
-    """08 `0083595a` (caveats): after one shuffle of the file list, a buffer of 8 batches."""
+    """09 `0083595a` (caveats): after one shuffle of the file list, a buffer of 8 batches."""
     from keras.src.utils import image_dataset_utils
 
     source = inspect.getsource(image_dataset_utils.image_dataset_from_directory)
@@ -452,7 +463,7 @@ def test_image_dataset_from_directory_shuffles_within_eight_batches():
 
 
 def test_tfrecord_dataset_with_parallel_reads_interleaves():
-    """08 `7a5f9117`: `TFRecordDataset(files, num_parallel_reads=k)` interleaves the files."""
+    """09 `7a5f9117`: `TFRecordDataset(files, num_parallel_reads=k)` interleaves the files."""
     from course_lib.checks.pipelines import _ops
 
     ops = _ops(tf.data.TFRecordDataset(["a", "b"], num_parallel_reads=2))
@@ -460,7 +471,7 @@ def test_tfrecord_dataset_with_parallel_reads_interleaves():
 
 
 def test_posix_fadvise_dontneed_needs_no_root(tmp_path):
-    """08 `62c849c6`: `posix_fadvise(DONTNEED)` is an ordinary call, no privilege needed."""
+    """09 `62c849c6`: `posix_fadvise(DONTNEED)` is an ordinary call, no privilege needed."""
     path = tmp_path / "pages.bin"
     path.write_bytes(b"\0" * 2**20)
     fd = os.open(path, os.O_RDONLY)
@@ -470,11 +481,11 @@ def test_posix_fadvise_dontneed_needs_no_root(tmp_path):
         os.close(fd)
 
 
-# --- lessons 09 and 10: service, resume, devices ------------------------------------------
+# --- lessons 10 and 11: service, resume, devices ------------------------------------------
 
 
 def test_the_tf_data_service_servers_are_public_api():
-    """09 `4b432f31`: `DispatchServer` and `WorkerServer` start a service in-process."""
+    """10 `4b432f31`: `DispatchServer` and `WorkerServer` start a service in-process."""
     service = tf.data.experimental.service
     assert callable(service.DispatchServer) and callable(service.WorkerServer)
     policies = {policy.name for policy in service.ShardingPolicy}
@@ -482,7 +493,7 @@ def test_the_tf_data_service_servers_are_public_api():
 
 
 def test_a_worker_server_is_registered_when_its_constructor_returns():
-    """09 `7205f7ad`: a `WorkerServer` is built only once the dispatcher answered it, and waits
+    """10 `7205f7ad`: a `WorkerServer` is built only once the dispatcher answered it, and waits
     (retrying) while no dispatcher answers."""
     service = tf.data.experimental.service
     dispatcher = service.DispatchServer()
@@ -509,13 +520,13 @@ def test_a_worker_server_is_registered_when_its_constructor_returns():
 
 
 def test_backup_and_restore_is_a_keras_callback():
-    """10 `0cef2c0a`: `keras.callbacks.BackupAndRestore` resumes fit from its last epoch."""
+    """11 `0cef2c0a`: `keras.callbacks.BackupAndRestore` resumes fit from its last epoch."""
     assert issubclass(keras.callbacks.BackupAndRestore, keras.callbacks.Callback)
     assert "save_freq" in inspect.signature(keras.callbacks.BackupAndRestore).parameters
 
 
 def test_fork_warns_in_a_threaded_process_from_python_3_12():
-    """04 `adb21bba` (caveats): Python 3.12+ warns when a process with threads forks."""
+    """05 `5dd8e432` (caveats): Python 3.12+ warns when a process with threads forks."""
     code = ("import os, threading, time, warnings; warnings.simplefilter('always');"
             "threading.Thread(target=time.sleep, args=(1,)).start();"
             "pid = os.fork()\nif pid == 0: os._exit(0)\nos.waitpid(pid, 0)")
@@ -533,7 +544,7 @@ def test_generator_type_is_what_keras_accepts():
 
 
 def test_the_large_profile_is_thirty_gib():
-    """10 `d998aad7`: 491,520 samples of 128x128x3 uint8 and 4,096 float32 features: 30.0 GiB."""
+    """11 `d998aad7`: 491,520 samples of 128x128x3 uint8 and 4,096 float32 features: 30.0 GiB."""
     from course_lib import config
 
     large = config.get_profile("large")
@@ -542,7 +553,7 @@ def test_the_large_profile_is_thirty_gib():
 
 
 def test_h5py_serialises_every_call_behind_one_global_lock():
-    """04 `b1415a5e`, 07 `fc3ad94e`: h5py wraps its HDF5 calls in one reentrant lock, `phil`."""
+    """04 `29e479b2`, 08 `fc3ad94e`: h5py wraps its HDF5 calls in one reentrant lock, `phil`."""
     from h5py._objects import phil
 
     with phil:  # reentrant: h5py calls made while holding it still work
@@ -556,7 +567,7 @@ def test_class_weight_works_with_a_pydataset():
 
 
 def test_linux_forks_process_workers_up_to_python_3_13():
-    """04 `adb21bba`: `fork` is Linux's default start method up to Python 3.13."""
+    """05 `adb21bba`: `fork` is Linux's default start method up to Python 3.13."""
     import multiprocessing
 
     if sys.platform.startswith("linux"):
@@ -574,7 +585,7 @@ def test_an_order_from_seed_and_epoch_ignores_the_global_state():
 
 
 def test_the_preprocessing_layers_that_replace_image_data_generator_exist():
-    """05 `451fc073`: the table of Keras 3 layers that replace ImageDataGenerator's options."""
+    """06 `451fc073`: the table of Keras 3 layers that replace ImageDataGenerator's options."""
     for name in ("RandomRotation", "RandomFlip", "RandomZoom", "RandomTranslation",
                  "RandomContrast", "RandomBrightness", "MixUp", "CutMix"):
         assert issubclass(getattr(keras.layers, name), keras.layers.Layer), name

@@ -5,7 +5,6 @@ sentence that names it.
 """
 
 import math
-import threading
 
 import h5py
 import keras
@@ -126,25 +125,6 @@ def test_generator_checker():
     assert "not a generator: use `yield`" in eager.problems[0]
     assert "not written yet" in checks.check_generator(lambda *a: None, X, Y, 16, STEPS,
                                                        verbose=False).problems[0]
-
-
-class Locked:
-    def __init__(self, generator):
-        self.generator, self.lock = generator, threading.Lock()
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        with self.lock:
-            return next(self.generator)
-
-
-def test_thread_safe_checker():
-    assert checks.check_thread_safe(Locked, verbose=False).ok
-    bare = checks.check_thread_safe(lambda generator: generator, verbose=False)
-    assert "generator already executing" in bare.problems[0] and "Lock" in bare.problems[0]
-    assert "without __next__" in checks.check_thread_safe(lambda g: [1], verbose=False).problems[0]
 
 
 # --- HDF5 files and writers -------------------------------------------------------------
@@ -276,7 +256,7 @@ def test_augmentation_checker_on_the_classic_random_transform_loop():
 
 
 def augmented_fit(path, train_side=True, valid_side=False, valid_order="none", validate=True):
-    """Exercise 5.2's fit, right by default; each flag is a mistake learners make."""
+    """Exercise 6.2's fit, right by default; each flag is a mistake learners make."""
     from course_lib import augment
     from course_lib.loaders import HDF5Dataset
 
@@ -790,20 +770,7 @@ def test_the_file_order_hdf5_generator_fails_on_what_lesson_02_teaches(tmp_path)
     assert "holds class 0 only: shuffle the sample ids" in said and "same order" in said
 
 
-def test_the_threadsafe_generator_recipe_passes_for_your_own_threads():
-    """The @threadsafe_generator lock recipe is right for threads; lesson 02 shows fit refusing it."""
-
-    def threadsafe_generator(f):
-        def g(*a, **kw):
-            return Locked(f(*a, **kw))
-        return g
-
-    report = checks.check_thread_safe(lambda gen: threadsafe_generator(lambda: gen)(),
-                                      verbose=False)
-    assert report.ok and "Keras 3's fit takes only real generators" in repr(report)
-
-
-def test_the_sorted_fancy_index_loader_fails_on_what_lesson_04_teaches():
+def test_the_sorted_fancy_index_loader_fails_on_what_lesson_05_teaches():
     """The naive recipe: a random batch of rows, sorted, one h5py fancy index."""
     report = checks.check_block_loader(
         lambda *a, **k: BlockLoader(*a, order="full", **k), verbose=False)
@@ -829,3 +796,48 @@ def test_the_bcolz_merged_generator_fails_on_what_lesson_06_teaches():
     report = checks.check_feature_rows(lambda f, m: m[f.index.to_numpy()], frame, matrix,
                                        verbose=False)
     assert "looked up by the frame's index" in report.problems[0]
+
+
+# --- lesson 05: a validation split of row numbers ----------------------------------------
+
+
+def stratified_rows(labels, valid_fraction, seed, sort=True, by_class=True, seeded=True):
+    """Exercise 5.2's answer, right by default; each flag is a mistake learners make."""
+    rng = np.random.default_rng(seed if seeded else 0)
+    groups = [np.flatnonzero(labels == c) for c in np.unique(labels)] if by_class \
+        else [np.arange(len(labels))]
+    valid = np.concatenate([rng.choice(g, round(valid_fraction * len(g)), replace=False)
+                            for g in groups])
+    train = np.setdiff1d(np.arange(len(labels)), valid)
+    return train, (np.sort(valid) if sort else valid)
+
+
+def test_split_rows_checker():
+    assert checks.check_split_rows(stratified_rows, verbose=False).ok
+
+    def last_rows(labels, valid_fraction, seed):  # the classic recipe: Keras's validation_split
+        cut = round(len(labels) * (1 - valid_fraction))
+        return np.arange(cut), np.arange(cut, len(labels))
+
+    def overlapping(labels, valid_fraction, seed):
+        return np.arange(len(labels)), stratified_rows(labels, valid_fraction, seed)[1]
+
+    def global_state(labels, valid_fraction, seed):
+        valid = np.sort(np.random.choice(len(labels), round(valid_fraction * len(labels)), False))
+        return np.setdiff1d(np.arange(len(labels)), valid), valid
+
+    cases = {
+        "hold class 2 only: on a file sorted by class the last rows are one class": last_rows,
+        "is in both parts (300 rows are)": overlapping,
+        "rows to validation, not 140: draw round(valid_fraction * size) rows from each class":
+            lambda l, f, s: stratified_rows(l, f, s, by_class=False),
+        "The valid rows are not sorted": lambda l, f, s: stratified_rows(l, f, s, sort=False),
+        "Seeds 0 and 1 gave the same validation rows": lambda l, f, s: stratified_rows(
+            l, f, s, seeded=False),
+        "Seed 0 gave two different splits": global_state,
+        "return the pair (train_rows, valid_rows)": lambda l, f, s: np.arange(len(l)),
+        "returned None": lambda l, f, s: None,
+    }
+    for problem, split_rows in cases.items():
+        report = checks.check_split_rows(split_rows, verbose=False)
+        assert problem in " ".join(report.problems), (problem, report.problems)

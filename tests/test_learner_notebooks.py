@@ -22,11 +22,11 @@ from course_lib.checks.report import DONE, NOT_DONE
 
 NOTEBOOKS = sorted(exercises.NOTEBOOKS.glob("*.ipynb"))
 AT_ONCE = 2
-SLOWEST = ("10_capstone.ipynb", "09_scale_out.ipynb", "01_in_memory_fit.ipynb")
+SLOWEST = ("11_capstone.ipynb", "10_scale_out.ipynb", "01_in_memory_fit.ipynb")
 """Started first, so no long notebook runs alone at the end (ci profile: 125, 100 and 65 s;
 the others 12-37 s)."""
-ALONE = ("08_files_and_records.ipynb",)
-"""Run after the others, with nothing beside them: lesson 08 evicts the shared course files
+ALONE = ("09_files_and_records.ipynb",)
+"""Run after the others, with nothing beside them: lesson 09 evicts the shared course files
 from the page cache to read them cold, and refuses a cold figure when another kernel reading
 the same files keeps their pages in memory (it did once in CI)."""
 

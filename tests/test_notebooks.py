@@ -84,6 +84,7 @@ def test_exercises_are_numbered_in_order(path):
 
 MAX_CELL_LINES = 25
 WORDS_PER_MINUTE, MINUTES_PER_EXERCISE = 150, 20
+LESSON_MINUTES = (40, 60)
 TIME = re.compile(r"\*\*Time:\*\* about (\d+) minutes: (\d+) reading \(at 150 words a minute\), "
                   r"(\d+) running \(Run All, `lesson` profile\), (\d+) for (\d+) exercises?")
 
@@ -104,6 +105,8 @@ def test_every_lesson_states_its_time_computed_one_way(path):
     assert reading == round(words / WORDS_PER_MINUTE), f"{path.name}: {words} words"
     assert stated_count == count and exercise_minutes == MINUTES_PER_EXERCISE * count
     assert total == reading + running + exercise_minutes
+    assert LESSON_MINUTES[0] <= total <= LESSON_MINUTES[1], \
+        f"{path.name}: {total} minutes; a lesson with its exercises fits {LESSON_MINUTES}"
 
 
 def test_the_readme_gives_each_lessons_time():
@@ -169,3 +172,13 @@ def test_follows_the_lesson_conventions(path):
             assert not imports, f"{path.name} cell {number}: imports belong in the Setup cell"
     errors = [c for c in cells if "raises-exception" in c.metadata.get("tags", [])]
     assert all(c.cell_type == "code" for c in errors)
+
+
+def test_every_claim_cites_a_cell_of_its_lesson():
+    """`tests/test_claims.py` cites `NN \`cell id\``: that cell must be in lesson NN."""
+    claims = (exercises.SOLUTIONS.parents[1] / "tests" / "test_claims.py").read_text()
+    cited = re.findall(r"\b(\d\d) `([0-9a-f]{8})`", claims)
+    ids = {path.name[:2]: {cell.id for cell in nbformat.read(path, as_version=4).cells}
+           for path in SOLUTIONS}
+    missing = [f"{lesson} `{cell}`" for lesson, cell in cited if cell not in ids.get(lesson, ())]
+    assert len(cited) >= 40 and not missing, f"cited cells not in their lesson: {missing}"

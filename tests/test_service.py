@@ -276,7 +276,7 @@ def test_a_bad_label_in_a_users_shard_is_named_through_the_service(local, tmp_pa
             pass
 
 
-# --- exercise 9.2's checker: a parallel_epochs pipeline with an order of its own per worker ----
+# --- exercise 10.1's checker: a parallel_epochs pipeline with an order of its own per worker ----
 
 
 def own_order_pipeline(folder, batch_size):

@@ -378,3 +378,35 @@ def test_label_helpers_convert_both_ways():
     assert labels.convert(np.array([[1], [0]]), "sparse").tolist() == [1, 0]
     with pytest.raises(ValueError, match="needs n_classes"):
         labels.convert(np.array([1]), "one_hot")
+
+
+# the helper lessons 04 and 05 and the tests use to make such a file ----------------------
+
+
+def test_write_class_sorted_appends_one_class_after_another(tmp_path):
+    from course_lib import user_files
+
+    labels = np.array([2, 0, 1, 0, 2, 2, 1])
+    path = tmp_path / "own.h5"
+    written = user_files.write_class_sorted(path, id_images(np.arange(7)), labels, N_CLASSES,
+                                            block_size=3)
+    assert written.tolist() == [0, 0, 1, 1, 2, 2, 2]
+    with tables.open_file(path) as file:  # PyTables EArrays, growable along the rows
+        assert file.root.images.extdim == 0 and file.root.labels.shape == (7, N_CLASSES)
+        assert ids_of(file.root.images[:]).tolist() == [1, 3, 2, 6, 0, 4, 5]  # stable
+    loader = HDF5Dataset(path, "images", "labels", batch_size=7, shuffle="none")
+    assert loader[0][1].tolist() == written.tolist()  # one-hot read back as classes
+    sparse = tmp_path / "sparse.h5"
+    user_files.write_class_sorted(sparse, id_images(np.arange(7)), labels, N_CLASSES, one_hot=False)
+    with h5py.File(sparse) as file:
+        assert file["labels"].dtype == np.int64 and file["labels"][:].tolist() == written.tolist()
+
+
+def test_write_class_sorted_names_the_file_for_bad_labels(tmp_path):
+    from course_lib import user_files
+
+    path = tmp_path / "own.h5"
+    with pytest.raises(ValueError, match=r"3 images but 2 labels for .*own\.h5"):
+        user_files.write_class_sorted(path, id_images(np.arange(3)), [0, 1], N_CLASSES)
+    with pytest.raises(ValueError, match=r"must lie in \[0, 3\); found 0\.\.3"):
+        user_files.write_class_sorted(path, id_images(np.arange(2)), [0, 3], N_CLASSES)

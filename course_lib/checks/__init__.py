@@ -13,8 +13,8 @@ blank exercises still runs from top to bottom.
 | a `PyDataset` (any layout)                | `check_dataset`               |
 | an order from (seed, epoch), `set_epoch`  | `check_epoch_order`           |
 | an HDF5 loader with a block shuffle       | `check_block_loader`          |
+| a stratified split of row numbers         | `check_split_rows`            |
 | a generator for `steps_per_epoch`         | `check_generator`             |
-| a generator shared by threads             | `check_thread_safe`           |
 | an HDF5 file / a block-wise writer        | `check_hdf5_file`, `check_hdf5_writer` |
 | a user's file converted block by block    | `check_conversion`            |
 | a seeded augmentation                     | `check_augmentation`          |
@@ -40,19 +40,21 @@ from course_lib.checks.budget import check_block_trainer, check_memory_budget
 from course_lib.checks.course import check_disk_estimate, check_sample_reader
 from course_lib.checks.files import check_conversion, check_hdf5_file, check_hdf5_writer
 from course_lib.checks.loaders import (check_block_loader, check_dataset, check_generator,
-                                       check_thread_safe, id_coded_file)
+                                       id_coded_file)
 from course_lib.checks.orders import check_epoch_order
 from course_lib.checks.pipelines import check_pipeline, check_shards, check_worker_setup
 from course_lib.checks.records import check_record_codec, check_record_pipeline
 from course_lib.checks.resume import check_epoch_callback
 from course_lib.checks.service import check_fit_ready, check_parallel_order
+from course_lib.checks.splits import check_split_rows
 from course_lib.checks.report import Report
 
 __all__ = [
-    "Report", "check_alignment", "check_augmentation", "check_augmented_fit", "check_conversion", "check_block_loader", "check_block_trainer", "check_dataset",
-    "check_disk_estimate",
-    "check_epoch_callback", "check_epoch_order", "check_feature_rows", "check_generator", "check_hdf5_file", "check_hdf5_writer",
-    "check_memory_budget", "check_parallel_order", "check_pipeline", "check_record_codec", "check_record_pipeline", "check_fit_ready", "check_sample_reader", "check_shards",
-    "check_thread_safe",
+    "Report", "check_alignment", "check_augmentation", "check_augmented_fit",
+    "check_block_loader", "check_block_trainer", "check_conversion", "check_dataset",
+    "check_disk_estimate", "check_epoch_callback", "check_epoch_order", "check_feature_rows",
+    "check_fit_ready", "check_generator", "check_hdf5_file", "check_hdf5_writer",
+    "check_memory_budget", "check_parallel_order", "check_pipeline", "check_record_codec",
+    "check_record_pipeline", "check_sample_reader", "check_shards", "check_split_rows",
     "check_worker_setup", "id_coded_file", "id_coded_frame", "id_coded_matrix",
 ]

@@ -4,8 +4,6 @@ import collections
 import itertools
 import pickle
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 import h5py
@@ -211,7 +209,7 @@ def check_block_loader(loader_class, batch_size=64, block_size=8, n_samples=1000
             if seen.fancy("images"):
                 found.add(f"{seen.fancy('images')} reads of /images used a fancy index "
                           f"(images[rows] with an array of rows): that is the naive recipe "
-                          f"lesson 04 measured, one small read per row inside HDF5. Read each "
+                          f"lesson 05 measured, one small read per row inside HDF5. Read each "
                           f"run of consecutive rows with one slice, images[start:stop], and "
                           f"concatenate.")
             expected = -(-batch_size // block_size)
@@ -298,57 +296,3 @@ def check_generator(make_batches, images, labels, batch_size, steps_per_epoch, e
     return found.report(
         f"{steps_per_epoch * epochs} batches without running out, every sample once per "
         f"epoch" + (", reshuffled and mixed." if shuffled else "."), verbose)
-
-
-def _slow_numbers(count, pause):
-    """A generator that holds the GIL-free pause inside its body."""
-    for number in range(count):
-        time.sleep(pause)
-        yield number
-
-
-def check_thread_safe(wrap, threads=4, count=60, verbose=True):
-    """Checks a learner's wrapper that makes a generator safe to share between threads.
-
-    Wraps a slow generator (it sleeps inside, as one reading a file does),
-    calls `next` on the wrapper from `threads` threads at once, and checks
-    that nothing raised and that every item came out exactly once.
-
-    Returns:
-        A `Report`.
-    """
-    found = Findings()
-    with found:
-        shared = found.call("wrap(generator)", wrap, _slow_numbers(count, 0.002))
-        if not hasattr(shared, "__next__"):
-            found.stop(f"wrap returned a {type(shared).__name__} without __next__: return an "
-                       f"object whose __next__ takes a lock, then calls next() on the generator.")
-        taken, errors = [], []
-
-        def drain():
-            for _ in range(count + 1):  # a wrapper that never stops cannot hang the check
-                try:
-                    taken.append(next(shared))
-                except StopIteration:
-                    return
-                except Exception as error:  # the learner's code, in a thread
-                    errors.append(error)
-                    return
-
-        pool = [threading.Thread(target=drain) for _ in range(threads)]
-        for thread in pool:
-            thread.start()
-        for thread in pool:
-            thread.join(timeout=30)
-        if errors:
-            found.stop(f"{len(errors)} of {threads} threads failed, e.g. "
-                       f"{type(errors[0]).__name__}: {errors[0]}. Take a threading.Lock "
-                       f"around next() on the generator.")
-        if any(item is None for item in taken):
-            found.stop("__next__ returned None: it is not written yet (return next(generator)).")
-        if sorted(taken) != list(range(count)):
-            found.add(f"The threads received {len(taken)} items for {count} produced "
-                      f"({len(set(taken))} distinct): each item must come out exactly once.")
-    return found.report(f"{threads} threads shared one generator; each of its {count} "
-                        f"items came out once. Use it for threads of your own: Keras 3's fit "
-                        f"takes only real generators, and reads them from one thread.", verbose)
