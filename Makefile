@@ -44,7 +44,7 @@ lab: install
 		--ip=127.0.0.1 --port=$(LAB_PORT) --notebook-dir=notebooks $(LAB_ROOT_FLAG)
 
 test: install
-	COURSE_PROFILE=ci $(PY) -m pytest --durations=20
+	COURSE_PROFILE=ci $(PY) -m pytest -n 2 --durations=20
 
 data: install
 	$(PY) data_scripts/make_dataset.py --profile $(PROFILE) --force

@@ -141,7 +141,9 @@ def _repository_root():
     return root if (root / "pyproject.toml").is_file() else None
 
 
-def _data_root():
+def data_root():
+    """The folder that holds every profile's data: `$COURSE_DATA_DIR`, or `data/` at the
+    repository root."""
     configured = os.environ.get(DATA_DIR_ENV, "").strip()
     return Path(configured).expanduser() if configured else (
         (_repository_root() or Path.cwd()) / "data")
@@ -160,7 +162,7 @@ def rebuild_hint(path, own_data):
     'Copy it again.'
     """
     try:
-        Path(path).resolve().relative_to(_data_root().resolve())
+        Path(path).resolve().relative_to(data_root().resolve())
     except ValueError:
         return own_data
     return "Rebuild the course data with `make data`."
@@ -184,7 +186,7 @@ def data_dir(profile=None):
     'ci'
     """
     profile = get_profile(profile)
-    folder = _data_root() / profile.name
+    folder = data_root() / profile.name
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
