@@ -46,7 +46,7 @@ import time
 import warnings
 from pathlib import Path
 
-from course_lib import config
+from course_lib import config, distributed
 
 MODES = ("distributed_epoch", "parallel_epochs")
 HEARTBEAT_MS = 500
@@ -251,12 +251,12 @@ class LocalService:
     def serving_workers(self):
         """How many worker processes are running and registered with the dispatcher.
 
-        A worker writes its port only once its `WorkerServer` is built, and
-        TensorFlow builds it only after the dispatcher has answered its first
-        heartbeat, so a worker with a port is a registered one.
+        A worker joins `workers` only once it has written its port, which it
+        does once its `WorkerServer` is built, and TensorFlow builds it only
+        after the dispatcher has answered its first heartbeat: a running
+        worker of the list is a registered one.
         """
-        return sum(1 for process in self.workers
-                   if process.poll() is None and getattr(process, "port", None))
+        return sum(process.poll() is None for process in self.workers)
 
     def wait_for_workers(self, count, timeout=None):
         """Waits until exactly `count` workers are serving (`serving_workers`).
@@ -475,13 +475,6 @@ def record_pipeline(path, batch_size, mode, seed=0, augment=None, **options):
     return pipeline, samples
 
 
-def _free_port():
-    """A port of 127.0.0.1 that nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _serve(role, work_dir, name, dispatcher, port):
     """Runs one server in this process until it is killed (the CLI below).
 
@@ -499,7 +492,7 @@ def _serve(role, work_dir, name, dispatcher, port):
             job_gc_check_interval_ms=CHECK_INTERVAL_MS))
         port = int(server.target.rpartition(":")[2])
     else:
-        port = port or _free_port()
+        port = port or distributed.free_ports(1)[0]
         server = service.WorkerServer(service.WorkerConfig(
             dispatcher_address=dispatcher, worker_address="127.0.0.1:%port%", port=port,
             heartbeat_interval_ms=HEARTBEAT_MS))
