@@ -21,7 +21,8 @@ Architecture: the path of a batch from disk to `fit`
 - A *row source* has `len()` and `read(sorted positions)`. It opens its file
   lazily, once per process (`sources.PerProcess`), and pickles as its path, so
   every loader works with thread and process workers, under fork and spawn.
-- The *sampler* owns the epoch order: `none`, `full` or `block`, shards for
+- The *sampler* owns the epoch order: `none`, `full`, `block` or `stratified`
+  (blocks dealt by class, the default with labels), shards for
   several workers, reproducible from `(seed, epoch)`. Every loader has one,
   and its epoch advances in `on_epoch_end`, under `fit`, `tfdata`,
   `distributed` and the augmentation wrapper alike.

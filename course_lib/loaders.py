@@ -11,7 +11,7 @@ kept, a new reproducible order each epoch), and passes `workers`,
 The loaders shuffle themselves, so train with `model.fit(loader, shuffle=False)`:
 Keras would otherwise shuffle the batch indices again, which changes nothing
 about which samples an epoch sees but spoils the sequential reads that the
-`"block"` strategy is built for.
+block orders (`"block"`, `"stratified"`) are built for.
 """
 
 import json
@@ -46,7 +46,8 @@ class SampledDataset(keras.utils.PyDataset):
     Args:
         n: number of samples.
         batch_size, shuffle, seed, drop_last, block_size, window, chunk_rows,
-            shard: see `sampling.BatchSampler` (`shuffle` is its `strategy`).
+            shard, labels: see `sampling.BatchSampler` (`shuffle` is its
+            `strategy`; `labels` are the class index of each position).
             Every loader below accepts `shard=(index, count)` too: for several
             training workers, each reading its own part of the data.
         **kwargs: `workers`, `use_multiprocessing`, `max_queue_size`.
@@ -57,11 +58,13 @@ class SampledDataset(keras.utils.PyDataset):
     """
 
     def __init__(self, n, *, batch_size, shuffle="full", seed=None, drop_last=False,
-                 block_size=None, window=None, chunk_rows=None, shard=None, **kwargs):
+                 block_size=None, window=None, chunk_rows=None, shard=None, labels=None,
+                 **kwargs):
         super().__init__(**kwargs)
         try:
             self.sampler = BatchSampler(n, batch_size, shuffle, seed, drop_last,
-                                        block_size, window, chunk_rows, shard=shard)
+                                        block_size, window, chunk_rows, shard=shard,
+                                        labels=labels)
         except ValueError as error:
             raise ValueError(f"{self.describe()}: {error}") from None
         self.epoch = 0
@@ -205,9 +208,12 @@ class HDF5Dataset(SampledDataset):
         labels: name of the labels dataset, or `None` to yield images only
             (for `predict`).
         batch_size: samples per batch.
-        shuffle: `"none"`, `"full"` or `"block"`. Default: `"block"` with
-            labels (fast, and mixed even when the file is sorted by class; see
-            `sampling`), `"none"` without, so predictions come in file order.
+        shuffle: `"none"`, `"full"`, `"block"` or `"stratified"`. Default:
+            `"stratified"` with class labels (blocks, as fast as `"block"`,
+            and every batch close to the file's class mix even when the file
+            is sorted by class; see `sampling`), `"block"` with
+            `label_mode=None`, `"none"` without labels, so predictions come
+            in file order.
         seed: seed of the epoch orders.
         preprocess: optional function applied to each batch of images, e.g.
             `to_float32`.
@@ -267,10 +273,12 @@ class HDF5Dataset(SampledDataset):
         self.images = hdf5_image_rows(path, images, direct_reads, hint=hint)
         self.targets = None if not labels else HDF5Rows(
             path, labels, direct_reads, cache_bytes=LABELS_CACHE_BYTES, hint=hint)
-        n = self._validate()
-        super().__init__(n, batch_size=batch_size, shuffle=default_shuffle(shuffle, labels),
-                         seed=seed, drop_last=drop_last, block_size=block_size,
-                         window=window, shard=shard, **kwargs)
+        n, classes = self._validate()
+        training = DEFAULT_STRATEGY if classes is not None else "block"
+        super().__init__(n, batch_size=batch_size, seed=seed,
+                         shuffle=default_shuffle(shuffle, labels, training),
+                         drop_last=drop_last, block_size=block_size, window=window,
+                         shard=shard, labels=classes, **kwargs)
 
     def _validate(self):
         lengths = {source.name: len(source) for source in (self.images, self.targets) if source}
@@ -280,9 +288,8 @@ class HDF5Dataset(SampledDataset):
                 f"length, received {lengths}. Check that the names belong together.")
         n = len(self.images)
         self._check_rows(n)
-        if self.label_mode is not None:
-            self.class_indices()
-        return n if self.rows is None else len(self.rows)
+        classes = self.class_indices() if self.label_mode is not None else None
+        return (n if self.rows is None else len(self.rows)), classes
 
     def _check_rows(self, n):
         if self.rows is None:

@@ -108,8 +108,9 @@ class MergedDataset(SampledDataset):
             consecutive ids read fastest; gaps cost speed, never alignment.
         labels: the labels, aligned with `ids`, or `None` for `predict`.
         batch_size: samples per batch.
-        shuffle: `"none"`, `"full"` or `"block"`. Default: `"block"` with
-            labels, `"none"` without (predictions come in sorted id order).
+        shuffle: `"none"`, `"full"`, `"block"` or `"stratified"`. Default:
+            `"stratified"` with labels (see `sampling`), `"none"` without
+            (predictions come in sorted id order).
         seed: seed of the epoch orders.
         n_rows: the number of rows the feature matrix must have (e.g. the
             number of samples in the whole dataset). Checked when given.
@@ -154,7 +155,7 @@ class MergedDataset(SampledDataset):
                          shuffle=default_shuffle(shuffle, labels), seed=seed,
                          drop_last=drop_last, block_size=block_size, window=window,
                          chunk_rows=chunk_rows if chunk_rows % block_size == 0 else None,
-                         shard=shard, **kwargs)
+                         shard=shard, labels=self.labels, **kwargs)
 
     @staticmethod
     def _aligned(labels, ids):

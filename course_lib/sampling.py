@@ -14,45 +14,58 @@ Its guarantees, whatever the strategy:
 
 Strategies:
 
-| strategy | order                                                     | reads      |
-|----------|-----------------------------------------------------------|------------|
-| `none`   | 0, 1, 2, ... every epoch                                  | sequential |
-| `full`   | a random permutation                                      | random     |
-| `block`  | chunk-aligned blocks of `block_size` positions in random  | a few      |
-|          | order; positions shuffled within windows of `window`      | contiguous |
-|          | positions (default: one batch)                            | slices     |
+| strategy     | order                                                 | reads      |
+|--------------|-------------------------------------------------------|------------|
+| `none`       | 0, 1, 2, ... every epoch                              | sequential |
+| `full`       | a random permutation                                  | random     |
+| `block`      | chunk-aligned blocks of `block_size` positions in     | a few      |
+|              | random order                                          | contiguous |
+| `stratified` | the same blocks, each class's blocks dealt evenly     | slices     |
+|              | through the epoch (needs `labels`)                    | (same)     |
 
-Choosing one: `block` is the loaders' default. Its block size trades read
-speed for mixing. The default, an eighth of a batch, puts eight runs from
-random places in each batch; on a file sorted by class that leaves no
-single-class batch, and the small convnet trained on such a file ends within
-a point of `full` (`make bench`, part `mixing`), at about 0.6-0.8x the
-in-memory ceiling. Blocks of half a batch read faster but left a third of
-the batches single-class and ten points of accuracy behind. Use `full` for
-the best mixing when reads are cheap (memory, a memmap), `none` for
-prediction and validation.
+Choosing one: `stratified` is the default of loaders with class labels,
+`block` of loaders without. Both read a batch as eight blocks (an eighth of
+a batch each, `default_block_size`), so they read equally fast; they differ
+in which blocks meet in a batch. On a file sorted by class, `block` draws a
+batch's eight blocks at random, so its class shares swing far more than a
+full shuffle's (eight draws instead of 64: a class's share of a batch varies
+about three times as much), and the small convnet trained on such files
+ended 12-19 points behind `full` on the mean of 8 seeds, with single runs 60
+points behind. A full shuffle's samples served with `block`'s class mix per
+batch trained as badly, while `block` with its blocks' boundaries moved
+every epoch did no better: the class mix of each batch is the cause, not
+blocks that travel together. `stratified` deals each class's blocks out at
+even spacing, from a random offset, in a new random order every epoch, so
+every batch holds close to the file's class mix; it trained within a point
+of `full` on the same files (`make bench`, part `mixing`, has the table).
+Use `full` when reads are cheap (memory, a memmap), `none` for prediction
+and validation, `block` for targets that are not classes.
 
 When one store has chunks much larger than a block (a compressed feature
 matrix with 256-row chunks, read in blocks of 32), give `chunk_rows`: the
-blocks are then drawn from `chunks_in_flight` random chunks at a time, so a
-reader with a small chunk cache decompresses each chunk once per epoch,
-while each batch still takes its blocks from random places.
+blocks are then drawn from `chunks_in_flight` chunks at a time (chosen at
+random, or dealt by class for `stratified`), so a reader with a small chunk
+cache decompresses each chunk once per epoch, while each batch still takes
+its blocks from several chunks.
 """
 
 import numbers
 
 import numpy as np
 
-STRATEGIES = ("none", "full", "block")
-DEFAULT_STRATEGY = "block"
+STRATEGIES = ("none", "full", "block", "stratified")
+BLOCKED = ("block", "stratified")
+DEFAULT_STRATEGY = "stratified"
+"""The default of loaders with class labels; `"block"` without them."""
 BLOCKS_PER_BATCH = 8
 
 
 def default_block_size(batch_size):
-    """Positions per `"block"` block when none is given: an eighth of a batch.
+    """Positions per block (`"block"`, `"stratified"`) when none is given.
 
-    Eight blocks from random places per batch keep even a class-sorted file
-    mixed (no single-class batches), while a block is still one read.
+    An eighth of a batch: eight blocks per batch keep a class-sorted file
+    mixed (with `"stratified"`, close to the file's class mix in every
+    batch), while a block is still one read.
     """
     return max(int(batch_size) // BLOCKS_PER_BATCH, 1)
 
@@ -71,30 +84,37 @@ class BatchSampler:
     Args:
         n: number of samples.
         batch_size: samples per batch.
-        strategy: `"none"`, `"full"` or `"block"` (see the module doc).
+        strategy: `"none"`, `"full"`, `"block"` or `"stratified"` (see the
+            module doc).
         seed: seed of the epoch orders; `None` draws one at random.
         drop_last: drop the last batch when it is smaller than `batch_size`.
-        block_size: `"block"` only: positions per contiguous block. Use a
+        block_size: `"block"` and `"stratified"`: positions per contiguous block. Use a
             divisor or multiple of the HDF5 chunk rows so that a block never
             straddles chunks needlessly. Default: an eighth of a batch (see
             `default_block_size`).
-        window: `"block"` only: positions are shuffled within windows of this
+        window: `"block"` and `"stratified"`: positions are shuffled within windows of this
             many positions (a multiple of `block_size`). Larger windows mix
             better but spread a batch over more blocks. Default: `batch_size`,
             rounded up to a multiple of `block_size`.
-        chunk_rows: `"block"` only: rows per storage chunk, a multiple of
+        chunk_rows: `"block"` and `"stratified"`: rows per storage chunk, a multiple of
             `block_size`. Default: no grouping by chunk.
-        chunks_in_flight: `"block"` only, with `chunk_rows`: how many random
-            chunks the blocks are drawn from at a time.
+        chunks_in_flight: with `chunk_rows`: how many chunks the blocks are
+            drawn from at a time.
         shard: `(index, count)` to serve only shard `index` of `count`: every
             shard computes the same epoch order from the seed and takes its
             own contiguous slice of it, so the shards are disjoint and
             together cover every position once per epoch. Shard sizes differ
             by at most one sample. Default: all positions.
+        labels: `"stratified"` only (and needed there): the class index of
+            each position. A block's (or chunk's) class is that of its
+            middle row, which on a class-sorted file is the class of all its
+            rows. Only the blocks' classes are kept, so the sampler pickles
+            small.
 
     Raises:
-        ValueError: for an unknown strategy, a non-positive size, or
-            `drop_last=True` with fewer samples than one batch.
+        ValueError: for an unknown strategy, a non-positive size,
+            `drop_last=True` with fewer samples than one batch, or
+            `"stratified"` without one label per position.
 
     Example:
 
@@ -105,7 +125,7 @@ class BatchSampler:
 
     def __init__(self, n, batch_size, strategy="full", seed=None, drop_last=False,
                  block_size=None, window=None, chunk_rows=None, chunks_in_flight=4,
-                 shard=None):
+                 shard=None, labels=None):
         if strategy not in STRATEGIES:
             raise ValueError(
                 f"Unknown shuffle strategy {str(strategy)[:100]!r}. Expected one "
@@ -137,19 +157,32 @@ class BatchSampler:
         self.drop_last = drop_last
         self.block_size = int(block_size or default_block_size(self.batch_size))
         self.window = int(window or -(-self.batch_size // self.block_size) * self.block_size)
-        if strategy == "block" and (self.block_size < 1 or self.window % self.block_size):
+        if strategy in BLOCKED and (self.block_size < 1 or self.window % self.block_size):
             raise ValueError(
                 f"window ({self.window}) must be a positive multiple of block_size "
                 f"({self.block_size}).")
         self.chunk_rows = int(chunk_rows or self.block_size)
         self.chunks_in_flight = int(chunks_in_flight)
-        if strategy == "block" and (self.chunk_rows % self.block_size
+        if strategy in BLOCKED and (self.chunk_rows % self.block_size
                                     or self.chunks_in_flight < 1):
             raise ValueError(
                 f"chunk_rows ({self.chunk_rows}) must be a multiple of block_size "
                 f"({self.block_size}), and chunks_in_flight ({self.chunks_in_flight}) "
                 f"at least 1.")
+        self.block_classes = self._block_classes(labels) if strategy == "stratified" else None
         self._cache = (None, None)
+
+    def _block_classes(self, labels):
+        """The class of each block: its middle row's (checked: one label per position)."""
+        if labels is None or len(labels) != self.n:
+            raise ValueError(
+                f"shuffle='stratified' deals each class's blocks through the epoch, so it "
+                f"needs labels= with one class index per position ({self.n}), received "
+                f"{'none' if labels is None else len(labels)}. Use 'block' when the "
+                f"targets are not classes.")
+        middles = np.minimum(np.arange(0, self.n, self.block_size) + self.block_size // 2,
+                             self.n - 1)
+        return np.asarray(labels)[middles]
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -178,14 +211,29 @@ class BatchSampler:
         return order
 
     def _block_starts(self, rng):
-        """First position of each block, in this epoch's order."""
-        chunks = rng.permutation(np.arange(0, self.n, self.chunk_rows))
+        """First position of each block, in this epoch's order: the chunks in
+        order, `chunks_in_flight` at a time, each group's blocks in order."""
+        chunks = np.arange(0, self.n, self.chunk_rows)
+        chunks = chunks[self._arrange(chunks + self.chunk_rows // 2, rng)]
         starts = []
         for group in range(0, len(chunks), self.chunks_in_flight):
-            blocks = [np.arange(c, min(c + self.chunk_rows, self.n), self.block_size)
-                      for c in chunks[group:group + self.chunks_in_flight]]
-            starts.append(rng.permutation(np.concatenate(blocks)))
+            blocks = np.concatenate([np.arange(c, min(c + self.chunk_rows, self.n), self.block_size)
+                                     for c in chunks[group:group + self.chunks_in_flight]])
+            starts.append(blocks[self._arrange(blocks, rng)])
         return np.concatenate(starts) if starts else np.zeros(0, np.int64)
+
+    def _arrange(self, positions, rng):
+        """An order of the blocks or chunks around `positions`: at random
+        (`block`), or each class's dealt at even spacing from a random offset,
+        in random order (`stratified`), so every stretch has the overall mix."""
+        if self.block_classes is None:
+            return rng.permutation(len(positions))
+        classes = self.block_classes[np.minimum(positions, self.n - 1) // self.block_size]
+        keys = np.empty(len(positions))
+        for label in np.unique(classes):
+            members = rng.permutation(np.flatnonzero(classes == label))
+            keys[members] = (np.arange(len(members)) + rng.random()) / len(members)
+        return np.argsort(keys, kind="stable")
 
     def batches(self, epoch):
         """The batches of epoch `epoch`: a list of sorted position arrays."""

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from course_lib import bench
+from course_lib import bench, config
 
 
 def test_merged_figures_in_a_fresh_process(ci_data):
@@ -14,7 +14,8 @@ def test_merged_figures_in_a_fresh_process(ci_data):
     assert (frame["rows/s"] > 0).all() and frame.loc["naive: carray[shuffled batch ids]",
                                                      "x naive"] == 1
     mixing = bench.merged_mixing("ci")["mixing distance"]
-    assert mixing["full"] < mixing["block"] < mixing["none"]
+    assert mixing["stratified (default)"] < 0.5 * mixing["block"] < mixing["none"]
+    assert mixing["full"] < mixing["block"]
 
 
 def test_feature_store_comparison_covers_every_format(ci_data):
@@ -23,10 +24,29 @@ def test_feature_store_comparison_covers_every_format(ci_data):
     assert (frame["MiB on disk"] > 0).all() and (frame["chunk-aware rows/s"] > 0).all()
 
 
-def test_class_sorted_accuracy_trains_every_strategy(ci_data):
-    frame = bench.class_sorted_accuracy("ci", epochs=1, seeds=(0,))
-    assert list(frame.index) == ["full", "block (default)", "block, half a batch"]
-    assert frame["seed 0"].between(0, 1).all() and frame.loc["full", "vs full"] == 0
+def test_class_sorted_accuracy_trains_every_order_on_every_file(ci_data):
+    frame = bench.class_sorted_accuracy("ci", epochs=1, seeds=(0, 1), n_samples=400)
+    files = ["drawings, chunks of 64 rows", "drawings, chunks of 1 row",
+             "course images, chunks of 64 rows"]
+    assert list(frame.index) == [(f, o) for f in files for o in bench.MIXING_ORDERS]
+    assert frame[["mean", "min", "max"]].stack().between(0, 1).all()
+    assert (frame["min"] <= frame["mean"]).all() and (frame["mean"] <= frame["max"]).all()
+    assert (frame.xs("full", level="order")["vs full"] == 0).all()
+    assert (frame["samples/s"] > 0).all() and (frame["x in memory"] > 0).all()
+
+
+def test_class_sorted_files_are_sorted_one_hot_earrays_with_held_out_rows(tmp_path, ci_data):
+    import tables
+
+    files = bench.class_sorted_files(tmp_path, config.get_profile("ci"), n_samples=700)
+    for name, (path, x_valid, y_valid) in files.items():
+        with tables.open_file(path) as file:
+            images, labels = file.root.images, file.root.labels
+            assert isinstance(images, tables.EArray) and np.all(labels[:].sum(1) == 1)
+            assert images.chunkshape[0] == (1 if "1 row" in name else 64)
+            classes = labels[:].argmax(1)
+            assert np.all(np.diff(classes) >= 0) and len(classes) + len(y_valid) == 700
+            assert len(np.unique(classes)) == len(np.unique(y_valid)) == labels.shape[1]
 
 
 def test_one_renderer_formats_every_column_by_its_size():
@@ -46,3 +66,27 @@ def test_every_part_of_make_bench_has_titled_measurements():
                           "cold"}
     assert all(title and callable(measure) for entries in parts.values()
                for title, measure in entries)
+
+
+def test_cause_orders_keep_what_they_claim_to_keep():
+    labels = np.repeat([0, 1, 2], 300)
+    orders = bench._cause_orders(labels, 64, seed=3)
+    for epoch in range(2):
+        for name, batches_of in orders.items():
+            assert sorted(np.concatenate(batches_of(epoch))) == list(range(900)), name
+        block, mixed = orders["block"](epoch), orders["full's samples, block's class mix"](epoch)
+        assert all(np.array_equal(np.bincount(labels[a], minlength=3),
+                                  np.bincount(labels[b], minlength=3))
+                   for a, b in zip(block, mixed))  # the same class mix, batch by batch
+        runs = np.mean([1 + np.count_nonzero(np.diff(b) != 1) for b in mixed])
+        assert runs > 30  # ...from rows all over each class, not blocks
+    moved = [orders["block, boundaries moved every epoch"](e) for e in range(3)]
+    starts = {int(b[0]) % 8 for epoch in moved for b in epoch}
+    assert len(starts) > 1  # blocks begin at other rows in other epochs
+
+
+def test_mixing_causes_trains_every_order(ci_data):
+    frame = bench.mixing_causes("ci", epochs=1, seeds=(0,), n_samples=300)
+    assert list(frame.index) == ["full", "block", "full's samples, block's class mix",
+                                 "block, boundaries moved every epoch", "stratified"]
+    assert frame["mean"].between(0, 1).all() and frame.loc["full", "vs full"] == 0

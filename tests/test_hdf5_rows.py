@@ -104,3 +104,48 @@ def test_loader_gives_the_same_batches_with_and_without_direct_reads(ci_data):
             assert np.array_equal(a, b)
     assert direct.images.reader().direct and not h5py_only.images.reader().direct
     assert not pickle.loads(pickle.dumps(direct)).images.is_open
+
+
+def test_chunks_laid_end_to_end_are_read_in_one_call_per_run(tmp_path):
+    """A file of one-row chunks appended in order (PyTables's `chunkshape=(1, ...)`):
+    a run of rows crosses chunks in one read; chunks elsewhere in the file do not join."""
+    in_order = tmp_path / "in_order.h5"
+    with tables.open_file(in_order, "w") as file:
+        rows = file.create_earray("/", "rows", tables.Int32Atom(), (0, 5, 2), chunkshape=(1, 5, 2))
+        for start in range(0, 300, 50):
+            rows.append(ROWS[start:start + 50])
+    reversed_chunks = tmp_path / "reversed.h5"
+    with h5py.File(reversed_chunks, "w") as file:
+        rows = file.create_dataset("rows", (300, 5, 2), np.int32, chunks=(1, 5, 2))
+        for row in range(299, -1, -1):  # the last chunk is allocated first
+            rows[row] = ROWS[row]
+    for path, runs in ((in_order, 1), (reversed_chunks, 8)):
+        check_reader(path)
+        with h5py.File(path, "r") as file:
+            reader = RowReader(file["rows"])
+            assert len(reader._runs(np.arange(8, 16))) == runs
+            assert np.array_equal(reader(np.arange(8, 16)), ROWS[8:16])
+            reader.close()
+
+
+def test_advise_asks_the_kernel_only_for_rows_not_in_the_page_cache(tmp_path, monkeypatch):
+    from course_lib import pagecache
+
+    path = write(tmp_path / "rows.h5", data=np.zeros((4096, 64, 16), np.uint8), chunks=(64, 64, 16))
+    asked = []
+    real = os.posix_fadvise
+    with h5py.File(path, "r") as file:
+        reader = RowReader(file["rows"])
+        batch = np.r_[np.arange(512, 520), np.arange(2048, 2056)]
+        pagecache.evict(path)
+        monkeypatch.setattr(os, "posix_fadvise",
+                            lambda fd, offset, length, advice: asked.append(offset) or real(
+                                fd, offset, length, advice))
+        assert not reader._in_page_cache(512)  # RWF_NOWAIT: not cached, and no wait
+        reader.advise(batch)
+        assert len(asked) == 2  # one per run
+        reader(batch)  # now cached
+        assert reader._in_page_cache(512) and reader._in_page_cache(2055)
+        reader.advise(batch)
+        assert len(asked) == 2  # nothing asked again
+        reader.close()

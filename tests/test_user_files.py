@@ -117,17 +117,65 @@ def test_every_loader_predicts_in_order_without_labels(tmp_path, sorted_earray):
 # 2. the default shuffle mixes a class-sorted file ---------------------------------
 
 
+@pytest.fixture(params=[64, 1], ids=["chunks of 64 rows", "chunks of 1 row"])
+def sorted_one_hot(tmp_path, request):
+    """A user's file: 3,000 images, PyTables EArrays appended class by class, one-hot."""
+    from course_lib import user_files
+
+    path = tmp_path / "own.h5"
+    classes = user_files.write_class_sorted(path, id_images(np.arange(3000)),
+                                            np.repeat(np.arange(N_CLASSES), 1000), N_CLASSES,
+                                            chunk_rows=request.param)
+    with tables.open_file(path) as file:
+        assert file.root.images.chunkshape[0] == request.param
+    return path, classes
+
+
+def served_epochs(ds, epochs=3):
+    """`(ids, labels)` of each batch of each epoch, read as Keras reads a loader."""
+    seen = []
+    for epoch in range(epochs):
+        ds.epoch = epoch
+        seen.append([(ids_of(x), y) for x, y in (ds[i] for i in range(len(ds)))])
+    return seen
+
+
 @pytest.mark.parametrize("batch_size", [32, 64, 100])
-def test_default_shuffle_leaves_no_single_class_batch_on_sorted_labels(batch_size):
-    sorted_labels = np.repeat(np.arange(3), 1000)
-    sampler = BatchSampler(3000, batch_size, "block", seed=0)
-    old = BatchSampler(3000, batch_size, "block", seed=0, block_size=batch_size // 2)
-    for epoch in range(3):
-        batches = sampler.batches(epoch)
-        assert sum(len(set(sorted_labels[b])) == 1 for b in batches) == 0
-        assert sorted(np.concatenate(batches)) == list(range(3000))
-        assert mixing_distance(sorted_labels, batches) < 0.6 * mixing_distance(
-            sorted_labels, old.batches(epoch))
+def test_default_order_gives_every_batch_the_class_mix_of_a_sorted_file(sorted_one_hot,
+                                                                        batch_size):
+    path, classes = sorted_one_hot
+    ds = HDF5Dataset(path, "images", "labels", batch_size=batch_size, seed=0)
+    assert ds.sampler.strategy == "stratified"
+    block = HDF5Dataset(path, "images", "labels", batch_size=batch_size, seed=0, shuffle="block")
+    full = BatchSampler(len(classes), batch_size, "full", seed=0)
+    for epoch, batches in enumerate(served_epochs(ds)):
+        ids = np.concatenate([i for i, _ in batches])
+        assert sorted(ids) == list(range(3000))  # each sample once
+        assert all(np.array_equal(y, classes[i]) for i, y in batches)  # with its own label
+        assert all(len(np.unique(y)) == N_CLASSES for _, y in batches[:-1])
+        assert max(np.bincount(y).max() / len(y) for _, y in batches[:-1]) <= 0.55
+        distance = mixing_distance(classes, [i for i, _ in batches])
+        assert distance < 1.5 * mixing_distance(classes, full.batches(epoch))
+        assert 1.8 * distance < mixing_distance(classes, block.sampler.batches(epoch))
+
+
+@pytest.mark.parametrize("workers", [
+    {"workers": 2},
+    {"workers": 2, "use_multiprocessing": True},
+], ids=["threads", "processes"])
+def test_default_order_is_the_same_with_workers(sorted_one_hot, workers):
+    path, _ = sorted_one_hot
+
+    def epochs_seen(**kwargs):
+        ds = HDF5Dataset(path, "images", "labels", batch_size=64, seed=4, **kwargs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # predict on a shuffled loader
+            return [ids_of(reader_model().predict(ds, verbose=0)) for _ in range(2)]
+
+    alone, together = epochs_seen(), epochs_seen(**workers)
+    for mine, theirs in zip(together, alone):
+        assert sorted(mine) == list(range(3000)) and np.array_equal(mine, theirs)
+    assert not np.array_equal(together[0], together[1])
 
 
 # 3. labels and value ranges are checked where they enter ---------------------------
@@ -219,7 +267,7 @@ def test_split_gives_disjoint_stratified_loaders_without_copying(sorted_earray):
     loader = HDF5Dataset(path, "images", "labels", batch_size=32, seed=7)
     train, valid = loader.split(0.25)
     assert train.path == valid.path == path
-    assert train.sampler.strategy == "block" and valid.sampler.strategy == "none"
+    assert train.sampler.strategy == "stratified" and valid.sampler.strategy == "none"
     train_ids = np.concatenate([ids_of(train[i][0]) for i in range(len(train))])
     valid_ids = np.concatenate([ids_of(valid[i][0]) for i in range(len(valid))])
     assert len(train_ids) == 450 and len(valid_ids) == 150
