@@ -29,15 +29,19 @@ a batch each, `default_block_size`), so they read equally fast; they differ
 in which blocks meet in a batch. On a file sorted by class, `block` draws a
 batch's eight blocks at random, so its class shares swing far more than a
 full shuffle's (eight draws instead of 64: a class's share of a batch varies
-about three times as much), and the small convnet trained on such files
-ended 12-19 points behind `full` on the mean of 8 seeds, with single runs 60
-points behind. A full shuffle's samples served with `block`'s class mix per
-batch trained as badly, while `block` with its blocks' boundaries moved
-every epoch did no better: the class mix of each batch is the cause, not
-blocks that travel together. `stratified` deals each class's blocks out at
-even spacing, from a random offset, in a new random order every epoch, so
-every batch holds close to the file's class mix; it trained within a point
-of `full` on the same files (`make bench`, part `mixing`, has the table).
+about three times as much). The small convnet trained 3 epochs on such
+files (3,000 samples, 8 seeds) ended 17-19 points behind `full`, with runs at
+0.34 where `full` never fell below 0.77. Served with `block`'s class counts
+per batch, `full`'s own samples trailed by 14 points; `block` with its
+blocks' boundaries moved every epoch trailed by 15: the class mix of each
+batch is the cause, not blocks that travel together. `stratified` deals each
+class's blocks out at even spacing, from a random offset, in a new random
+order every epoch, so every batch holds close to the file's class mix: it
+trained within 2 points of `full` on the same files (`make bench`, part
+`mixing`, has both tables). The course images cut to 3,000 samples trail
+as much as a user's drawings, so it is not the images: the kit's earlier
+figure (`block` within a point of `full`) came from 12,288 samples, where
+four times the steps average the mix out.
 Use `full` when reads are cheap (memory, a memmap), `none` for prediction
 and validation, `block` for targets that are not classes.
 
