@@ -223,9 +223,9 @@ def loader_throughput(profile="lesson", naive_batches=20):
                            direct_reads=direct_reads, **options)
 
     def epoch_rate(ds):
-        return rate(lambda: read_epoch(ds), n)
+        return rate(lambda: read_epoch(ds), n, repeat=7)
 
-    rates = {"in-memory numpy (ceiling)": batches_rate(lambda b: x_memory[b], full)}
+    rates = {"in-memory numpy (ceiling)": batches_rate(lambda b: x_memory[b], full, repeat=7)}
     for strategy, name in (("stratified", "stratified (default)"), ("block", "block"),
                            ("full", "full")):
         rates[f"HDF5 loader, {name}"] = epoch_rate(hdf5(strategy))
@@ -723,7 +723,7 @@ def _parts(profile):
                     "blocks of 256), each in a child process", writer_memory)],
         "loaders": [
             (f"Loader throughput, profile {p.name!r}: {images}, one process, page cache warm, "
-             f"best of 3", lambda: loader_throughput(p)),
+             f"best of 7", lambda: loader_throughput(p)),
             ("Memory of a child process streaming one epoch (64x64, batch 64, default block): "
              "its own VmHWM, and what streaming added to its RSS after imports",
              streaming_memory)],
