@@ -31,7 +31,7 @@ batch's eight blocks at random, so its class shares swing far more than a
 full shuffle's (eight draws instead of 64: a class's share of a batch varies
 about three times as much). The small convnet trained 3 epochs on such
 files (3,000 samples, 8 seeds) ended 17-19 points behind `full`, with runs at
-0.34 where `full` never fell below 0.77. Served with `block`'s class counts
+0.34 where `full` never fell below 0.76. Served with `block`'s class counts
 per batch, `full`'s own samples trailed by 14 points; `block` with its
 blocks' boundaries moved every epoch trailed by 15: the class mix of each
 batch is the cause, not blocks that travel together. `stratified` deals each
