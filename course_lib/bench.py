@@ -27,6 +27,7 @@ parent), next to its RSS after imports.
 
 import argparse
 import dataclasses
+import functools
 import os
 import shutil
 import tempfile
@@ -537,6 +538,24 @@ MIXING_ORDERS = {"full": "full", "stratified (default)": "stratified", "block": 
 """The orders `class_sorted_accuracy` trains with: row name -> `shuffle=`."""
 
 
+def _held_out_seventh(n_samples):
+    """The rows the mixing measurements hold out for validation: a random seventh."""
+    return np.random.default_rng(config.SEED).random(n_samples) < 1 / 7
+
+
+def _validation_accuracy(train, image_shape, n_classes, x_valid, y_valid, seed, epochs):
+    """Trains a fresh small convnet on `train` with `seed`; its accuracy on the validation rows."""
+    import keras
+
+    from course_lib import models
+
+    keras.utils.clear_session()
+    keras.utils.set_random_seed(seed)
+    model = models.small_convnet(image_shape, n_classes)
+    model.fit(train, epochs=epochs, shuffle=False, verbose=0)
+    return float(model.evaluate(x_valid, y_valid, verbose=0)[1])
+
+
 def class_sorted_files(folder, profile, n_samples=3000):
     """The class-sorted training files `class_sorted_accuracy` trains on.
 
@@ -560,7 +579,7 @@ def class_sorted_files(folder, profile, n_samples=3000):
     kinds = {"drawings, chunks of 64 rows": (drawn, 3, 64),
              "drawings, chunks of 1 row": (drawn, 3, 1),
              "course images, chunks of 64 rows": (course_images, profile.n_classes, 64)}
-    held_out = np.random.default_rng(config.SEED).random(n_samples) < 1 / 7
+    held_out = _held_out_seventh(n_samples)
     files = {}
     for name, ((x, y), n_classes, chunk_rows) in kinds.items():
         path = os.path.join(folder, f"class_sorted_{len(files)}.h5")
@@ -586,9 +605,6 @@ def class_sorted_accuracy(profile="lesson", epochs=3, seeds=tuple(range(1, 9)),
         the same file), `samples/s` of reading an epoch, and `x in memory`
         (against gathering the same file's rows from an array in memory).
     """
-    import keras
-
-    from course_lib import models
     from course_lib.loaders import HDF5Dataset
 
     profile = config.get_profile(profile)
@@ -614,12 +630,9 @@ def class_sorted_accuracy(profile="lesson", epochs=3, seeds=tuple(range(1, 9)),
             path, x_valid, y_valid = files[row["file"]]
             accuracies = []
             for seed in seeds:
-                keras.utils.clear_session()
-                keras.utils.set_random_seed(seed)
                 train = loader(path, MIXING_ORDERS[row["order"]], seed)
-                model = models.small_convnet(profile.image_shape, train.n_classes)
-                model.fit(train, epochs=epochs, shuffle=False, verbose=0)
-                accuracies.append(float(model.evaluate(x_valid, y_valid, verbose=0)[1]))
+                accuracies.append(_validation_accuracy(train, profile.image_shape, train.n_classes,
+                                                       x_valid, y_valid, seed, epochs))
             row.update({"mean": np.mean(accuracies), "min": min(accuracies),
                         "max": max(accuracies)})
     frame = pd.DataFrame(rows).set_index(["file", "order"])[
@@ -650,11 +663,11 @@ def mixing_causes(profile="lesson", epochs=3, seeds=tuple(range(1, 9)), n_sample
     """
     import keras
 
-    from course_lib import models, user_files
+    from course_lib import user_files
 
     profile = config.get_profile(profile)
     x, y = user_files.drawings(n_samples, profile.image_size, seed=config.SEED)
-    held_out = np.random.default_rng(config.SEED).random(n_samples) < 1 / 7
+    held_out = _held_out_seventh(n_samples)
     order = np.argsort(y[~held_out], kind="stable")
     x_train, y_train = x[~held_out][order], y[~held_out][order]
 
@@ -676,12 +689,9 @@ def mixing_causes(profile="lesson", epochs=3, seeds=tuple(range(1, 9)), n_sample
     accuracies = {}
     for seed in seeds:
         for name, batches_of in _cause_orders(y_train, profile.batch_size, seed).items():
-            keras.utils.clear_session()
-            keras.utils.set_random_seed(seed)
-            model = models.small_convnet(profile.image_shape, len(user_files.DRAWING_CLASSES))
-            model.fit(Served(batches_of), epochs=epochs, shuffle=False, verbose=0)
-            accuracies.setdefault(name, []).append(
-                float(model.evaluate(x[held_out], y[held_out], verbose=0)[1]))
+            accuracies.setdefault(name, []).append(_validation_accuracy(
+                Served(batches_of), profile.image_shape, len(user_files.DRAWING_CLASSES),
+                x[held_out], y[held_out], seed, epochs))
     frame = pd.DataFrame({"mean": {k: np.mean(v) for k, v in accuracies.items()},
                           "min": {k: min(v) for k, v in accuracies.items()},
                           "max": {k: max(v) for k, v in accuracies.items()}})
@@ -692,8 +702,6 @@ def mixing_causes(profile="lesson", epochs=3, seeds=tuple(range(1, 9)), n_sample
 
 def _cause_orders(labels, batch_size, seed):
     """`{name: batches_of(epoch)}`: the orders of `mixing_causes` (cached per epoch)."""
-    import functools
-
     n = len(labels)
     full, block, stratified = (BatchSampler(n, batch_size, strategy, seed=seed, labels=labels)
                                for strategy in ("full", "block", "stratified"))
@@ -727,9 +735,9 @@ def _parts(profile):
             ("Memory of a child process streaming one epoch (64x64, batch 64, default block): "
              "its own VmHWM, and what streaming added to its RSS after imports",
              streaming_memory)],
-        "mixing": [(f"Class-sorted training files (3,000 samples, a random seventh held out), profile "
-                    f"{p.name!r}: validation accuracy after 3 epochs over seeds 1-8 (vs full: "
-                    f"points), next to each order's warm read speed",
+        "mixing": [(f"Class-sorted training files (3,000 samples, a random seventh held out), "
+                    f"profile {p.name!r}: validation accuracy after 3 epochs over seeds 1-8 (vs "
+                    f"full: points), next to each order's warm read speed",
                     lambda: class_sorted_accuracy(p)),
                    (f"Why block trails full: the drawings (chunks of 64 rows) in memory, in "
                     f"orders that separate the causes, profile {p.name!r}, 3 epochs, seeds 1-8",

@@ -142,6 +142,10 @@ def row_extents(dataset):
     return None if (offsets < 0).any() else (rows, offsets)
 
 
+_NOWAIT = getattr(os, "RWF_NOWAIT", None)
+"""`preadv`'s flag for "only from the page cache" (Linux 4.14+); `None` elsewhere."""
+
+
 class RowReader:
     """Reads sorted rows of one HDF5 dataset, straight from the file when it can.
 
@@ -227,10 +231,10 @@ class RowReader:
         reads of scattered blocks get close to the disk's sequential rate.
         Rows already in the page cache need no advice, and asking costs
         system calls (eight per batch of eight blocks: a tenth or more of a
-        warm epoch's time, `make bench` part `loaders`): when the batch's first and last rows are both in memory (a
-        one-byte non-blocking read, `RWF_NOWAIT`, says so without waiting),
-        the batch is taken as cached and nothing is asked. Does nothing on
-        the h5py path, or for rows outside the dataset.
+        warm epoch's time, `make bench` part `loaders`). So when the batch's
+        first and last rows are both in memory (a one-byte non-blocking read,
+        `RWF_NOWAIT`, says so without waiting), nothing is asked. Does nothing
+        on the h5py path, or for rows outside the dataset.
         """
         positions = np.asarray(positions, np.int64)
         if not self.direct or len(positions) == 0 or positions[-1] >= self._shape[0] \
@@ -244,9 +248,11 @@ class RowReader:
     def _in_page_cache(self, row):
         """Whether the first byte of `row` is in the page cache (`False` where
         the kernel cannot say without reading)."""
+        if _NOWAIT is None:
+            return False
         try:
-            return os.preadv(self._fd, [self._probe], self._offset(row), os.RWF_NOWAIT) == 1
-        except (AttributeError, OSError):  # EAGAIN: not cached; or no RWF_NOWAIT here
+            return os.preadv(self._fd, [self._probe], self._offset(row), _NOWAIT) == 1
+        except OSError:  # EAGAIN: not cached (or a kernel that cannot tell)
             return False
 
     def close(self):

@@ -46,8 +46,12 @@ def drawings(n, size=64, seed=0):
         col, row = rng.uniform(size / 4, 3 * size / 4, 2)
         radius = rng.uniform(0.14, 0.23) * size
         distance = np.hypot(cols - col, rows - row)
-        shape = (distance < radius, (np.abs(cols - col) < radius / 3) & (np.abs(rows - row) < radius * 1.5),
-                 np.abs(distance - radius) < size / 32)[label]
+        if label == 0:
+            shape = distance < radius
+        elif label == 1:
+            shape = (np.abs(cols - col) < radius / 3) & (np.abs(rows - row) < radius * 1.5)
+        else:
+            shape = np.abs(distance - radius) < size / 32
         image = rng.normal(80, 25, (size, size, 3))
         image[shape] += rng.uniform(100, 150, 3)
         images[i] = np.clip(image, 0, 255)
@@ -98,7 +102,7 @@ def write_class_sorted(path, images, labels, n_classes, one_hot=True, block_size
     with tables.open_file(str(path), "w") as file:
         image_rows = file.create_earray(
             "/", "images", tables.Atom.from_dtype(images.dtype), (0, *images.shape[1:]),
-            chunkshape=chunk_rows and (chunk_rows, *images.shape[1:]))
+            chunkshape=None if chunk_rows is None else (chunk_rows, *images.shape[1:]))
         label_rows = file.create_earray(
             "/", "labels", tables.Float32Atom() if one_hot else tables.Int64Atom(),
             (0, n_classes) if one_hot else (0,))
