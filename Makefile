@@ -53,7 +53,7 @@ bench: install
 	$(PY) -m course_lib.bench
 
 exercises: install
-	$(PY) -m course_lib.exercises
+	$(PY) -m course_lib.course.exercises
 
 clean-notebooks: install
 	$(VENV)/bin/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb notebooks/solutions/*.ipynb

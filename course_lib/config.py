@@ -17,6 +17,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from course_lib import errors
+
 SEED = 1234
 """The seed every lesson starts from, so that runs are reproducible."""
 
@@ -94,15 +96,44 @@ class Profile:
 PROFILES = {
     profile.name: profile
     for profile in (
-        Profile("ci", n_train=2048, n_valid=512, n_test=512, image_size=32,
-                n_features=64, batch_size=32, epochs=6, block_size=256,
-                chunk_rows=64, shard_bytes=2**19),
-        Profile("lesson", n_train=12288, n_valid=2048, n_test=2048,
-                image_size=64, n_features=256, batch_size=64, epochs=5,
-                block_size=1024, chunk_rows=64, shard_bytes=4 * 2**20),
-        Profile("large", n_train=409600, n_valid=40960, n_test=40960,
-                image_size=128, n_features=4096, batch_size=64, epochs=3,
-                block_size=1024, chunk_rows=32),
+        Profile(
+            "ci",
+            n_train=2048,
+            n_valid=512,
+            n_test=512,
+            image_size=32,
+            n_features=64,
+            batch_size=32,
+            epochs=6,
+            block_size=256,
+            chunk_rows=64,
+            shard_bytes=2**19,
+        ),
+        Profile(
+            "lesson",
+            n_train=12288,
+            n_valid=2048,
+            n_test=2048,
+            image_size=64,
+            n_features=256,
+            batch_size=64,
+            epochs=5,
+            block_size=1024,
+            chunk_rows=64,
+            shard_bytes=4 * 2**20,
+        ),
+        Profile(
+            "large",
+            n_train=409600,
+            n_valid=40960,
+            n_test=40960,
+            image_size=128,
+            n_features=4096,
+            batch_size=64,
+            epochs=3,
+            block_size=1024,
+            chunk_rows=32,
+        ),
     )
 }
 
@@ -126,12 +157,13 @@ def get_profile(name=None):
         name = os.environ.get(PROFILE_ENV, "").strip() or DEFAULT_PROFILE
     if isinstance(name, Profile):
         return name
-    if name not in PROFILES:
-        raise ValueError(
-            f"Unknown course profile {str(name)[:100]!r}. Expected one of "
-            f"{', '.join(PROFILES)}. Set {PROFILE_ENV} to one of them "
-            f"(for example `export {PROFILE_ENV}=lesson`) or unset it."
-        )
+    errors.check_choice(
+        "course profile",
+        name,
+        tuple(PROFILES),
+        fix=f"Set {PROFILE_ENV} to one of them (for example `export {PROFILE_ENV}=lesson`) "
+        f"or unset it.",
+    )
     return PROFILES[name]
 
 
@@ -145,8 +177,11 @@ def data_root():
     """The folder that holds every profile's data: `$COURSE_DATA_DIR`, or `data/` at the
     repository root."""
     configured = os.environ.get(DATA_DIR_ENV, "").strip()
-    return Path(configured).expanduser() if configured else (
-        (_repository_root() or Path.cwd()) / "data")
+    return (
+        Path(configured).expanduser()
+        if configured
+        else ((_repository_root() or Path.cwd()) / "data")
+    )
 
 
 def rebuild_hint(path, own_data):

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from course_lib import labels as class_labels
+from course_lib.loading import labels as class_labels
 
 
 @keras.saving.register_keras_serializable(package="course_lib")
@@ -46,7 +46,7 @@ class CourseModel(keras.Model):
 
     def evaluate(self, x=None, *args, **kwargs):
         if not kwargs.get("_use_cached_eval_dataset"):  # fit's own epoch-end evaluation:
-            self._check_pixels(x, "evaluate")           # checked once when fit started
+            self._check_pixels(x, "evaluate")  # checked once when fit started
         return super().evaluate(x, *args, **kwargs)
 
     def predict(self, x, *args, **kwargs):
@@ -59,18 +59,26 @@ class CourseModel(keras.Model):
             return
         top = float(np.nanmax(images))
         if self.max_pixel > 1.5 and 0 < top <= 1.0:
-            got, fix = "floats in [0, 1]", (
-                "Feed pixels in [0, 255] (drop the /255 or to_float32 from your loader), "
-                "or build the model with max_pixel=1.0")
+            got, fix = (
+                "floats in [0, 1]",
+                (
+                    "Feed pixels in [0, 255] (drop the /255 or to_float32 from your loader), "
+                    "or build the model with max_pixel=1.0"
+                ),
+            )
         elif self.max_pixel <= 1.5 and top > 1.5:
-            got, fix = f"values up to {top:g}", (
-                "Scale them to [0, 1] in the loader, or build the model with max_pixel=255")
+            got, fix = (
+                f"values up to {top:g}",
+                ("Scale them to [0, 1] in the loader, or build the model with max_pixel=255"),
+            )
         else:
             return
         warnings.warn(
             f"{self.name}.{method}: the first batch's images are {got}, but this model "
             f"rescales pixels by 1/{self.max_pixel:g}, so it sees nearly constant inputs "
-            f"and will not learn. {fix}.", stacklevel=3)
+            f"and will not learn. {fix}.",
+            stacklevel=3,
+        )
 
 
 def first_images(x):
@@ -91,8 +99,14 @@ def first_images(x):
     return np.asarray(x[:256]) if isinstance(x, np.ndarray) else None
 
 
-def small_convnet(input_shape, n_classes, learning_rate=1e-3, name="small_convnet",
-                  max_pixel=255.0, label_mode="sparse"):
+def small_convnet(
+    input_shape,
+    n_classes,
+    learning_rate=1e-3,
+    name="small_convnet",
+    max_pixel=255.0,
+    label_mode="sparse",
+):
     """Builds and compiles the small convnet every lesson trains.
 
     Three convolution blocks and a dense head: small enough to train at about a
@@ -122,8 +136,11 @@ def small_convnet(input_shape, n_classes, learning_rate=1e-3, name="small_convne
     input_shape = _checked(input_shape, n_classes)
     images = keras.Input(shape=input_shape)
     x = images
-    for layer in [*_image_branch(max_pixel), layers.Dense(64, activation="relu"),
-                  layers.Dense(n_classes, activation="softmax")]:
+    for layer in [
+        *_image_branch(max_pixel),
+        layers.Dense(64, activation="relu"),
+        layers.Dense(n_classes, activation="softmax"),
+    ]:
         x = layer(x)
     model = CourseModel(images, x, name=name)
     return _compiled(model, learning_rate, max_pixel, label_mode)
@@ -136,10 +153,10 @@ def _checked(input_shape, n_classes):
         raise ValueError(
             f"Expected input_shape (height, width, channels), received "
             f"{str(input_shape)[:100]}. Pass the shape of one image, without "
-            f"the batch dimension.")
+            f"the batch dimension."
+        )
     if n_classes < 2:
-        raise ValueError(
-            f"Expected at least 2 classes, received n_classes={n_classes}.")
+        raise ValueError(f"Expected at least 2 classes, received n_classes={n_classes}.")
     return input_shape
 
 
@@ -157,22 +174,30 @@ def _image_branch(max_pixel):
 
 
 def _compiled(model, learning_rate, max_pixel, label_mode):
-    if label_mode not in class_labels.MODES:
-        raise ValueError(
-            f"label_mode must be 'sparse' or 'one_hot', received {str(label_mode)[:100]!r}.")
+    class_labels.check_mode(label_mode, targets=False)
     model.max_pixel = float(max_pixel)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
-        loss=("sparse_categorical_crossentropy" if label_mode == "sparse"
-              else "categorical_crossentropy"),
+        loss=(
+            "sparse_categorical_crossentropy"
+            if label_mode == "sparse"
+            else "categorical_crossentropy"
+        ),
         metrics=["accuracy"],
     )
     return model
 
 
-def merged_model(image_shape, n_features, n_classes, learning_rate=1e-3,
-                 input_names=("images", "features"), name="merged_model",
-                 max_pixel=255.0, label_mode="sparse"):
+def merged_model(
+    image_shape,
+    n_features,
+    n_classes,
+    learning_rate=1e-3,
+    input_names=("images", "features"),
+    name="merged_model",
+    max_pixel=255.0,
+    label_mode="sparse",
+):
     """Builds and compiles a two-input model: a convnet on images, a dense branch on features.
 
     The two branches are concatenated and share one dense head. Feed it

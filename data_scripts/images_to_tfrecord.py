@@ -10,7 +10,7 @@ Usage:
 
 writes `OUT/train/`, `OUT/valid/` and `OUT/test/`, each a few
 `shard-NNNNN.tfrecord` files of about `--shard-mb` MB plus `shards.json`,
-then read with `course_lib.records.record_dataset("OUT/train", batch_size=64)`.
+then read with `course_lib.formats.records.record_dataset("OUT/train", batch_size=64)`.
 Each record is a `tf.train.Example` with the image resized to
 `size x size` and encoded as JPEG (`image`), its class (`label`) and its
 index in the sorted file list (`id`). The splits are stratified and shuffled
@@ -19,15 +19,11 @@ folder is built under `OUT.partial` and renamed when complete, and
 `--on-error fail|skip` works the same way.
 """
 
-import sys
 from pathlib import Path
 
-from course_lib import atomic, config, encoded, records
-
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from data_scripts.images_to_hdf5 import (ImageBlocks, arguments,  # noqa: E402
-                                         block_options, report, run_cli)
+from course_lib import config
+from course_lib.formats import atomic, encoded, records
+from course_lib.formats.image_folders import ImageBlocks, arguments, block_options, report, run_cli
 
 
 def convert(source, out, shard_bytes=records.SHARD_BYTES, encoding="jpeg", **options):
@@ -52,16 +48,22 @@ def convert(source, out, shard_bytes=records.SHARD_BYTES, encoding="jpeg", **opt
     encoded.check_encoding(encoding)
     blocks = ImageBlocks(source, **options)
     out = Path(out)
-    info = {"class_names": blocks.class_names, "image_shape": [blocks.size, blocks.size, 3],
-            "source": str(source)}
+    info = {
+        "class_names": blocks.class_names,
+        "image_shape": [blocks.size, blocks.size, 3],
+        "source": str(source),
+    }
     settings = {**blocks.settings, "encoding": encoding, "shard_bytes": shard_bytes}
     with atomic.building(out, settings) as partial:
-        writers = {split: records.ShardWriter(partial / split, shard_bytes, info)
-                   for split in config.SPLITS}
+        writers = {
+            split: records.ShardWriter(partial / split, shard_bytes, info)
+            for split in config.SPLITS
+        }
         for split, images, labels, kept in blocks:
             for image, label, sample_id in zip(images, labels, kept):
-                writers[split].write(records.serialize(
-                    encoded.encode(image, encoding), label, sample_id))
+                writers[split].write(
+                    records.serialize(encoded.encode(image, encoding), label, sample_id)
+                )
         for writer in writers.values():
             writer.close()
     blocks.list_left_out(out)
@@ -71,12 +73,17 @@ def convert(source, out, shard_bytes=records.SHARD_BYTES, encoding="jpeg", **opt
 
 def main(argv=None):
     parser = arguments(__doc__, "folder to write the shards into")
-    parser.add_argument("--shard-mb", type=float, default=records.SHARD_BYTES / 2**20,
-                        help="shard size in MiB (default: %(default)s)")
+    parser.add_argument(
+        "--shard-mb",
+        type=float,
+        default=records.SHARD_BYTES / 2**20,
+        help="shard size in MiB (default: %(default)s)",
+    )
     parser.add_argument("--encoding", choices=encoded.ENCODINGS, default="jpeg")
     args = parser.parse_args(argv)
-    sizes, skipped = convert(args.source, args.out, int(args.shard_mb * 2**20),
-                             args.encoding, **block_options(args))
+    sizes, skipped = convert(
+        args.source, args.out, int(args.shard_mb * 2**20), args.encoding, **block_options(args)
+    )
     report(args.out, sizes, skipped)
     return 0
 

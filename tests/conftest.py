@@ -2,7 +2,8 @@ import os
 
 import pytest
 
-from course_lib import config, course_data
+from course_lib import config
+from course_lib.course import course_data
 
 
 @pytest.fixture(scope="session")

@@ -1,15 +1,16 @@
-"""Builds are there complete, or not at all: interrupted, half-written and stale builds are redone."""
+"""Builds are there complete or not at all: interrupted, half-written, stale builds are redone."""
 
 import json
 
 import pytest
 
-from course_lib import atomic
+from course_lib.formats import atomic
 
 
 def write_text(text):
     def write(path):
         path.write_text(text)
+
     return write
 
 

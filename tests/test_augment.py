@@ -5,11 +5,20 @@ import keras
 import numpy as np
 import pytest
 
-from course_lib import augment, config
-from course_lib.augment import (AugmentedDataset, Compose, KerasLayer, RandomBrightness,
-                                RandomContrast, RandomFlip, RandomRotation, RandomShift,
-                                RandomZoom)
-from course_lib.loaders import HDF5Dataset
+from course_lib import config
+from course_lib.loading import augment
+from course_lib.loading.augment import (
+    AugmentedDataset,
+    Compose,
+    KerasLayer,
+    RandomBrightness,
+    RandomContrast,
+    RandomFlip,
+    RandomRotation,
+    RandomShift,
+    RandomZoom,
+)
+from course_lib.loading.loaders import HDF5Dataset
 
 CI = config.get_profile("ci")
 IMAGES = np.random.default_rng(0).uniform(0, 255, (16, 9, 11, 3)).astype(np.float32)
@@ -27,11 +36,22 @@ def test_flip_is_exact_and_half_the_samples_flip():
 
 
 def test_identity_settings_change_nothing_and_every_transform_keeps_shape():
-    for transform in (RandomRotation(0), RandomShift(0), RandomZoom(0), RandomBrightness(0),
-                      RandomContrast(0), Compose([RandomRotation(0), RandomZoom(0)])):
+    for transform in (
+        RandomRotation(0),
+        RandomShift(0),
+        RandomZoom(0),
+        RandomBrightness(0),
+        RandomContrast(0),
+        Compose([RandomRotation(0), RandomZoom(0)]),
+    ):
         assert np.allclose(transform(IMAGES, rngs()), IMAGES, atol=1e-3)
-    for transform in (RandomRotation(30), RandomShift(0.2), RandomZoom(0.3),
-                      RandomBrightness(0.2), RandomContrast(0.5)):
+    for transform in (
+        RandomRotation(30),
+        RandomShift(0.2),
+        RandomZoom(0.3),
+        RandomBrightness(0.2),
+        RandomContrast(0.5),
+    ):
         out = transform(IMAGES, rngs())
         assert out.shape == IMAGES.shape and out.dtype == np.float32
         assert 0 <= out.min() and out.max() <= 255 and not np.allclose(out, IMAGES)
@@ -48,8 +68,9 @@ def test_shift_moves_pixels_by_whole_steps():
 def test_compose_warps_once():
     geometric = Compose([RandomRotation(20), RandomZoom(0.2)])
     shared = rngs()  # the transforms draw from each sample's generator in turn
-    product = (RandomRotation(20).matrices(shared, (9, 11))
-               @ RandomZoom(0.2).matrices(shared, (9, 11)))
+    product = RandomRotation(20).matrices(shared, (9, 11)) @ RandomZoom(0.2).matrices(
+        shared, (9, 11)
+    )
     assert np.allclose(geometric(IMAGES, rngs()), augment.warp(IMAGES, product))
 
 
@@ -83,9 +104,14 @@ def _epochs(path, epochs=2, **workers):
     return [model.predict(ds, verbose=0) for _ in range(epochs)]
 
 
-@pytest.mark.parametrize("workers", [
-    {"workers": 3}, {"workers": 2, "use_multiprocessing": True},
-], ids=["threads", "processes"])
+@pytest.mark.parametrize(
+    "workers",
+    [
+        {"workers": 3},
+        {"workers": 2, "use_multiprocessing": True},
+    ],
+    ids=["threads", "processes"],
+)
 def test_augmentation_is_reproducible_across_worker_modes(id_file, workers):
     expected = _epochs(id_file)
     got = _epochs(id_file, **workers)
@@ -97,13 +123,24 @@ def test_augmentation_is_reproducible_across_worker_modes(id_file, workers):
 def test_validation_data_is_never_augmented(id_file):
     """fit() evaluates the plain validation loader: its loss equals evaluate() on raw arrays."""
     keras.utils.set_random_seed(0)
-    train = AugmentedDataset(HDF5Dataset(id_file, "images", "labels", batch_size=32, seed=3),
-                             Compose([RandomRotation(30), RandomBrightness(0.3)]), seed=1)
+    train = AugmentedDataset(
+        HDF5Dataset(id_file, "images", "labels", batch_size=32, seed=3),
+        Compose([RandomRotation(30), RandomBrightness(0.3)]),
+        seed=1,
+    )
     valid = HDF5Dataset(id_file, "images", "labels", batch_size=32, shuffle="none")
-    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(),
-                              keras.layers.Rescaling(1 / 255), keras.layers.Dense(300)])
-    model.compile(optimizer=keras.optimizers.Adam(0.01),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 3)),
+            keras.layers.Flatten(),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Dense(300),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.01),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     history = model.fit(train, validation_data=valid, epochs=3, shuffle=False, verbose=0)
     with h5py.File(id_file, "r") as file:
         raw = model.evaluate(file["images"][:], file["labels"][:], batch_size=32, verbose=0)

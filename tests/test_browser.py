@@ -26,8 +26,11 @@ NOTEBOOK = "00_setup_and_data.ipynb"
 
 
 def _missing():
-    missing = [name for name, path in (("chromium", CHROMIUM), ("chromedriver", CHROMEDRIVER))
-               if path is None]
+    missing = [
+        name
+        for name, path in (("chromium", CHROMIUM), ("chromedriver", CHROMEDRIVER))
+        if path is None
+    ]
     try:
         import selenium  # noqa: F401
     except ImportError:
@@ -39,8 +42,10 @@ def _missing():
 def browser_tools():
     missing = _missing()
     if missing:
-        message = (f"browser test skipped: {', '.join(missing)} not found. Install Debian's "
-                   f"chromium and chromium-driver (`.ci/run` does) to run it.")
+        message = (
+            f"browser test skipped: {', '.join(missing)} not found. Install Debian's "
+            f"chromium and chromium-driver (`.ci/run` does) to run it."
+        )
         if os.environ.get("COURSE_REQUIRE_BROWSER") == "1":
             pytest.fail(message.replace("skipped", "required but cannot run"))
         pytest.skip(message)
@@ -59,12 +64,26 @@ def lab(browser_tools, data_root, tmp_path):
     folder.mkdir()
     shutil.copy(ROOT / "notebooks" / NOTEBOOK, folder / NOTEBOOK)  # autosave must not touch git
     port, token = _free_port(), secrets.token_hex(16)
-    env = {**os.environ, "COURSE_PROFILE": "ci", "COURSE_DATA_DIR": str(data_root),
-           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
-    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
-               f"--port={port}", f"--IdentityProvider.token={token}",
-               f"--ServerApp.root_dir={folder}", "--LabApp.expose_app_in_browser=True",
-               f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}", "--allow-root"]
+    env = {
+        **os.environ,
+        "COURSE_PROFILE": "ci",
+        "COURSE_DATA_DIR": str(data_root),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={folder}",
+        "--LabApp.expose_app_in_browser=True",
+        f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",
+        "--allow-root",
+    ]
     log = open(tmp_path / "lab.log", "w")
     server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -92,10 +111,19 @@ def chromium(tmp_path):
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--disable-quic", "--no-first-run", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync", "--window-size=1400,1000",
-                     f"--user-data-dir={tmp_path / 'chromium'}"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,1000",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+    ):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     yield driver
@@ -103,11 +131,16 @@ def chromium(tmp_path):
 
 
 NOTEBOOK_JS = "const nb = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
-KERNEL_IDLE = NOTEBOOK_JS + """
+KERNEL_IDLE = (
+    NOTEBOOK_JS
+    + """
 return !!(nb && nb.sessionContext && nb.sessionContext.session &&
           nb.sessionContext.session.kernel &&
           nb.sessionContext.session.kernel.status === 'idle' && nb.content);"""
-STATE = NOTEBOOK_JS + """
+)
+STATE = (
+    NOTEBOOK_JS
+    + """
 const cells = nb.content.widgets.filter(c => c.model.type === 'code');
 const training = cells.findIndex(c => c.model.sharedModel.getSource().includes('panel.callback'));
 // The model says whether a cell runs (or waits to): a cell scrolled out of view may have no
@@ -125,6 +158,7 @@ return {updates: figure('updates'), rss: figure('rss'), any_running: cells.some(
         done: cells.every(c => c.model.executionCount !== null) && !cells.some(running) &&
               nb.sessionContext.session.kernel.status === 'idle',
         errors: errors.map(c => c.model.sharedModel.getSource().slice(0, 80))};"""
+)
 
 
 def test_lesson_00_runs_in_jupyterlab_and_the_panel_updates_while_training(lab, chromium):
@@ -157,10 +191,13 @@ def test_lesson_00_runs_in_jupyterlab_and_the_panel_updates_while_training(lab, 
     time.sleep(0.5)
     screenshot = OUTPUT / "lesson00_resource_panel.png"
     chromium.save_screenshot(str(screenshot))
-    print(f"browser test: {duration:.1f} s; panel update counts seen while training: "
-          f"{sorted(during_training, key=int)}; RSS values seen: {sorted(rss_values)}; "
-          f"screenshot {screenshot}")
+    print(
+        f"browser test: {duration:.1f} s; panel update counts seen while training: "
+        f"{sorted(during_training, key=int)}; RSS values seen: {sorted(rss_values)}; "
+        f"screenshot {screenshot}"
+    )
     assert len(during_training) >= 2, (
-        f"the panel did not change while the model trained; states seen: {seen[-20:]}")
+        f"the panel did not change while the model trained; states seen: {seen[-20:]}"
+    )
     assert "MiB" in panel.text and ("No GPU" in panel.text or "GPU 0" in panel.text)
     assert screenshot.stat().st_size > 10_000

@@ -2,7 +2,8 @@
 
 import sys
 
-from course_lib import budget, workloads
+from course_lib.course import workloads
+from course_lib.measure import budget
 
 
 def test_a_function_that_exceeds_the_budget_is_stopped_with_a_clear_message():
@@ -28,16 +29,18 @@ def test_an_error_of_its_own_is_reported_not_raised():
 
 def test_scripts_under_a_budget(tmp_path):
     greedy = tmp_path / "greedy.py"
-    greedy.write_text("import numpy as np, time\nx = np.ones(700 * 2**20, np.uint8)\n"
-                      "time.sleep(3)\n")
+    greedy.write_text(
+        "import numpy as np, time\nx = np.ones(700 * 2**20, np.uint8)\ntime.sleep(3)\n"
+    )
     polite = tmp_path / "polite.py"
     polite.write_text("print('done')\n")
     exceeded = budget.run_script(greedy, budget_mib=300)
     assert exceeded.outcome == "exceeded" and exceeded.seconds < 3
     completed = budget.run_script([sys.executable, str(polite)], budget_mib=300)
     assert completed.ok and completed.value.strip() == "done"
-    failed = budget.run_script([sys.executable, "-c", "raise SystemExit('no data')"],
-                               budget_mib=300)
+    failed = budget.run_script(
+        [sys.executable, "-c", "raise SystemExit('no data')"], budget_mib=300
+    )
     assert failed.outcome == "failed" and failed.error == "no data"
 
 

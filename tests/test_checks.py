@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from course_lib.checks import check_dataset, check_epoch_order
-from course_lib.loaders import HDF5Dataset
+from course_lib.loading.loaders import HDF5Dataset
 
 N, BATCH = 100, 32
 IMAGES = np.arange(N * 4, dtype=np.float32).reshape(N, 2, 2, 1)  # every sample distinct
@@ -16,11 +16,23 @@ LABELS = np.arange(N) % 3
 class ClassicGenerator(keras.utils.PyDataset):
     """The 2018 tutorial's Sequence, ported: floor in __len__, shuffle per epoch."""
 
-    def __init__(self, batch_size=BATCH, length=math.floor, call_super=True,
-                 shuffle=True, labels=LABELS, **kwargs):
+    def __init__(
+        self,
+        batch_size=BATCH,
+        length=math.floor,
+        call_super=True,
+        shuffle=True,
+        labels=LABELS,
+        **kwargs,
+    ):
         if call_super:
             super().__init__(**kwargs)
-        self.batch_size, self.length, self.shuffle, self.labels = batch_size, length, shuffle, labels
+        self.batch_size, self.length, self.shuffle, self.labels = (
+            batch_size,
+            length,
+            shuffle,
+            labels,
+        )
         self.indexes = np.arange(N)
         self.on_epoch_end()
 
@@ -28,7 +40,7 @@ class ClassicGenerator(keras.utils.PyDataset):
         return int(self.length(N / self.batch_size))
 
     def __getitem__(self, index):
-        ids = self.indexes[index * self.batch_size:(index + 1) * self.batch_size]
+        ids = self.indexes[index * self.batch_size : (index + 1) * self.batch_size]
         return IMAGES[ids], self.labels[ids]
 
     def on_epoch_end(self):
@@ -73,8 +85,12 @@ def test_same_order_every_epoch():
 
 
 def test_label_out_of_range():
-    found = check_dataset(ClassicGenerator(length=math.ceil, labels=np.arange(N) % 4),
-                          n_samples=N, n_classes=3, verbose=False).problems
+    found = check_dataset(
+        ClassicGenerator(length=math.ceil, labels=np.arange(N) % 4),
+        n_samples=N,
+        n_classes=3,
+        verbose=False,
+    ).problems
     assert any("label 3 but there are only 3 classes" in p for p in found)
 
 
@@ -139,8 +155,9 @@ class Seeded(ClassicGenerator):
 
 
 def test_workers_need_the_setting_and_a_picklable_loader():
-    assert check_dataset(Seeded(workers=2, use_multiprocessing=True), n_samples=N, workers=2,
-                         verbose=False).ok
+    assert check_dataset(
+        Seeded(workers=2, use_multiprocessing=True), n_samples=N, workers=2, verbose=False
+    ).ok
     [problem] = problems(Seeded(), workers=2)
     assert "ds.workers is 1, expected 2" in problem
 
@@ -155,8 +172,9 @@ def test_workers_need_the_setting_and_a_picklable_loader():
 
 def test_a_global_shuffle_is_fine_for_process_workers():
     """Keras reshuffles in the main process and sends that dataset to its workers (lesson 03)."""
-    assert check_dataset(ClassicGenerator(length=math.ceil, workers=2), n_samples=N, workers=2,
-                         verbose=False).ok
+    assert check_dataset(
+        ClassicGenerator(length=math.ceil, workers=2), n_samples=N, workers=2, verbose=False
+    ).ok
 
 
 # --- check_epoch_order: an order that is a pure function of (seed, epoch) ---------------
@@ -172,8 +190,12 @@ class Resumable(ClassicGenerator):
 
     def set_epoch(self, epoch):
         self.epoch = epoch
-        entropy = {"seed and epoch": [self.seed, epoch], "seed": self.seed, "epoch": epoch,
-                   "seed + epoch": self.seed + epoch}[self.entropy]
+        entropy = {
+            "seed and epoch": [self.seed, epoch],
+            "seed": self.seed,
+            "epoch": epoch,
+            "seed + epoch": self.seed + epoch,
+        }[self.entropy]
         self.indexes = np.random.default_rng(entropy).permutation(N)
 
     def on_epoch_end(self):

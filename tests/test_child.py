@@ -1,10 +1,13 @@
-"""One way to run code in a fresh process: values, errors, timeouts, and memory that is the child's own."""
+"""One way to run code in a fresh process: values, errors, timeouts, and memory that is the
+child's own."""
 
 import numpy as np
 import psutil
 import pytest
 
-from course_lib import bench, child, workloads
+from course_lib.course import workloads
+from course_lib.measure import memory_use
+from course_lib.scale_out import child
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +27,7 @@ def test_the_peak_and_the_added_memory_are_the_childs_own(ballast):
 
 
 def test_the_streaming_benchmark_reports_the_childs_peak(ballast, tmp_path):
-    result = bench.streaming_peak_memory(2048, image_size=16)
+    result = memory_use.streaming_peak_memory(2048, image_size=16)
     assert result.ok and 0 < result.peak_mib < 1536
     assert result.added_mib < 100  # a few batches, not the file (24 MiB here) or the ballast
 
@@ -51,8 +54,10 @@ def test_a_timeout_stops_the_child_and_leaves_no_process_behind():
     started = child.start(workloads.allocate, 1, hold_s=60)
     result = started.wait(timeout=5)
     assert result.stopped and not result.ok and result.seconds < 30
-    assert not psutil.pid_exists(started.pid) or \
-        psutil.Process(started.pid).status() == psutil.STATUS_ZOMBIE
+    assert (
+        not psutil.pid_exists(started.pid)
+        or psutil.Process(started.pid).status() == psutil.STATUS_ZOMBIE
+    )
 
 
 def test_a_watch_can_stop_the_child():

@@ -23,7 +23,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from course_lib import child, loaders, workloads
+from course_lib.course import workloads
+from course_lib.loading import loaders
+from course_lib.scale_out import child
 
 # --- helpers -------------------------------------------------------------------------------
 
@@ -55,7 +57,7 @@ class Positions(keras.utils.PyDataset):
 
     def __getitem__(self, index):
         self.requested.append(index)
-        rows = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
         return rows[:, None].astype("float32"), np.zeros(len(rows), "int32")
 
     def on_epoch_begin(self):
@@ -152,8 +154,9 @@ def test_a_generator_shared_by_threads_fails_already_executing():
 
 def test_shuffle_true_is_ignored_for_generators_with_a_warning():
     """02 `f9d7d73c`: `fit(shuffle=True)` is ignored for generators, with Keras's warning."""
-    said = caught_warnings(lambda: tiny_model().fit(batches(forever=True), steps_per_epoch=2,
-                                                    shuffle=True, verbose=0))
+    said = caught_warnings(
+        lambda: tiny_model().fit(batches(forever=True), steps_per_epoch=2, shuffle=True, verbose=0)
+    )
     assert any("is expected to yield already-shuffled data" in s for s in said)
 
 
@@ -181,15 +184,20 @@ def batches_then_error(n_batches, message):
 def test_an_infinite_generator_without_steps_per_epoch_never_ends_an_epoch():
     """02 (caveats): without `steps_per_epoch`, fit reads a generator until it stops."""
     with pytest.raises(Exception, match="still in epoch 0"):  # TensorFlow wraps it
-        tiny_model().fit(batches_then_error(50, "still in epoch 0 after 50 batches"), epochs=1,
-                         verbose=0)
+        tiny_model().fit(
+            batches_then_error(50, "still in epoch 0 after 50 batches"), epochs=1, verbose=0
+        )
 
 
 def test_validation_generator_without_validation_steps_is_read_until_it_stops():
     """02 `5b250f75` (caveats): validation reads the generator until it ends, or forever."""
     with pytest.raises(Exception, match="asked for more"):  # TensorFlow wraps it
-        tiny_model().fit(batches(forever=True), steps_per_epoch=2, verbose=0,
-                         validation_data=batches_then_error(20, "validation asked for more"))
+        tiny_model().fit(
+            batches(forever=True),
+            steps_per_epoch=2,
+            verbose=0,
+            validation_data=batches_then_error(20, "validation asked for more"),
+        )
 
 
 # --- lesson 03: PyDataset -------------------------------------------------------------------
@@ -326,8 +334,13 @@ def test_hdf5_file_locking_can_be_switched_off(h5):
     with h5py.File(h5, "r", locking=False) as file:
         assert len(file["contiguous"]) == 100
     code = "import h5py, sys; h5py.File(sys.argv[1], 'r').close(); print('ok')"
-    done = subprocess.run([sys.executable, "-c", code, str(h5)], capture_output=True, text=True,
-                          env={**os.environ, "HDF5_USE_FILE_LOCKING": "FALSE"}, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(h5)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HDF5_USE_FILE_LOCKING": "FALSE"},
+        timeout=60,
+    )
     assert done.stdout.strip() == "ok"
 
 
@@ -375,7 +388,8 @@ def test_mixup_and_cutmix_mix_samples_and_labels_in_tf_data():
     labels = tf.one_hot(tf.range(8) % 3, 3)
     for layer in (keras.layers.MixUp(seed=1), keras.layers.CutMix(seed=1)):
         data = tf.data.Dataset.from_tensors((images, labels)).map(
-            lambda x, y: layer({"images": x, "labels": y}))
+            lambda x, y: layer({"images": x, "labels": y})
+        )
         mixed = next(iter(data))
         assert mixed["images"].shape == images.shape
         assert np.allclose(np.sum(mixed["labels"], axis=1), 1.0, atol=1e-5)
@@ -402,8 +416,9 @@ def test_bcolz_fancy_indexing_is_a_python_loop_over_rows():
 
 def test_from_generator_has_unknown_cardinality_until_asserted():
     """08 `e42e4018`: `from_generator` has unknown size; `assert_cardinality` declares it."""
-    data = tf.data.Dataset.from_generator(lambda: iter(range(5)),
-                                          output_signature=tf.TensorSpec((), tf.int64))
+    data = tf.data.Dataset.from_generator(
+        lambda: iter(range(5)), output_signature=tf.TensorSpec((), tf.int64)
+    )
     assert int(data.cardinality()) == tf.data.UNKNOWN_CARDINALITY
     declared = data.apply(tf.data.experimental.assert_cardinality(5))
     assert int(declared.cardinality()) == 5
@@ -498,18 +513,25 @@ def test_a_worker_server_is_registered_when_its_constructor_returns():
     service = tf.data.experimental.service
     dispatcher = service.DispatchServer()
     address = dispatcher.target.split("://")[1]
-    workers = [service.WorkerServer(service.WorkerConfig(dispatcher_address=address))
-               for _ in range(2)]
+    workers = [
+        service.WorkerServer(service.WorkerConfig(dispatcher_address=address)) for _ in range(2)
+    ]
     each = tf.data.Dataset.range(3).apply(service.distribute("parallel_epochs", dispatcher.target))
     assert sorted(int(i) for i in each.as_numpy_iterator()) == [0, 0, 1, 1, 2, 2]
     for worker in workers:
         worker.stop()
     dispatcher.stop()
-    no_dispatcher = ("import tensorflow as tf; s = tf.data.experimental.service; print('start', "
-                     "flush=True); s.WorkerServer(s.WorkerConfig(dispatcher_address="
-                     "'127.0.0.1:9')); print('built', flush=True)")
-    waiting = subprocess.Popen([sys.executable, "-c", no_dispatcher], stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True)
+    no_dispatcher = (
+        "import tensorflow as tf; s = tf.data.experimental.service; print('start', "
+        "flush=True); s.WorkerServer(s.WorkerConfig(dispatcher_address="
+        "'127.0.0.1:9')); print('built', flush=True)"
+    )
+    waiting = subprocess.Popen(
+        [sys.executable, "-c", no_dispatcher],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         assert waiting.stdout.readline() == "start\n"
         time.sleep(3)  # several heartbeat retries
@@ -527,9 +549,11 @@ def test_backup_and_restore_is_a_keras_callback():
 
 def test_fork_warns_in_a_threaded_process_from_python_3_12():
     """05 `5dd8e432` (caveats): Python 3.12+ warns when a process with threads forks."""
-    code = ("import os, threading, time, warnings; warnings.simplefilter('always');"
-            "threading.Thread(target=time.sleep, args=(1,)).start();"
-            "pid = os.fork()\nif pid == 0: os._exit(0)\nos.waitpid(pid, 0)")
+    code = (
+        "import os, threading, time, warnings; warnings.simplefilter('always');"
+        "threading.Thread(target=time.sleep, args=(1,)).start();"
+        "pid = os.fork()\nif pid == 0: os._exit(0)\nos.waitpid(pid, 0)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     warned = "multi-threaded, use of fork() may lead to deadlocks" in done.stderr
     assert warned == (sys.version_info >= (3, 12))
@@ -561,7 +585,8 @@ def test_h5py_serialises_every_call_behind_one_global_lock():
 
 
 def test_class_weight_works_with_a_pydataset():
-    """02 (after the class_weight cell): a `PyDataset` takes `class_weight`, a generator does not."""
+    """02 (after the class_weight cell): a `PyDataset` takes `class_weight`, a generator does
+    not."""
     history = tiny_model().fit(Positions(), class_weight={0: 1.0, 1: 2.0}, epochs=1, verbose=0)
     assert len(history.epoch) == 1
 
@@ -586,6 +611,14 @@ def test_an_order_from_seed_and_epoch_ignores_the_global_state():
 
 def test_the_preprocessing_layers_that_replace_image_data_generator_exist():
     """06 `451fc073`: the table of Keras 3 layers that replace ImageDataGenerator's options."""
-    for name in ("RandomRotation", "RandomFlip", "RandomZoom", "RandomTranslation",
-                 "RandomContrast", "RandomBrightness", "MixUp", "CutMix"):
+    for name in (
+        "RandomRotation",
+        "RandomFlip",
+        "RandomZoom",
+        "RandomTranslation",
+        "RandomContrast",
+        "RandomBrightness",
+        "MixUp",
+        "CutMix",
+    ):
         assert issubclass(getattr(keras.layers, name), keras.layers.Layer), name

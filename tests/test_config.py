@@ -34,7 +34,8 @@ def test_data_dir_per_profile(tmp_path, monkeypatch):
 def test_default_data_dir_is_in_the_checkout(monkeypatch):
     monkeypatch.delenv(config.DATA_DIR_ENV, raising=False)
     assert config.data_dir("ci").parent.parent / "pyproject.toml" == (
-        config._repository_root() / "pyproject.toml")
+        config._repository_root() / "pyproject.toml"
+    )
 
 
 def test_unwritable_data_dir_says_how_to_fix(tmp_path, monkeypatch):

@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_lib import atomic, config, course_data, layouts, synthetic
+from course_lib import config
+from course_lib.course import course_data, synthetic
+from course_lib.formats import atomic, layouts
 
 CI = config.get_profile("ci")
 
@@ -25,10 +27,12 @@ def test_hdf5_layout_holds_every_sample_once(ci_data):
         images = file["train"]["images"]
         assert images.chunks == (CI.chunk_rows, *CI.image_shape)
         valid = course_data.split_ranges("ci")["valid"]
-        assert np.array_equal(file["valid"]["images"][:],
-                              synthetic.images(valid.start, valid.stop, 32, config.SEED))
-        assert np.array_equal(file["valid"]["labels"][:],
-                              synthetic.labels(valid.start, valid.stop, config.SEED))
+        assert np.array_equal(
+            file["valid"]["images"][:], synthetic.images(valid.start, valid.stop, 32, config.SEED)
+        )
+        assert np.array_equal(
+            file["valid"]["labels"][:], synthetic.labels(valid.start, valid.stop, config.SEED)
+        )
 
 
 def test_npy_layout_matches_the_hdf5_layout(ci_data):
@@ -50,10 +54,11 @@ def test_feature_matrix_row_i_belongs_to_sample_i(ci_data):
     assert list(index.columns) == ["id", "name", "split", "label", "npy_path"]
     assert np.array_equal(index["id"], np.arange(CI.n_samples))
     assert np.array_equal(index["label"], synthetic.labels(0, CI.n_samples, config.SEED))
-    assert (index.groupby("split").size().to_dict() == CI.split_sizes)
+    assert index.groupby("split").size().to_dict() == CI.split_sizes
     for row in (0, 1000, CI.n_samples - 1):
-        assert np.array_equal(matrix[row], synthetic.features(
-            row, row + 1, CI.n_features, config.SEED)[0])
+        assert np.array_equal(
+            matrix[row], synthetic.features(row, row + 1, CI.n_features, config.SEED)[0]
+        )
     assert (ci_data["bcolz"].parent / index["npy_path"][5]).is_file()
 
 
@@ -64,9 +69,18 @@ def test_ensure_is_idempotent(ci_data):
 
 
 def _small_profile():
-    return config.Profile("ci", n_train=300, n_valid=100, n_test=100, image_size=16,
-                          n_features=8, batch_size=32, epochs=1, block_size=128,
-                          chunk_rows=32)
+    return config.Profile(
+        "ci",
+        n_train=300,
+        n_valid=100,
+        n_test=100,
+        image_size=16,
+        n_features=8,
+        batch_size=32,
+        epochs=1,
+        block_size=128,
+        chunk_rows=32,
+    )
 
 
 @pytest.mark.parametrize("layout", course_data.LAYOUTS)
@@ -126,8 +140,12 @@ def test_data_built_for_other_settings_is_stale(fresh_data_dir):
     course_data.ensure_layout("bcolz", profile, progress=False)
     wider = config.Profile(**{**profile.__dict__, "n_features": 9})
     assert course_data.layout_status("bcolz", wider) == "stale"
-    matrix = bcolz.open(str(course_data.ensure_layout(
-        "bcolz", wider, progress=False) / course_data.FEATURE_MATRIX_NAME))
+    matrix = bcolz.open(
+        str(
+            course_data.ensure_layout("bcolz", wider, progress=False)
+            / course_data.FEATURE_MATRIX_NAME
+        )
+    )
     assert matrix.shape == (profile.n_samples, 9)
 
 
@@ -139,7 +157,7 @@ def test_not_enough_disk_space_is_a_clear_error(fresh_data_dir, monkeypatch):
 
 
 def test_unknown_layout():
-    with pytest.raises(ValueError, match="Unknown layout 'zarr'.*hdf5, npy, bcolz"):
+    with pytest.raises(ValueError, match="Unknown layout 'zarr'.*'hdf5', 'npy', 'bcolz'"):
         course_data.layout_path("zarr", "ci")
 
 

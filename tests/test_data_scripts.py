@@ -1,3 +1,4 @@
+import json
 import re
 import subprocess
 import sys
@@ -8,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from course_lib import layouts
-from course_lib.sampling import stratified_split
+from course_lib.formats import image_folders, layouts
+from course_lib.loading.sampling import stratified_split
 from data_scripts import images_to_hdf5
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,18 +38,24 @@ def image_folder(tmp_path):
 
 
 def run_script(name, *args):
-    return subprocess.run([sys.executable, str(ROOT / "data_scripts" / name), *args],
-                          capture_output=True, text=True, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "data_scripts" / name), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
 
 
 def test_make_dataset_builds_then_reuses(tmp_path):
-    first = run_script("make_dataset.py", "--profile", "ci", "--format", "hdf5",
-                       "--out", str(tmp_path), "--quiet")
+    first = run_script(
+        "make_dataset.py", "--profile", "ci", "--format", "hdf5", "--out", str(tmp_path), "--quiet"
+    )
     assert first.returncode == 0, first.stderr
     assert re.search(r"hdf5 +built", first.stdout)
     assert layouts.check_hdf5(tmp_path / "ci" / "course.h5")["split_sizes"]["train"] == 2048
-    again = run_script("make_dataset.py", "--profile", "ci", "--format", "hdf5",
-                       "--out", str(tmp_path), "--quiet")
+    again = run_script(
+        "make_dataset.py", "--profile", "ci", "--format", "hdf5", "--out", str(tmp_path), "--quiet"
+    )
     assert re.search(r"hdf5 +reused", again.stdout)
 
 
@@ -59,8 +66,9 @@ def test_make_dataset_rejects_an_unknown_profile(tmp_path):
 
 def test_conversion_is_stratified_and_complete(image_folder, tmp_path):
     out = tmp_path / "food.h5"
-    sizes, skipped = images_to_hdf5.convert(image_folder, out, size=24, valid_fraction=0.2,
-                                            test_fraction=0.1, progress=False)
+    sizes, skipped = images_to_hdf5.convert(
+        image_folder, out, size=24, valid_fraction=0.2, test_fraction=0.1, progress=False
+    )
     assert skipped == [] and sum(sizes.values()) == sum(CLASS_SIZES.values())
     info = layouts.check_hdf5(out)
     assert info["class_names"] == list(CLASS_SIZES) and info["image_shape"] == (24, 24, 3)
@@ -77,10 +85,8 @@ def test_conversion_is_stratified_and_complete(image_folder, tmp_path):
 
 
 def test_conversion_does_not_depend_on_the_block_size(image_folder, tmp_path):
-    images_to_hdf5.convert(image_folder, tmp_path / "a.h5", size=16, block_size=3,
-                           progress=False)
-    images_to_hdf5.convert(image_folder, tmp_path / "b.h5", size=16, block_size=500,
-                           progress=False)
+    images_to_hdf5.convert(image_folder, tmp_path / "a.h5", size=16, block_size=3, progress=False)
+    images_to_hdf5.convert(image_folder, tmp_path / "b.h5", size=16, block_size=500, progress=False)
     with h5py.File(tmp_path / "a.h5", "r") as a, h5py.File(tmp_path / "b.h5", "r") as b:
         for name in ("train/images", "train/labels", "test/ids"):
             assert np.array_equal(a[name][:], b[name][:])
@@ -100,8 +106,16 @@ def test_skip_mode_reports_and_lists_every_skipped_file(image_folder, tmp_path):
     (image_folder / "dogs" / "broken.jpg").write_bytes(b"garbage")
     (image_folder / "cats" / "notes.txt").write_text("not an image")
     out = tmp_path / "food.h5"
-    result = run_script("images_to_hdf5.py", str(image_folder), str(out), "--quiet",
-                        "--on-error", "skip", "--size", "16")
+    result = run_script(
+        "images_to_hdf5.py",
+        str(image_folder),
+        str(out),
+        "--quiet",
+        "--on-error",
+        "skip",
+        "--size",
+        "16",
+    )
     assert result.returncode == 0, result.stderr
     assert "skipped unreadable image" in result.stdout and "broken.jpg" in result.stdout
     assert "notes.txt" in result.stdout
@@ -113,12 +127,28 @@ def test_skip_mode_reports_and_lists_every_skipped_file(image_folder, tmp_path):
 
 def test_bad_source_folders(tmp_path):
     with pytest.raises(FileNotFoundError, match="is not a folder"):
-        images_to_hdf5.scan_image_folder(tmp_path / "missing")
+        image_folders.scan_image_folder(tmp_path / "missing")
     (tmp_path / "flat").mkdir()
     with pytest.raises(ValueError, match="has no class sub-folders"):
-        images_to_hdf5.scan_image_folder(tmp_path / "flat")
+        image_folders.scan_image_folder(tmp_path / "flat")
     (tmp_path / "flat" / "empty_class").mkdir()
     with pytest.raises(ValueError, match="empty_class holds no"):
-        images_to_hdf5.scan_image_folder(tmp_path / "flat")
+        image_folders.scan_image_folder(tmp_path / "flat")
     with pytest.raises(ValueError, match="valid \\+ test < 1"):
         stratified_split(np.zeros(5), 0.5, 0.5, seed=0)
+
+
+@pytest.mark.parametrize(
+    "script, out_name", [("images_to_hdf5.py", "food.h5"), ("images_to_tfrecord.py", "records")]
+)
+def test_both_converters_take_the_same_encoding_option(image_folder, tmp_path, script, out_name):
+    out = tmp_path / out_name
+    result = run_script(
+        script, str(image_folder), str(out), "--quiet", "--size", "16", "--encoding", "png"
+    )
+    assert result.returncode == 0, result.stderr
+    if script == "images_to_hdf5.py":
+        with h5py.File(out) as file:
+            assert layouts.image_encoding(file["train/images"]) == "png"
+    else:
+        assert json.loads((out / "train" / "shards.json").read_text())["encoding"] == "png"

@@ -2,13 +2,15 @@
 
 import json
 
-from course_lib import distributed
+from course_lib.scale_out import distributed
 
 
 def test_tf_config_names_the_cluster_and_the_task():
     config = json.loads(distributed.tf_config([1111, 2222], 1))
-    assert config == {"cluster": {"worker": ["127.0.0.1:1111", "127.0.0.1:2222"]},
-                      "task": {"type": "worker", "index": 1}}
+    assert config == {
+        "cluster": {"worker": ["127.0.0.1:1111", "127.0.0.1:2222"]},
+        "task": {"type": "worker", "index": 1},
+    }
 
 
 def test_two_local_workers_train_on_disjoint_shards_that_cover_the_data(ci_data):

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from course_lib import encoded, layouts
-from course_lib.loaders import HDF5Dataset
-from course_lib.sources import ImageFiles
+from course_lib.formats import encoded, layouts
+from course_lib.formats.sources import ImageFiles
+from course_lib.loading.loaders import HDF5Dataset
 from data_scripts import images_to_hdf5, images_to_tfrecord
 
 SHAPE = (16, 16, 3)
@@ -97,26 +97,25 @@ def class_sorted_folder(root, per_class=12):
 
 
 def test_converters_write_jpeg_hdf5_and_tfrecord_from_a_class_folder(tmp_path):
-    from course_lib import records
+    from course_lib.formats import records
 
     source = class_sorted_folder(tmp_path / "photos")
     options = dict(size=16, valid_fraction=0.25, test_fraction=0.25, progress=False)
-    sizes, skipped = images_to_hdf5.convert(source, tmp_path / "enc.h5", encoding="jpeg",
-                                            **options)
+    sizes, skipped = images_to_hdf5.convert(source, tmp_path / "enc.h5", encoding="jpeg", **options)
     assert sizes == {"train": 12, "valid": 6, "test": 6} and skipped == []
     assert layouts.check_hdf5(tmp_path / "enc.h5")["encoding"] == "jpeg"
     x, y = HDF5Dataset(tmp_path / "enc.h5", batch_size=12, shuffle="none")[0]
     assert (np.abs(x.astype(int).mean(axis=(1, 2, 3)) - (100 * y + 20)) < 4).all()
 
-    sizes, _ = images_to_tfrecord.convert(source, tmp_path / "rec", shard_bytes=2000,
-                                          **options)
+    sizes, _ = images_to_tfrecord.convert(source, tmp_path / "rec", shard_bytes=2000, **options)
     assert sizes == {"train": 12, "valid": 6, "test": 6}
     files, counts, info = records.check_shards(tmp_path / "rec" / "train")
     assert len(files) > 1 and info["class_names"] == ["cat", "dog"]
     images, labels = next(iter(records.record_dataset(tmp_path / "rec" / "train", 12)))
     assert sorted(labels.numpy()) == [0] * 6 + [1] * 6
-    assert (np.abs(images.numpy().astype(int).mean(axis=(1, 2, 3))
-                   - (100 * labels.numpy() + 20)) < 4).all()
+    assert (
+        np.abs(images.numpy().astype(int).mean(axis=(1, 2, 3)) - (100 * labels.numpy() + 20)) < 4
+    ).all()
 
 
 def test_tfrecord_converter_stops_on_a_corrupt_image_and_leaves_nothing(tmp_path):
@@ -125,8 +124,9 @@ def test_tfrecord_converter_stops_on_a_corrupt_image_and_leaves_nothing(tmp_path
     with pytest.raises(ValueError, match="dog/005.jpg.*--on-error skip"):
         images_to_tfrecord.convert(source, tmp_path / "rec", size=16, progress=False)
     assert not (tmp_path / "rec").exists() and not (tmp_path / "rec.partial").exists()
-    sizes, skipped = images_to_tfrecord.convert(source, tmp_path / "rec", size=16,
-                                                on_error="skip", progress=False)
+    sizes, skipped = images_to_tfrecord.convert(
+        source, tmp_path / "rec", size=16, on_error="skip", progress=False
+    )
     assert sum(sizes.values()) == 23 and [p.name for p, _ in skipped] == ["005.jpg"]
     assert "dog/005.jpg" in (tmp_path / "rec.skipped.txt").read_text()
 
@@ -139,8 +139,20 @@ def test_tfrecord_converter_command_line(tmp_path):
     root = Path(__file__).resolve().parents[1]
     source = class_sorted_folder(tmp_path / "photos")
     result = subprocess.run(
-        [sys.executable, str(root / "data_scripts" / "images_to_tfrecord.py"), str(source),
-         str(tmp_path / "out"), "--size", "16", "--shard-mb", "0.002", "--quiet"],
-        capture_output=True, text=True, cwd=root)
+        [
+            sys.executable,
+            str(root / "data_scripts" / "images_to_tfrecord.py"),
+            str(source),
+            str(tmp_path / "out"),
+            "--size",
+            "16",
+            "--shard-mb",
+            "0.002",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=root,
+    )
     assert result.returncode == 0, result.stderr
     assert "Wrote" in result.stdout and (tmp_path / "out" / "train" / "shards.json").is_file()

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from course_lib import checks, config, synthetic, workloads
-from course_lib.loaders import FollowEpochs
+from course_lib import checks, config
+from course_lib.course import synthetic, workloads
+from course_lib.loading.loaders import FollowEpochs
 
 # --- an HDF5 loader with a block shuffle ----------------------------------------------
 
@@ -47,12 +48,14 @@ class BlockLoader(keras.utils.PyDataset):
     def __getitem__(self, index):
         if self.file is None:
             self.file = h5py.File(self.path, "r")
-        rows = np.sort(self._positions()[index * self.batch_size:(index + 1) * self.batch_size])
+        rows = np.sort(self._positions()[index * self.batch_size : (index + 1) * self.batch_size])
         if self.order == "fancy":  # the naive recipe: one sorted fancy index per batch
             return self.file["images"][rows], self.file["labels"][rows]
         runs = np.split(rows, np.flatnonzero(np.diff(rows) != 1) + 1)
-        return tuple(np.concatenate([self.file[name][run[0]:run[-1] + 1] for run in runs])
-                     for name in ("images", "labels"))
+        return tuple(
+            np.concatenate([self.file[name][run[0] : run[-1] + 1] for run in runs])
+            for name in ("images", "labels")
+        )
 
     def __getstate__(self):
         return {**self.__dict__, "file": None}
@@ -64,13 +67,16 @@ class BlockLoader(keras.utils.PyDataset):
 def test_block_loader_checker():
     assert checks.check_block_loader(BlockLoader, verbose=False).ok
     scattered = checks.check_block_loader(
-        lambda *a, **k: BlockLoader(*a, order="full", **k), verbose=False)
+        lambda *a, **k: BlockLoader(*a, order="full", **k), verbose=False
+    )
     assert "that is a full shuffle, one read per row" in scattered.problems[0]
     one_run = checks.check_block_loader(
-        lambda *a, **k: BlockLoader(*a, order="batches", **k), verbose=False)
+        lambda *a, **k: BlockLoader(*a, order="batches", **k), verbose=False
+    )
     assert "most batches hold a single class" in one_run.problems[0]
     fancy = checks.check_block_loader(
-        lambda *a, **k: BlockLoader(*a, order="fancy", **k), verbose=False)
+        lambda *a, **k: BlockLoader(*a, order="fancy", **k), verbose=False
+    )
     assert "used a fancy index" in fancy.problems[0] and "images[start:stop]" in fancy.problems[0]
 
     class Eager(BlockLoader):  # opens the file in __init__ and keeps it
@@ -99,7 +105,7 @@ def forever(images, labels, batch_size, shuffle=True, loop=True):
     while True:
         ids = rng.permutation(len(images)) if shuffle else np.arange(len(images))
         for start in range(0, len(ids), batch_size):
-            batch = ids[start:start + batch_size]
+            batch = ids[start : start + batch_size]
             yield images[batch], labels[batch]
         if not loop:
             return
@@ -107,24 +113,29 @@ def forever(images, labels, batch_size, shuffle=True, loop=True):
 
 def test_generator_checker():
     assert checks.check_generator(forever, X, Y, 16, STEPS, verbose=False).ok
-    once = checks.check_generator(lambda *a: forever(*a, loop=False), X, Y, 16, STEPS,
-                                  verbose=False)
+    once = checks.check_generator(
+        lambda *a: forever(*a, loop=False), X, Y, 16, STEPS, verbose=False
+    )
     assert "ran out after 7 batches (epoch 1, step 0)" in once.problems[0]
     assert "while True" in once.problems[0]
-    in_order = checks.check_generator(lambda *a: forever(*a, shuffle=False), X, Y, 16, STEPS,
-                                      verbose=False)
+    in_order = checks.check_generator(
+        lambda *a: forever(*a, shuffle=False), X, Y, 16, STEPS, verbose=False
+    )
     assert any("holds class 0 only" in p for p in in_order.problems)
     assert any("same order" in p for p in in_order.problems)
-    assert checks.check_generator(lambda *a: forever(*a, shuffle=False), X, Y, 16, STEPS,
-                                  shuffled=False, verbose=False).ok
-    shuffled_validation = checks.check_generator(forever, X, Y, 16, STEPS, shuffled=False,
-                                                 verbose=False)
+    assert checks.check_generator(
+        lambda *a: forever(*a, shuffle=False), X, Y, 16, STEPS, shuffled=False, verbose=False
+    ).ok
+    shuffled_validation = checks.check_generator(
+        forever, X, Y, 16, STEPS, shuffled=False, verbose=False
+    )
     assert "Epoch 0 came in another order than the file's" in shuffled_validation.problems[0]
-    eager = checks.check_generator(lambda x, y, b: [(x[:b], y[:b])], X, Y, 16, STEPS,
-                                   verbose=False)
+    eager = checks.check_generator(lambda x, y, b: [(x[:b], y[:b])], X, Y, 16, STEPS, verbose=False)
     assert "not a generator: use `yield`" in eager.problems[0]
-    assert "not written yet" in checks.check_generator(lambda *a: None, X, Y, 16, STEPS,
-                                                       verbose=False).problems[0]
+    assert (
+        "not written yet"
+        in checks.check_generator(lambda *a: None, X, Y, 16, STEPS, verbose=False).problems[0]
+    )
 
 
 # --- HDF5 files and writers -------------------------------------------------------------
@@ -134,20 +145,24 @@ SHAPE = (8, 8, 3)
 
 def write_file(path, n=300, chunks=(64, *SHAPE), maxshape=(None, *SHAPE), labels=None):
     with h5py.File(path, "w") as file:
-        file.create_dataset("images", data=np.ones((n, *SHAPE), np.uint8), chunks=chunks,
-                            maxshape=maxshape)
+        file.create_dataset(
+            "images", data=np.ones((n, *SHAPE), np.uint8), chunks=chunks, maxshape=maxshape
+        )
         file["labels"] = np.arange(n) % 3 if labels is None else labels
     return path
 
 
-@pytest.mark.parametrize("options, problem", [
-    ({}, None),
-    ({"chunks": None, "maxshape": None}, "is contiguous"),
-    ({"maxshape": None}, "cannot grow"),
-    ({"chunks": (64, 4, 8, 3)}, "cut images apart"),
-    ({"chunks": (1, *SHAPE)}, "chunks of 0 KiB; aim for 10 KiB to 1 MiB"),
-    ({"labels": np.full(300, 3)}, "row 0 has label 3, outside [0, 3)"),
-])
+@pytest.mark.parametrize(
+    "options, problem",
+    [
+        ({}, None),
+        ({"chunks": None, "maxshape": None}, "is contiguous"),
+        ({"maxshape": None}, "cannot grow"),
+        ({"chunks": (64, 4, 8, 3)}, "cut images apart"),
+        ({"chunks": (1, *SHAPE)}, "chunks of 0 KiB; aim for 10 KiB to 1 MiB"),
+        ({"labels": np.full(300, 3)}, "row 0 has label 3, outside [0, 3)"),
+    ],
+)
 def test_hdf5_file_checker(tmp_path, options, problem):
     path = write_file(tmp_path / "mine.h5", **options)
     report = checks.check_hdf5_file(path, 300, SHAPE, 3, verbose=False)
@@ -165,8 +180,13 @@ def test_hdf5_file_checker_names_missing_datasets_and_files(tmp_path):
 def block_writer(path, n_samples, block_size, offset=0):
     size = config.get_profile("ci").image_size
     with h5py.File(path, "w") as file:
-        images = file.create_dataset("images", (0, size, size, 3), np.uint8,
-                                     maxshape=(None, size, size, 3), chunks=(64, size, size, 3))
+        images = file.create_dataset(
+            "images",
+            (0, size, size, 3),
+            np.uint8,
+            maxshape=(None, size, size, 3),
+            chunks=(64, size, size, 3),
+        )
         labels = file.create_dataset("labels", (0,), np.int64, maxshape=(None,), chunks=(4096,))
         for start in range(0, n_samples, block_size):
             stop = min(start + block_size, n_samples)
@@ -178,12 +198,14 @@ def block_writer(path, n_samples, block_size, offset=0):
 
 def test_hdf5_writer_checker():
     assert checks.check_hdf5_writer(block_writer, verbose=False).ok
-    shifted = checks.check_hdf5_writer(lambda p, n, b: block_writer(p, n, b, offset=1),
-                                       n_samples=1024, verbose=False)
+    shifted = checks.check_hdf5_writer(
+        lambda p, n, b: block_writer(p, n, b, offset=1), n_samples=1024, verbose=False
+    )
     assert "Row 0 of written.h5 does not hold sample 0" in shifted.problems[0]
     whole = checks.check_hdf5_writer(lambda p, n, b: block_writer(p, n, n), verbose=False)
-    assert "for a writer that holds one block: hold one block in memory at a time" \
-        in whole.problems[0]
+    assert (
+        "for a writer that holds one block: hold one block in memory at a time" in whole.problems[0]
+    )
     blank = checks.check_hdf5_writer(lambda p, n, b: None, n_samples=1024, verbose=False)
     assert "wrote no file at `path`: it is not written yet" in blank.problems[0]
 
@@ -209,17 +231,22 @@ def test_augmentation_checker():
     assert checks.check_augmentation(flip, IMAGES, IDS, verbose=False).ok
     cases = {
         "different images: draw from np.random.default_rng": lambda x, i, e: flip(
-            x, i, e, key=lambda ids, epoch: [np.random.randint(1 << 30) for _ in ids]),
+            x, i, e, key=lambda ids, epoch: [np.random.randint(1 << 30) for _ in ids]
+        ),
         "changes with the batch it is in": lambda x, i, e: flip(
-            x, i, e, key=lambda ids, epoch: [[epoch, row] for row in range(len(ids))]),
+            x, i, e, key=lambda ids, epoch: [[epoch, row] for row in range(len(ids))]
+        ),
         "Epoch 1 gave the same images": lambda x, i, e: flip(
-            x, i, e, key=lambda ids, epoch: [[int(s)] for s in ids]),
+            x, i, e, key=lambda ids, epoch: [[int(s)] for s in ids]
+        ),
         "one random draw serves the whole batch": lambda x, i, e: flip(
-            x, i, e, key=lambda ids, epoch: [[epoch, int(ids.sum())]] * len(ids)),
+            x, i, e, key=lambda ids, epoch: [[epoch, int(ids.sum())]] * len(ids)
+        ),
         "keep the batch's shape": lambda x, i, e: x[:, :4],
         "unchanged: it is not written yet": lambda x, i, e: x,
         "a seed such as SEED + epoch + sample_id": lambda x, i, e: flip(
-            x, i, e, key=lambda ids, epoch: [7 + epoch + int(s) for s in ids]),
+            x, i, e, key=lambda ids, epoch: [7 + epoch + int(s) for s in ids]
+        ),
         "is not its input flipped and shifted by at most 3 pixels": noise,
     }
     for problem, transform in cases.items():
@@ -250,25 +277,33 @@ def classic_random_transform(images, ids, epoch):
 
 
 def test_augmentation_checker_on_the_classic_random_transform_loop():
-    report = checks.check_augmentation(classic_random_transform, IMAGES, IDS, max_shift=3,
-                                       verbose=False)
+    report = checks.check_augmentation(
+        classic_random_transform, IMAGES, IDS, max_shift=3, verbose=False
+    )
     assert "Two calls with the same ids and epoch gave different images" in report.problems[0]
 
 
 def augmented_fit(path, train_side=True, valid_side=False, valid_order="none", validate=True):
     """Exercise 6.2's fit, right by default; each flag is a mistake learners make."""
-    from course_lib import augment
-    from course_lib.loaders import HDF5Dataset
+    from course_lib.loading import augment
+    from course_lib.loading.loaders import HDF5Dataset
 
     def wrap(loader, augmented):
-        return augment.AugmentedDataset(loader, augment.RandomFlip(), seed=0) if augmented else loader
+        return (
+            augment.AugmentedDataset(loader, augment.RandomFlip(), seed=0) if augmented else loader
+        )
 
     def fit(model):
         train = wrap(HDF5Dataset(path, batch_size=256, seed=0), train_side)
-        valid = wrap(HDF5Dataset(path, "valid/images", "valid/labels", batch_size=256,
-                                 shuffle=valid_order, seed=0), valid_side)
-        return model.fit(train, validation_data=valid if validate else None, epochs=1,
-                         shuffle=False, verbose=0)
+        valid = wrap(
+            HDF5Dataset(
+                path, "valid/images", "valid/labels", batch_size=256, shuffle=valid_order, seed=0
+            ),
+            valid_side,
+        )
+        return model.fit(
+            train, validation_data=valid if validate else None, epochs=1, shuffle=False, verbose=0
+        )
 
     return fit
 
@@ -277,10 +312,12 @@ def test_augmented_fit_checker(ci_data):
     path = ci_data["hdf5"]
     report = checks.check_augmented_fit(augmented_fit(path), path, verbose=False)
     assert report.ok, report
-    cases = {"augment only the training loader": augmented_fit(path, valid_side=True),
-             "wrap the training loader in AugmentedDataset": augmented_fit(path, train_side=False),
-             "another order than the file's": augmented_fit(path, valid_order="full"),
-             "pass validation_data=valid_loader": augmented_fit(path, validate=False)}
+    cases = {
+        "augment only the training loader": augmented_fit(path, valid_side=True),
+        "wrap the training loader in AugmentedDataset": augmented_fit(path, train_side=False),
+        "another order than the file's": augmented_fit(path, valid_order="full"),
+        "pass validation_data=valid_loader": augmented_fit(path, validate=False),
+    }
     for problem, fit in cases.items():
         report = checks.check_augmented_fit(fit, path, verbose=False)
         assert problem in " ".join(report.problems), (problem, report.problems)
@@ -293,8 +330,9 @@ MATRIX = checks.id_coded_matrix(300)
 
 
 def test_feature_rows_checker():
-    assert checks.check_feature_rows(lambda f, m: m[f["id"].to_numpy()], FRAME, MATRIX,
-                                     verbose=False).ok
+    assert checks.check_feature_rows(
+        lambda f, m: m[f["id"].to_numpy()], FRAME, MATRIX, verbose=False
+    ).ok
     cases = {
         "sorted by id": lambda f, m: m[np.sort(f["id"].to_numpy())],
         "by the frame's index": lambda f, m: m[f.index.to_numpy()],
@@ -328,12 +366,16 @@ class Merged(keras.utils.PyDataset):
 def test_alignment_checker():
     assert checks.check_alignment(Merged(), verbose=False).ok
     report = checks.check_alignment(Merged(shift=1), verbose=False)
-    assert "Batch 0, row 0: the image is sample 0 but the feature row is sample 1" \
+    assert (
+        "Batch 0, row 0: the image is sample 0 but the feature row is sample 1"
         in report.problems[0]
+    )
     assert checks.check_alignment(Merged(n=25), n_samples=25, verbose=False).ok
-    cases = {"never appear in an epoch. __len__ rounds down": Merged(n=25, length=math.floor),
-             "came twice in one epoch": Merged(first_batch_only=True),
-             "does not call super().__init__(**kwargs)": Merged(call_super=False)}
+    cases = {
+        "never appear in an epoch. __len__ rounds down": Merged(n=25, length=math.floor),
+        "came twice in one epoch": Merged(first_batch_only=True),
+        "does not call super().__init__(**kwargs)": Merged(call_super=False),
+    }
     for problem, loader in cases.items():
         report = checks.check_alignment(loader, n_samples=loader.n, verbose=False)
         assert problem in " ".join(report.problems), (problem, report.problems)
@@ -345,11 +387,13 @@ N = 64
 DATA = np.arange(N * 2, dtype=np.float32).reshape(N, 2)
 
 
-def pipeline(shuffle=True, parallel=True, prefetch=True, repeat=False, generator=False,
-             drop_remainder=False):
+def pipeline(
+    shuffle=True, parallel=True, prefetch=True, repeat=False, generator=False, drop_remainder=False
+):
     if generator:
-        ds = tf.data.Dataset.from_generator(lambda: iter(range(N)),
-                                            output_signature=tf.TensorSpec((), tf.int64))
+        ds = tf.data.Dataset.from_generator(
+            lambda: iter(range(N)), output_signature=tf.TensorSpec((), tf.int64)
+        )
     else:
         ds = tf.data.Dataset.range(N)
     if shuffle:
@@ -357,25 +401,34 @@ def pipeline(shuffle=True, parallel=True, prefetch=True, repeat=False, generator
     if repeat:
         ds = ds.repeat()
     ds = ds.batch(10, drop_remainder=drop_remainder)
-    ds = ds.map(lambda i: (tf.gather(DATA, i), i % 3),
-                num_parallel_calls=tf.data.AUTOTUNE if parallel else None)
+    ds = ds.map(
+        lambda i: (tf.gather(DATA, i), i % 3),
+        num_parallel_calls=tf.data.AUTOTUNE if parallel else None,
+    )
     return ds.prefetch(tf.data.AUTOTUNE) if prefetch else ds
 
 
 def batches_shuffled():
     """The near miss: batch, then shuffle the batches (every sample once, a new order)."""
-    return (tf.data.Dataset.range(N).batch(10)
-            .shuffle(8, seed=0, reshuffle_each_iteration=True)
-            .map(lambda i: (tf.gather(DATA, i), i % 3), num_parallel_calls=tf.data.AUTOTUNE)
-            .prefetch(tf.data.AUTOTUNE))
+    return (
+        tf.data.Dataset.range(N)
+        .batch(10)
+        .shuffle(8, seed=0, reshuffle_each_iteration=True)
+        .map(lambda i: (tf.gather(DATA, i), i % 3), num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
 
 
 def cached_reads():
     """The tf.data guide's pattern applied to training data: read, cache, then shuffle."""
-    return (tf.data.Dataset.range(N)
-            .map(lambda i: (tf.gather(DATA, i), i % 3), num_parallel_calls=tf.data.AUTOTUNE)
-            .cache().shuffle(N, seed=0, reshuffle_each_iteration=True).batch(10)
-            .prefetch(tf.data.AUTOTUNE))
+    return (
+        tf.data.Dataset.range(N)
+        .map(lambda i: (tf.gather(DATA, i), i % 3), num_parallel_calls=tf.data.AUTOTUNE)
+        .cache()
+        .shuffle(N, seed=0, reshuffle_each_iteration=True)
+        .batch(10)
+        .prefetch(tf.data.AUTOTUNE)
+    )
 
 
 def test_pipeline_checker():
@@ -403,8 +456,8 @@ def worker_setup(worker, ports, seeds=(0, 0), index=None, addresses=None, as_jso
     import json
     import types as pytypes
 
-    from course_lib import distributed
-    from course_lib.sampling import BatchSampler
+    from course_lib.loading.sampling import BatchSampler
+    from course_lib.scale_out import distributed
 
     config = json.loads(distributed.tf_config(ports, worker if index is None else index))
     if addresses is not None:
@@ -418,11 +471,14 @@ def test_worker_setup_checker():
     assert checks.check_worker_setup(worker_setup, ports, 100, verbose=False).ok
     cases = {
         "task {'type': 'worker', 'index': 0}; it must say which": lambda w, p: worker_setup(
-            w, p, index=0),
+            w, p, index=0
+        ),
         "every worker must list the same addresses": lambda w, p: worker_setup(
-            w, p, addresses=[f"localhost:{p[w]}"]),
+            w, p, addresses=[f"localhost:{p[w]}"]
+        ),
         "not JSON text: the environment holds strings": lambda w, p: worker_setup(
-            w, p, as_json=False),
+            w, p, as_json=False
+        ),
         "go to more than one worker": lambda w, p: worker_setup(w, p, seeds=(0, 1)),
         "not written yet": lambda w, p: None,
     }
@@ -462,7 +518,7 @@ def train_on_everything(path, model):
     with h5py.File(path, "r") as file:
         x, y = file["train/images"][:], file["train/labels"][:]
     for first in range(0, len(x), 64):
-        model.train_on_batch(x[first:first + 64], y[first:first + 64])
+        model.train_on_batch(x[first : first + 64], y[first : first + 64])
 
 
 def count_only(path, model):
@@ -477,15 +533,18 @@ def test_block_trainer_checker(tmp_path):
     path = tmp_path / "blocks.h5"  # 48 MiB of uint8 images, as lesson 01's ci demo file
     with h5py.File(path, "w") as file:
         file["train/images"] = np.random.default_rng(0).integers(
-            0, 255, (16_384, 32, 32, 3), dtype=np.uint8)
+            0, 255, (16_384, 32, 32, 3), dtype=np.uint8
+        )
         file["train/labels"] = np.arange(16_384) % 3
-    check = lambda fn: checks.check_block_trainer(fn, path, budget_mib=4000,
-                                                  image_shape=(32, 32, 3), n_classes=3,
-                                                  verbose=False)
+    check = lambda fn: checks.check_block_trainer(
+        fn, path, budget_mib=4000, image_shape=(32, 32, 3), n_classes=3, verbose=False
+    )
     assert check(_one_block_at_a_time).ok
     assert "the whole split was in memory at once" in check(train_on_everything).problems[0]
-    assert "took 0 training steps, but one epoch of 16,384 samples in batches of 64 takes 256" \
+    assert (
+        "took 0 training steps, but one epoch of 16,384 samples in batches of 64 takes 256"
         in check(count_only).problems[0]
+    )
 
 
 def test_conversion_checker(tmp_path):
@@ -495,9 +554,14 @@ def test_conversion_checker(tmp_path):
 
     source = tmp_path / "own.h5"  # a user's file: PyTables EArrays, class-sorted, one-hot
     with tables.open_file(source, "w") as file:
-        file.create_earray("/", "images", obj=np.random.default_rng(0).integers(
-            0, 255, (8192, 32, 32, 3), dtype=np.uint8))
-        file.create_earray("/", "labels", obj=np.eye(3)[np.repeat(np.arange(3), [3000, 3000, 2192])])
+        file.create_earray(
+            "/",
+            "images",
+            obj=np.random.default_rng(0).integers(0, 255, (8192, 32, 32, 3), dtype=np.uint8),
+        )
+        file.create_earray(
+            "/", "labels", obj=np.eye(3)[np.repeat(np.arange(3), [3000, 3000, 2192])]
+        )
 
     def whole(source, target, block_size):  # reads everything, then writes it in one go
         with h5py.File(source, "r") as src:
@@ -511,14 +575,18 @@ def test_conversion_checker(tmp_path):
             _copy_in_blocks(source, target, block_size)
             with h5py.File(target, "r+") as dst:
                 dst[fill][...] = np.zeros(dst[fill].shape, dst[fill].dtype)  # all zeros
+
         return convert
 
     assert checks.check_conversion(_copy_in_blocks, source, 3, verbose=False).ok
-    cases = {"for a converter that holds one block": whole,
-             "Row 3000 of converted.h5:/labels is 0, but the source's one-hot row says class 1":
-                 broken("labels"),
-             "Row 0 of converted.h5:/images differs from the source's image": broken("images"),
-             "wrote no file at `target`": lambda s, t, b: 1}
+    cases = {
+        "for a converter that holds one block": whole,
+        "Row 3000 of converted.h5:/labels is 0, but the source's one-hot row says class 1": broken(
+            "labels"
+        ),
+        "Row 0 of converted.h5:/images differs from the source's image": broken("images"),
+        "wrote no file at `target`": lambda s, t, b: 1,
+    }
     for problem, convert in cases.items():
         report = checks.check_conversion(convert, source, 3, verbose=False)
         assert problem in " ".join(report.problems), (problem, report.problems)
@@ -528,15 +596,18 @@ def test_memory_budget_checker():
     assert checks.check_memory_budget(workloads.allocate, 50, budget_mib=400, verbose=False).ok
     over = checks.check_memory_budget(workloads.allocate, 600, budget_mib=300, verbose=False)
     assert "passed the budget" in over.problems[0] and "300 MiB" in over.problems[0]
-    small = checks.check_memory_budget(workloads.allocate, 10, budget_mib=400, least_share=0.5,
-                                       verbose=False)
+    small = checks.check_memory_budget(
+        workloads.allocate, 10, budget_mib=400, least_share=0.5, verbose=False
+    )
     assert "You can afford more samples" in small.problems[0]
     # lesson 01's exercise 1.1: a fit on 64 samples uses the baseline and nothing more
-    tiny = checks.check_memory_budget(workloads.allocate, 5, budget_mib=500, baseline_mib=80,
-                                      least_share=0.3, verbose=False)
+    tiny = checks.check_memory_budget(
+        workloads.allocate, 5, budget_mib=500, baseline_mib=80, least_share=0.3, verbose=False
+    )
     assert "of the 420 MiB the budget leaves above 80 MiB" in tiny.problems[0]
-    assert checks.check_memory_budget(workloads.allocate, 300, budget_mib=500, baseline_mib=80,
-                                      least_share=0.3, verbose=False).ok
+    assert checks.check_memory_budget(
+        workloads.allocate, 300, budget_mib=500, baseline_mib=80, least_share=0.3, verbose=False
+    ).ok
     blank = checks.check_memory_budget(lambda: None, budget_mib=400, verbose=False)
     assert "returned None: it is not written yet" in blank.problems[0]
 
@@ -546,13 +617,16 @@ def test_memory_budget_checker():
 
 def test_epoch_callback_checker():
     assert checks.check_epoch_callback(FollowEpochs, verbose=False).ok
-    nothing = checks.check_epoch_callback(lambda loader: keras.callbacks.Callback(),
-                                          verbose=False)
+    nothing = checks.check_epoch_callback(lambda loader: keras.callbacks.Callback(), verbose=False)
     assert "not [2, 3]: the resumed run replays earlier orders" in nothing.problems[0]
-    assert "not a Keras callback" in checks.check_epoch_callback(
-        lambda loader: 3, verbose=False).problems[0]
-    assert "not written yet" in checks.check_epoch_callback(
-        lambda loader: None, verbose=False).problems[0]
+    assert (
+        "not a Keras callback"
+        in checks.check_epoch_callback(lambda loader: 3, verbose=False).problems[0]
+    )
+    assert (
+        "not written yet"
+        in checks.check_epoch_callback(lambda loader: None, verbose=False).problems[0]
+    )
 
 
 # --- lesson 00: the three layouts -----------------------------------------------------------
@@ -560,13 +634,15 @@ def test_epoch_callback_checker():
 
 def sample_reader(paths, global_rows=False):
     """Reads one sample from the three ci layouts; `global_rows` forgets the split offset."""
-    from course_lib import course_data, layouts
+    from course_lib.course import course_data
+    from course_lib.formats import layouts
 
     features = course_data.open_features("ci")
 
     def read_sample(sample_id):
-        split, ids = next((name, ids) for name, ids in course_data.split_ranges("ci").items()
-                          if sample_id in ids)
+        split, ids = next(
+            (name, ids) for name, ids in course_data.split_ranges("ci").items() if sample_id in ids
+        )
         row = sample_id if global_rows else sample_id - ids.start
         with h5py.File(paths["hdf5"], "r") as file:
             images, labels = file[f"{split}/images"], file[f"{split}/labels"]
@@ -580,10 +656,13 @@ def sample_reader(paths, global_rows=False):
 
 def test_sample_reader_checker(ci_data):
     assert checks.check_sample_reader(sample_reader(ci_data), "ci", verbose=False).ok
-    shifted = checks.check_sample_reader(sample_reader(ci_data, global_rows=True), "ci",
-                                         verbose=False)
-    assert "sample 2048 (in the valid split, from id 2048): the HDF5 image is another " \
-           "sample's" in shifted.problems[0]
+    shifted = checks.check_sample_reader(
+        sample_reader(ci_data, global_rows=True), "ci", verbose=False
+    )
+    assert (
+        "sample 2048 (in the valid split, from id 2048): the HDF5 image is another "
+        "sample's" in shifted.problems[0]
+    )
     assert "its row in /valid/images is 2048 - 2048" in shifted.problems[0]
     honest = sample_reader(ci_data)
 
@@ -608,8 +687,9 @@ def test_disk_estimate_checker(ci_data):
         return profile.n_samples * (profile.n_features * 4 + 40)
 
     assert checks.check_disk_estimate(estimate, "ci", verbose=False).ok
-    report = checks.check_disk_estimate(lambda l, p: estimate(l, p, blocks=False), "ci",
-                                        verbose=False)
+    report = checks.check_disk_estimate(
+        lambda l, p: estimate(l, p, blocks=False), "ci", verbose=False
+    )
     [problem] = report.problems
     assert problem.startswith("npy: estimated 9.4 MiB, but it uses 12.") and "4 KiB" in problem
 
@@ -620,12 +700,13 @@ def _to_record(image_bytes, label, sample_id, keys=("image", "label", "id"), shi
         "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label + shift])),
         "id": tf.train.Feature(int64_list=tf.train.Int64List(value=[sample_id])),
     }
-    return tf.train.Example(features=tf.train.Features(
-        feature={key: feature[key] for key in keys})).SerializeToString()
+    return tf.train.Example(
+        features=tf.train.Features(feature={key: feature[key] for key in keys})
+    ).SerializeToString()
 
 
 def test_record_codec_checker():
-    from course_lib import records
+    from course_lib.formats import records
 
     def as_dict(record):
         return records.parse(record)
@@ -638,8 +719,11 @@ def test_record_codec_checker():
         (lambda i, l, s: _to_record(i, l, s, shift=1), as_dict, "'label' reads back as 3"),
         (_to_record, lambda record: None, "from_record(record) returned None"),
         (_to_record, lambda record: {"image": record}, "must return a dict with 'image', "),
-        (_to_record, lambda record: {**as_dict(record), "id": tf.constant(0)},
-         "does not give back what the record holds"),
+        (
+            _to_record,
+            lambda record: {**as_dict(record), "id": tf.constant(0)},
+            "does not give back what the record holds",
+        ),
     ]
     for to_record, from_record, problem in cases:
         report = checks.check_record_codec(to_record, from_record, verbose=False)
@@ -647,18 +731,24 @@ def test_record_codec_checker():
 
 
 def test_record_pipeline_checker():
-    from course_lib import records
+    from course_lib.formats import records
 
-    def pipeline(files, batch_size, seed, cycle=4, parallel=True, reshuffle=True,
-                 drop=False, seeded=True):
-        return (tf.data.Dataset.from_tensor_slices(files)
-                .shuffle(len(files), seed=seed if seeded else None,
-                         reshuffle_each_iteration=reshuffle)
-                .interleave(tf.data.TFRecordDataset, cycle_length=cycle,
-                            num_parallel_calls=tf.data.AUTOTUNE if parallel else None,
-                            deterministic=True)
-                .shuffle(64, seed=seed if seeded else None, reshuffle_each_iteration=reshuffle)
-                .map(records.parse).batch(batch_size, drop_remainder=drop))
+    def pipeline(
+        files, batch_size, seed, cycle=4, parallel=True, reshuffle=True, drop=False, seeded=True
+    ):
+        return (
+            tf.data.Dataset.from_tensor_slices(files)
+            .shuffle(len(files), seed=seed if seeded else None, reshuffle_each_iteration=reshuffle)
+            .interleave(
+                tf.data.TFRecordDataset,
+                cycle_length=cycle,
+                num_parallel_calls=tf.data.AUTOTUNE if parallel else None,
+                deterministic=True,
+            )
+            .shuffle(64, seed=seed if seeded else None, reshuffle_each_iteration=reshuffle)
+            .map(records.parse)
+            .batch(batch_size, drop_remainder=drop)
+        )
 
     assert checks.check_record_pipeline(pipeline, verbose=False).ok
     cases = [
@@ -667,13 +757,22 @@ def test_record_pipeline_checker():
         (lambda f, b, s: pipeline(f, 30, s, drop=True), "distinct) of 320"),
         (lambda f, b, s: pipeline(f, b, s, reshuffle=False), "same order"),
         (lambda f, b, s: pipeline(f, b, s, seeded=False), "different orders"),
-        (lambda f, b, s: tf.data.TFRecordDataset(f).map(records.parse).batch(b),
-         "records of 1.0 shards"),
+        (
+            lambda f, b, s: tf.data.TFRecordDataset(f).map(records.parse).batch(b),
+            "records of 1.0 shards",
+        ),
         (lambda f, b, s: pipeline(f, b, s, parallel=False), "one at a time"),
-        (lambda f, b, s: tf.data.Dataset.from_tensor_slices(f).shuffle(len(f), seed=s)
-         .flat_map(tf.data.TFRecordDataset).shuffle(1024, seed=s)
-         .map(records.parse, num_parallel_calls=4).batch(b),
-         "reads the shards one after another (no interleave)"),
+        (
+            lambda f, b, s: (
+                tf.data.Dataset.from_tensor_slices(f)
+                .shuffle(len(f), seed=s)
+                .flat_map(tf.data.TFRecordDataset)
+                .shuffle(1024, seed=s)
+                .map(records.parse, num_parallel_calls=4)
+                .batch(b)
+            ),
+            "reads the shards one after another (no interleave)",
+        ),
     ]
     for make, problem in cases:
         report = checks.check_record_pipeline(make, verbose=False)
@@ -684,8 +783,7 @@ def _fit_ready(batches, samples, batch_size, rebatch=True, declare=True, drop=Fa
     if rebatch:
         batches = batches.rebatch(batch_size, drop_remainder=drop)
     if declare:
-        batches = batches.apply(tf.data.experimental.assert_cardinality(
-            -(-samples // batch_size)))
+        batches = batches.apply(tf.data.experimental.assert_cardinality(-(-samples // batch_size)))
     return batches
 
 
@@ -697,10 +795,16 @@ def test_fit_ready_checker():
         (lambda b, n, s: _fit_ready(b, n, s, declare=False), "length is unknown"),
         (lambda b, n, s: _fit_ready(b, n, s, rebatch=False), "Reading one epoch failed"),
         (lambda b, n, s: _fit_ready(b, n, s, drop=True), "Reading one epoch failed"),
-        (lambda b, n, s: b.unbatch().batch(s).apply(
-            tf.data.experimental.assert_cardinality(12)), "declared length is 12"),
-        (lambda b, n, s: b.unbatch().take(n - 3).batch(s).apply(
-            tf.data.experimental.assert_cardinality(13)), "200 samples"),
+        (
+            lambda b, n, s: b.unbatch().batch(s).apply(tf.data.experimental.assert_cardinality(12)),
+            "declared length is 12",
+        ),
+        (
+            lambda b, n, s: (
+                b.unbatch().take(n - 3).batch(s).apply(tf.data.experimental.assert_cardinality(13))
+            ),
+            "200 samples",
+        ),
     ]
     for make, problem in cases:
         report = checks.check_fit_ready(make, verbose=False)
@@ -722,7 +826,7 @@ class StanfordDataGenerator(keras.utils.PyDataset):
         return int(np.floor(len(self.list_ids) / self.batch_size))
 
     def __getitem__(self, index):
-        indexes = self.indexes[index * self.batch_size:(index + 1) * self.batch_size]
+        indexes = self.indexes[index * self.batch_size : (index + 1) * self.batch_size]
         return self.__data_generation([self.list_ids[k] for k in indexes])
 
     def on_epoch_end(self):
@@ -741,13 +845,16 @@ class StanfordDataGenerator(keras.utils.PyDataset):
 
 def test_the_stanford_data_generator_fails_on_what_lesson_03_teaches():
     ids = list(range(100))
-    report = checks.check_dataset(StanfordDataGenerator(ids, {i: i % 3 for i in ids}), 100,
-                                  verbose=False)
+    report = checks.check_dataset(
+        StanfordDataGenerator(ids, {i: i % 3 for i in ids}), 100, verbose=False
+    )
     said = " ".join(report.problems)
     assert "does not call super().__init__(**kwargs)" in said and "__len__ rounds down" in said
-    order = checks.check_epoch_order(lambda seed: StanfordDataGenerator(ids, {i: i % 3 for i in ids},
-                                                                        batch_size=25), 100,
-                                     verbose=False)
+    order = checks.check_epoch_order(
+        lambda seed: StanfordDataGenerator(ids, {i: i % 3 for i in ids}, batch_size=25),
+        100,
+        verbose=False,
+    )
     assert "no set_epoch(epoch) method" in order.problems[0]
 
 
@@ -764,8 +871,9 @@ def test_the_file_order_hdf5_generator_fails_on_what_lesson_02_teaches(tmp_path)
 
     with h5py.File(path, "r") as file:
         images, labels = file["images"][:], file["labels"][:]
-    report = checks.check_generator(generate, images, labels, 32, math.ceil(300 / 32),
-                                    verbose=False)
+    report = checks.check_generator(
+        generate, images, labels, 32, math.ceil(300 / 32), verbose=False
+    )
     said = " ".join(report.problems)
     assert "holds class 0 only: shuffle the sample ids" in said and "same order" in said
 
@@ -773,7 +881,8 @@ def test_the_file_order_hdf5_generator_fails_on_what_lesson_02_teaches(tmp_path)
 def test_the_sorted_fancy_index_loader_fails_on_what_lesson_05_teaches():
     """The naive recipe: a random batch of rows, sorted, one h5py fancy index."""
     report = checks.check_block_loader(
-        lambda *a, **k: BlockLoader(*a, order="full", **k), verbose=False)
+        lambda *a, **k: BlockLoader(*a, order="full", **k), verbose=False
+    )
     said = " ".join(report.problems)
     assert "that is a full shuffle, one read per row" in said  # random rows, one run each
     naive = BlockLoader.__getitem__
@@ -793,8 +902,9 @@ def test_the_bcolz_merged_generator_fails_on_what_lesson_06_teaches():
 
     matrix = bcolz.carray(MATRIX)
     frame = FRAME.copy()  # filtered and shuffled, index reset, as real tables are
-    report = checks.check_feature_rows(lambda f, m: m[f.index.to_numpy()], frame, matrix,
-                                       verbose=False)
+    report = checks.check_feature_rows(
+        lambda f, m: m[f.index.to_numpy()], frame, matrix, verbose=False
+    )
     assert "looked up by the frame's index" in report.problems[0]
 
 
@@ -804,10 +914,14 @@ def test_the_bcolz_merged_generator_fails_on_what_lesson_06_teaches():
 def stratified_rows(labels, valid_fraction, seed, sort=True, by_class=True, seeded=True):
     """Exercise 5.2's answer, right by default; each flag is a mistake learners make."""
     rng = np.random.default_rng(seed if seeded else 0)
-    groups = [np.flatnonzero(labels == c) for c in np.unique(labels)] if by_class \
+    groups = (
+        [np.flatnonzero(labels == c) for c in np.unique(labels)]
+        if by_class
         else [np.arange(len(labels))]
-    valid = np.concatenate([rng.choice(g, round(valid_fraction * len(g)), replace=False)
-                            for g in groups])
+    )
+    valid = np.concatenate(
+        [rng.choice(g, round(valid_fraction * len(g)), replace=False) for g in groups]
+    )
     train = np.setdiff1d(np.arange(len(labels)), valid)
     return train, (np.sort(valid) if sort else valid)
 
@@ -829,11 +943,13 @@ def test_split_rows_checker():
     cases = {
         "hold class 2 only: on a file sorted by class the last rows are one class": last_rows,
         "is in both parts (300 rows are)": overlapping,
-        "rows to validation, not 140: draw round(valid_fraction * size) rows from each class":
-            lambda l, f, s: stratified_rows(l, f, s, by_class=False),
+        "rows to validation, not 140: draw round(valid_fraction * size) rows from each class": (
+            lambda l, f, s: stratified_rows(l, f, s, by_class=False)
+        ),
         "The valid rows are not sorted": lambda l, f, s: stratified_rows(l, f, s, sort=False),
         "Seeds 0 and 1 gave the same validation rows": lambda l, f, s: stratified_rows(
-            l, f, s, seeded=False),
+            l, f, s, seeded=False
+        ),
         "Seed 0 gave two different splits": global_state,
         "return the pair (train_rows, valid_rows)": lambda l, f, s: np.arange(len(l)),
         "returned None": lambda l, f, s: None,

@@ -5,21 +5,22 @@ import pickle
 import numpy as np
 import pytest
 
-from course_lib import course_data
-from course_lib.features import ChunkReader, FeatureStore, format_of, write_features
+from course_lib.course import course_data
+from course_lib.formats.features import ChunkReader, FeatureStore, format_of, write_features
 
 N, WIDTH = 1000, 6
 VALUES = np.arange(N, dtype=np.float32)[:, None] * np.ones((1, WIDTH), np.float32)
 
 
 def blocks(matrix, size=300):
-    return ((start, matrix[start:start + size]) for start in range(0, len(matrix), size))
+    return ((start, matrix[start : start + size]) for start in range(0, len(matrix), size))
 
 
 @pytest.fixture(params=[".bcolz", ".b2nd", ".zarr", ".npy"])
 def store_path(request, tmp_path):
-    return write_features(tmp_path / f"rows{request.param}", blocks(VALUES), N, WIDTH,
-                          chunk_rows=64)
+    return write_features(
+        tmp_path / f"rows{request.param}", blocks(VALUES), N, WIDTH, chunk_rows=64
+    )
 
 
 def test_every_format_reads_back_row_i_as_i(store_path):
@@ -71,7 +72,7 @@ def test_nan_rows_are_reported_by_row(tmp_path):
 
 
 def test_rows_out_of_range_and_blocks_out_of_order(tmp_path, store_path):
-    with pytest.raises(ValueError, match="outside"):
+    with pytest.raises(IndexError, match="outside"):
         ChunkReader(store_path).read(np.array([N]))
     with pytest.raises(ValueError, match="expected a block at row 0"):
         write_features(tmp_path / "x.npy", [(10, VALUES[:5])], N, WIDTH)

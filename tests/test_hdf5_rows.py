@@ -8,12 +8,19 @@ import numpy as np
 import pytest
 import tables
 
-from course_lib.hdf5_rows import RowReader, read_rows, row_extents
-from course_lib.loaders import HDF5Dataset
+from course_lib.formats.hdf5_rows import RowReader, read_rows, row_extents
+from course_lib.loading.loaders import HDF5Dataset
 
 ROWS = np.arange(300 * 5 * 2, dtype=np.int32).reshape(300, 5, 2)
-POSITIONS = ([5], [0, 1, 2, 3], [1, 3, 40, 41, 42, 290], list(range(0, 300, 7)),
-             list(range(30, 90)), [299], list(range(300)))
+POSITIONS = (
+    [5],
+    [0, 1, 2, 3],
+    [1, 3, 40, 41, 42, 290],
+    list(range(0, 300, 7)),
+    list(range(30, 90)),
+    [299],
+    list(range(300)),
+)
 
 
 def write(path, data=ROWS, userblock_size=0, **options):
@@ -35,19 +42,32 @@ def check_reader(path, name="rows", direct=True):
         reader.close()
 
 
-@pytest.mark.parametrize("options", [
-    {"chunks": (16, 5, 2)}, {"chunks": (7, 5, 2)}, {"chunks": (300, 5, 2)}, {},
-    {"chunks": (16, 5, 2), "userblock_size": 512}, {"data": ROWS.astype(">f8")},
-    {"data": ROWS[:, 0, 0].astype(np.int64), "chunks": (64,)},
-], ids=["chunks16", "chunks7", "one-chunk", "contiguous", "userblock", "big-endian", "1-d"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"chunks": (16, 5, 2)},
+        {"chunks": (7, 5, 2)},
+        {"chunks": (300, 5, 2)},
+        {},
+        {"chunks": (16, 5, 2), "userblock_size": 512},
+        {"data": ROWS.astype(">f8")},
+        {"data": ROWS[:, 0, 0].astype(np.int64), "chunks": (64,)},
+    ],
+    ids=["chunks16", "chunks7", "one-chunk", "contiguous", "userblock", "big-endian", "1-d"],
+)
 def test_direct_reads_match_h5py(tmp_path, options):
     check_reader(write(tmp_path / "rows.h5", **options))
 
 
-@pytest.mark.parametrize("options", [
-    {"chunks": (16, 5, 2), "compression": "gzip"}, {"chunks": (16, 5, 2), "shuffle": True},
-    {"chunks": (16, 5, 1)},
-], ids=["gzip", "shuffle-filter", "chunk-splits-rows"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"chunks": (16, 5, 2), "compression": "gzip"},
+        {"chunks": (16, 5, 2), "shuffle": True},
+        {"chunks": (16, 5, 1)},
+    ],
+    ids=["gzip", "shuffle-filter", "chunk-splits-rows"],
+)
 def test_h5py_path_when_bytes_are_not_plain(tmp_path, options):
     check_reader(write(tmp_path / "rows.h5", **options), direct=False)
 
@@ -67,7 +87,7 @@ def test_pytables_earray_is_read_directly(tmp_path):
     with tables.open_file(path, "w") as file:
         array = file.create_earray("/", "rows", tables.Int32Atom(), (0, 5, 2))
         for start in range(0, 300, 64):
-            array.append(ROWS[start:start + 64])
+            array.append(ROWS[start : start + 64])
     check_reader(path)
 
 
@@ -97,8 +117,10 @@ def test_truncated_file_raises_instead_of_returning_garbage(tmp_path):
 
 
 def test_loader_gives_the_same_batches_with_and_without_direct_reads(ci_data):
-    direct, h5py_only = (HDF5Dataset(ci_data["hdf5"], batch_size=32, seed=3, direct_reads=flag)
-                         for flag in (True, False))
+    direct, h5py_only = (
+        HDF5Dataset(ci_data["hdf5"], batch_size=32, seed=3, direct_reads=flag)
+        for flag in (True, False)
+    )
     for index in (0, 7, len(direct) - 1):
         for a, b in zip(direct[index], h5py_only[index]):
             assert np.array_equal(a, b)
@@ -113,7 +135,7 @@ def test_chunks_laid_end_to_end_are_read_in_one_call_per_run(tmp_path):
     with tables.open_file(in_order, "w") as file:
         rows = file.create_earray("/", "rows", tables.Int32Atom(), (0, 5, 2), chunkshape=(1, 5, 2))
         for start in range(0, 300, 50):
-            rows.append(ROWS[start:start + 50])
+            rows.append(ROWS[start : start + 50])
     reversed_chunks = tmp_path / "reversed.h5"
     with h5py.File(reversed_chunks, "w") as file:
         rows = file.create_dataset("rows", (300, 5, 2), np.int32, chunks=(1, 5, 2))
@@ -129,7 +151,7 @@ def test_chunks_laid_end_to_end_are_read_in_one_call_per_run(tmp_path):
 
 
 def test_advise_asks_the_kernel_only_for_rows_not_in_the_page_cache(tmp_path, monkeypatch):
-    from course_lib import pagecache
+    from course_lib.measure import pagecache
 
     path = write(tmp_path / "rows.h5", data=np.zeros((4096, 64, 16), np.uint8), chunks=(64, 64, 16))
     asked = []
@@ -138,9 +160,13 @@ def test_advise_asks_the_kernel_only_for_rows_not_in_the_page_cache(tmp_path, mo
         reader = RowReader(file["rows"])
         batch = np.r_[np.arange(512, 520), np.arange(2048, 2056)]
         pagecache.evict(path)
-        monkeypatch.setattr(os, "posix_fadvise",
-                            lambda fd, offset, length, advice: asked.append(offset) or real(
-                                fd, offset, length, advice))
+        monkeypatch.setattr(
+            os,
+            "posix_fadvise",
+            lambda fd, offset, length, advice: (
+                asked.append(offset) or real(fd, offset, length, advice)
+            ),
+        )
         assert not reader._in_page_cache(512)  # RWF_NOWAIT: not cached, and no wait
         reader.advise(batch)
         assert len(asked) == 2  # one per run

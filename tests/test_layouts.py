@@ -2,13 +2,14 @@ import h5py
 import numpy as np
 import pytest
 
-from course_lib import config, layouts
+from course_lib import config
+from course_lib.formats import layouts
 
 CI = config.get_profile("ci")
 
 
 def test_unknown_split():
-    with pytest.raises(ValueError, match="Unknown split 'validation'.*train, valid, test"):
+    with pytest.raises(ValueError, match="Unknown split 'validation'.*'train', 'valid', 'test'"):
         layouts.load_split("unused.h5", "validation")
 
 

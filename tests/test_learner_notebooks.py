@@ -17,15 +17,16 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from course_lib import course_data, exercises
 from course_lib.checks.report import DONE, NOT_DONE
+from course_lib.course import course_data, exercises
 
 SLOWEST = ("11_capstone.ipynb", "10_scale_out.ipynb", "01_in_memory_fit.ipynb")
 """Started first, so no long notebook runs alone at the end (ci profile: 125, 100 and 65 s;
 the others 12-37 s)."""
-NOTEBOOKS = sorted(exercises.NOTEBOOKS.glob("*.ipynb"),
-                   key=lambda p: (SLOWEST.index(p.name) if p.name in SLOWEST else len(SLOWEST),
-                                  p.name))
+NOTEBOOKS = sorted(
+    exercises.NOTEBOOKS.glob("*.ipynb"),
+    key=lambda p: (SLOWEST.index(p.name) if p.name in SLOWEST else len(SLOWEST), p.name),
+)
 
 
 @pytest.fixture(scope="session")
@@ -38,8 +39,12 @@ def run_blank(path):
     """Executes one learner notebook; returns `(executed notebook, error or "")`."""
     notebook = nbformat.read(path, as_version=4)
     try:
-        NotebookClient(notebook, timeout=900, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        NotebookClient(
+            notebook,
+            timeout=900,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
+        ).execute()
     except Exception as exc:  # noqa: BLE001 - reported by the test of this notebook
         return notebook, f"{type(exc).__name__}: {str(exc)[-3000:]}"
     return notebook, ""
@@ -58,10 +63,14 @@ def _text(cell):
 def test_blank_learner_notebook_runs_and_every_check_is_not_done(path, course_files):
     notebook, error = run_blank(path)
     assert not error, f"{path.name} failed when run blank: {error}"
-    checks = [(number, cell) for number, cell in enumerate(notebook.cells)
-              if exercises.CHECK_TAG in cell.metadata.get("tags", [])]
+    checks = [
+        (number, cell)
+        for number, cell in enumerate(notebook.cells)
+        if exercises.CHECK_TAG in cell.metadata.get("tags", [])
+    ]
     assert checks, f"{path.name} has no exercise checks"
     for number, cell in checks:
         said = _text(cell)
-        assert NOT_DONE in said and DONE not in said, \
+        assert NOT_DONE in said and DONE not in said, (
             f"{path.name} cell {number}: a blank exercise should be 'not done yet', got {said!r}"
+        )

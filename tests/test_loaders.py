@@ -9,9 +9,15 @@ import keras
 import numpy as np
 import pytest
 
-from course_lib import config, layouts
-from course_lib.loaders import (HDF5Dataset, NpyDirectoryDataset, ThreadSafeIterator,
-                                threadsafe_generator, to_float32)
+from course_lib import config
+from course_lib.formats import layouts
+from course_lib.loading.loaders import (
+    HDF5Dataset,
+    NpyDirectoryDataset,
+    ThreadSafeIterator,
+    threadsafe_generator,
+    to_float32,
+)
 
 CI = config.get_profile("ci")
 
@@ -22,8 +28,9 @@ def served(ds):
 
 
 def test_hdf5_loader_serves_every_sample_once_per_epoch(ci_data):
-    ds = HDF5Dataset(ci_data["hdf5"], "train/images", "train/ids", batch_size=100, seed=1,
-                     label_mode=None)
+    ds = HDF5Dataset(
+        ci_data["hdf5"], "train/images", "train/ids", batch_size=100, seed=1, label_mode=None
+    )
     assert len(ds) == 21  # 2048 samples: 20 full batches and one of 48
     epochs = []
     for _ in range(3):
@@ -37,8 +44,9 @@ def test_hdf5_loader_serves_every_sample_once_per_epoch(ci_data):
 
 
 def test_hdf5_loader_images_match_their_labels(ci_data):
-    ds = HDF5Dataset(ci_data["hdf5"], "valid/images", "valid/labels", batch_size=64,
-                     shuffle="full", seed=2)
+    ds = HDF5Dataset(
+        ci_data["hdf5"], "valid/images", "valid/labels", batch_size=64, shuffle="full", seed=2
+    )
     x_all, y_all = layouts.load_split(ci_data["hdf5"], "valid")
     position = {row.tobytes(): i for i, row in enumerate(x_all)}
     x, y = ds[3]
@@ -50,13 +58,15 @@ def test_food101_style_file_with_one_hot_labels(tmp_path):
     with h5py.File(path, "w") as file:
         file["train_img"] = np.random.default_rng(0).integers(0, 255, (50, 8, 8, 3), np.uint8)
         file["train_labels"] = np.eye(4, dtype=np.uint8)[np.arange(50) % 4]
-    ds = HDF5Dataset(path, "train_img", "train_labels", batch_size=16, shuffle="none",
-                     preprocess=to_float32)
+    ds = HDF5Dataset(
+        path, "train_img", "train_labels", batch_size=16, shuffle="none", preprocess=to_float32
+    )
     x, y = ds[3]
     assert x.dtype == np.float32 and x.max() <= 1
     assert y.tolist() == [0, 1]  # sparse by default: what the kit's models train on
-    one_hot = HDF5Dataset(path, "train_img", "train_labels", batch_size=16, shuffle="none",
-                          label_mode="one_hot")
+    one_hot = HDF5Dataset(
+        path, "train_img", "train_labels", batch_size=16, shuffle="none", label_mode="one_hot"
+    )
     assert one_hot[3][1].tolist() == [[1, 0, 0, 0], [0, 1, 0, 0]]
     assert one_hot.n_classes == 4
 
@@ -84,8 +94,9 @@ def test_hdf5_loader_errors_name_the_file_and_dataset(ci_data, tmp_path):
 
 
 def test_hdf5_loader_pickles_without_its_file_handle(ci_data):
-    ds = HDF5Dataset(ci_data["hdf5"], "train/images", "train/ids", batch_size=64, seed=4,
-                     label_mode=None)
+    ds = HDF5Dataset(
+        ci_data["hdf5"], "train/images", "train/ids", batch_size=64, seed=4, label_mode=None
+    )
     before = ds[2]  # opens the file in this process
     assert ds.images.is_open
     copy = pickle.loads(pickle.dumps(ds))
@@ -109,10 +120,14 @@ def _epochs_seen(path, epochs=2, **worker_kwargs):
     return [model.predict(ds, verbose=0)[:, 0].astype(int) for _ in range(epochs)]
 
 
-@pytest.mark.parametrize("workers", [
-    {"workers": 3},
-    {"workers": 2, "use_multiprocessing": True},
-], ids=["threads", "processes"])
+@pytest.mark.parametrize(
+    "workers",
+    [
+        {"workers": 3},
+        {"workers": 2, "use_multiprocessing": True},
+    ],
+    ids=["threads", "processes"],
+)
 def test_workers_see_the_same_epochs_as_one_worker(id_file, workers):
     expected = _epochs_seen(id_file)
     got = _epochs_seen(id_file, **workers)
@@ -140,10 +155,15 @@ def test_processes_under_spawn(id_file):
 
 def test_fit_with_process_workers_advances_the_epoch(ci_data):
     keras.utils.set_random_seed(0)
-    ds = HDF5Dataset(ci_data["hdf5"], batch_size=256, seed=0, workers=2,
-                     use_multiprocessing=True)
-    model = keras.Sequential([keras.Input(CI.image_shape), keras.layers.Flatten(),
-                              keras.layers.Rescaling(1 / 255), keras.layers.Dense(3, "softmax")])
+    ds = HDF5Dataset(ci_data["hdf5"], batch_size=256, seed=0, workers=2, use_multiprocessing=True)
+    model = keras.Sequential(
+        [
+            keras.Input(CI.image_shape),
+            keras.layers.Flatten(),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Dense(3, "softmax"),
+        ]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     history = model.fit(ds, epochs=2, shuffle=False, verbose=0)
     assert len(history.history["loss"]) == 2 and ds.epoch >= 2
@@ -155,8 +175,15 @@ def test_npy_loader_sparse_and_one_hot(ci_data):
     assert len(ds) == 6 and len(ds[5][0]) == 12
     y = served(ds)
     assert sorted(y.tolist()) == sorted(labels[i] for i in partition["valid"])
-    one_hot = NpyDirectoryDataset(ci_data["npy"], partition["valid"], labels, batch_size=100,
-                                  shuffle="none", label_mode="one_hot", n_classes=3)
+    one_hot = NpyDirectoryDataset(
+        ci_data["npy"],
+        partition["valid"],
+        labels,
+        batch_size=100,
+        shuffle="none",
+        label_mode="one_hot",
+        n_classes=3,
+    )
     x, y = one_hot[0]
     assert y.shape == (100, 3) and y.dtype == np.float32
     first = partition["valid"][0]
@@ -169,12 +196,16 @@ def test_npy_loader_errors(ci_data, tmp_path):
     ids = partition["test"][:10]
     with pytest.raises(ValueError, match="1 id.*have no label.*id-999999"):
         NpyDirectoryDataset(ci_data["npy"], ids + ["id-999999"], labels)
-    with pytest.raises(ValueError, match=r"sample 'id-\d+' has label 2, expected a class index in \[0, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"sample 'id-\d+' has label 2, expected a class index in \[0, 2\)"
+    ):
         NpyDirectoryDataset(ci_data["npy"], ids, {i: 2 for i in ids}, n_classes=2)
     with pytest.raises(ValueError, match="needs n_classes"):
         NpyDirectoryDataset(ci_data["npy"], ids, labels, label_mode="one_hot")
-    with pytest.raises(FileNotFoundError,
-                       match=r"Missing sample file .*id-000000.npy. Check that .* holds one.*Or leave"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"Missing sample file .*id-000000.npy. Check that .* holds one.*Or leave",
+    ):
         NpyDirectoryDataset(tmp_path, ["id-000000"], {"id-000000": 0})[0]
 
 
@@ -197,11 +228,11 @@ def test_plain_generator_breaks_under_threads_and_the_lock_fixes_it():
 
 
 def test_hdf5_loader_shards_split_the_file_between_workers(id_file):
-    shards = [HDF5Dataset(id_file, "x", None, batch_size=64, seed=3, shard=(i, 3))
-              for i in range(3)]
+    shards = [
+        HDF5Dataset(id_file, "x", None, batch_size=64, seed=3, shard=(i, 3)) for i in range(3)
+    ]
     for epoch in range(2):
-        seen = [np.concatenate([s[b][0][:, 0] for b in range(len(s))]).astype(int)
-                for s in shards]
+        seen = [np.concatenate([s[b][0][:, 0] for b in range(len(s))]).astype(int) for s in shards]
         assert sorted(np.concatenate(seen)) == list(range(600))
         for s in shards:
             s.on_epoch_end()

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from course_lib import bench, memory
+from course_lib.measure import memory, memory_use
 
 
 def test_peak_increase_sees_an_allocation():
@@ -17,13 +17,21 @@ def test_peak_increase_sees_a_short_lived_copy():
     assert 72 < memory.peak_increase_mib(convert) < 100
 
 
-@pytest.mark.parametrize("layout, large_n", [
-    ("hdf5", 16384), ("npy", 16384), ("bcolz", 16384),
-    # JPEG encoding makes these slower to write: 4x the data instead of 8x
-    ("images", 8192), ("hdf5_jpeg", 8192), ("records", 8192)])
+@pytest.mark.parametrize(
+    "layout, large_n",
+    [
+        ("hdf5", 16384),
+        ("npy", 16384),
+        ("bcolz", 16384),
+        # JPEG encoding makes these slower to write: 4x the data instead of 8x
+        ("images", 8192),
+        ("hdf5_jpeg", 8192),
+        ("records", 8192),
+    ],
+)
 def test_writer_peak_memory_does_not_grow_with_the_dataset(layout, large_n):
-    small = bench.writer_peak_memory(layout, 2048)
-    large = bench.writer_peak_memory(layout, large_n)
+    small = memory_use.writer_peak_memory(layout, 2048)
+    large = memory_use.writer_peak_memory(layout, large_n)
     data_growth = large["data_mib"] - small["data_mib"]
     print(layout, small, large)
     assert large["peak_mib"] - small["peak_mib"] < 0.1 * data_growth

@@ -5,9 +5,10 @@ import keras
 import numpy as np
 import pytest
 
-from course_lib import config, course_data, models
-from course_lib.features import write_features
-from course_lib.merged import HDF5Images, MergedDataset, NpyImages
+from course_lib import config, models
+from course_lib.course import course_data
+from course_lib.formats.features import write_features
+from course_lib.loading.merged import HDF5Images, MergedDataset, NpyImages
 
 CI = config.get_profile("ci")
 N = 900
@@ -21,12 +22,17 @@ def id_files(tmp_path):
     with h5py.File(h5, "w") as file:
         for split, chosen in (("train", ids[ids % 3 != 0]), ("valid", ids[ids % 3 == 0])):
             file[f"{split}/images"] = np.broadcast_to(
-                chosen[:, None, None, None], (len(chosen), 2, 2, 1)).astype(np.float32)
+                chosen[:, None, None, None], (len(chosen), 2, 2, 1)
+            ).astype(np.float32)
             file[f"{split}/ids"] = chosen
     values = np.arange(N, dtype=np.float32)[:, None] * np.ones((1, 4), np.float32)
-    store = write_features(tmp_path / "rows.bcolz",
-                           ((s, values[s:s + 256]) for s in range(0, N, 256)), N, 4,
-                           chunk_rows=64)
+    store = write_features(
+        tmp_path / "rows.bcolz",
+        ((s, values[s : s + 256]) for s in range(0, N, 256)),
+        N,
+        4,
+        chunk_rows=64,
+    )
     return h5, store
 
 
@@ -45,10 +51,11 @@ def _check_aligned(ds, epochs=3):
 def test_features_match_their_sample_every_epoch(id_files, shuffle):
     h5, store = id_files
     ids = np.arange(N)[np.arange(N) % 3 != 0]
-    ds = MergedDataset(HDF5Images(h5), store, ids, labels=ids, batch_size=64,
-                       shuffle=shuffle, seed=4, n_rows=N)
+    ds = MergedDataset(
+        HDF5Images(h5), store, ids, labels=ids, batch_size=64, shuffle=shuffle, seed=4, n_rows=N
+    )
     seen = _check_aligned(ds)
-    assert sorted(np.concatenate(seen[:len(ds)])) == list(ids)
+    assert sorted(np.concatenate(seen[: len(ds)])) == list(ids)
 
 
 def test_each_feature_chunk_is_decompressed_once_per_epoch(id_files, tmp_path, monkeypatch):
@@ -57,12 +64,19 @@ def test_each_feature_chunk_is_decompressed_once_per_epoch(id_files, tmp_path, m
     with h5py.File(whole, "w") as file:
         file["all/images"] = np.zeros((N, 2, 2, 1), np.float32)
         file["all/ids"] = np.arange(N)
-    ds = MergedDataset(HDF5Images(whole, "all/images", "all/ids"), store, np.arange(N),
-                       batch_size=32, seed=0, cache_chunks=8)
+    ds = MergedDataset(
+        HDF5Images(whole, "all/images", "all/ids"),
+        store,
+        np.arange(N),
+        batch_size=32,
+        seed=0,
+        cache_chunks=8,
+    )
     reads = []
     original = ds.features.store.read
-    monkeypatch.setattr(ds.features.store, "read",
-                        lambda start, stop: reads.append(start) or original(start, stop))
+    monkeypatch.setattr(
+        ds.features.store, "read", lambda start, stop: reads.append(start) or original(start, stop)
+    )
     for epoch in range(3):
         reads.clear()
         for index in range(len(ds)):
@@ -80,17 +94,29 @@ def test_filtered_and_reordered_index_stays_aligned(id_files):
     ids = rng.permutation(np.arange(N)[np.arange(N) % 3 != 0])[:400]  # filtered, shuffled
     ds = MergedDataset(HDF5Images(h5), store, ids, labels=ids, batch_size=50, seed=1)
     seen = _check_aligned(ds, epochs=2)
-    assert sorted(np.concatenate(seen[:len(ds)])) == sorted(ids)
+    assert sorted(np.concatenate(seen[: len(ds)])) == sorted(ids)
 
 
-@pytest.mark.parametrize("workers", [
-    {"workers": 3}, {"workers": 2, "use_multiprocessing": True},
-], ids=["threads", "processes"])
+@pytest.mark.parametrize(
+    "workers",
+    [
+        {"workers": 3},
+        {"workers": 2, "use_multiprocessing": True},
+    ],
+    ids=["threads", "processes"],
+)
 def test_alignment_with_workers(id_files, workers):
     h5, store = id_files
     ids = np.arange(N)[np.arange(N) % 3 == 0]
-    ds = MergedDataset(HDF5Images(h5, "valid/images", "valid/ids"), store, ids,
-                       batch_size=32, seed=2, input_names=("images", "features"), **workers)
+    ds = MergedDataset(
+        HDF5Images(h5, "valid/images", "valid/ids"),
+        store,
+        ids,
+        batch_size=32,
+        seed=2,
+        input_names=("images", "features"),
+        **workers,
+    )
     images = keras.Input((2, 2, 1), name="images")
     features = keras.Input((4,), name="features")
     both = keras.layers.Concatenate()([keras.layers.Flatten()(images), features])
@@ -123,10 +149,24 @@ def test_course_data_from_hdf5_and_npy_agree_and_the_merged_model_trains(ci_data
     index = course_data.read_index("ci")
     train = index[index.split == "train"]
     matrix = ci_data["bcolz"] / course_data.FEATURE_MATRIX_NAME
-    from_h5 = MergedDataset(HDF5Images(ci_data["hdf5"]), matrix, train.id, train.label,
-                            batch_size=CI.batch_size, seed=0, n_rows=len(index))
-    from_npy = MergedDataset(NpyImages(ci_data["npy"]), matrix, train.id, train.label,
-                             batch_size=CI.batch_size, seed=0, n_rows=len(index))
+    from_h5 = MergedDataset(
+        HDF5Images(ci_data["hdf5"]),
+        matrix,
+        train.id,
+        train.label,
+        batch_size=CI.batch_size,
+        seed=0,
+        n_rows=len(index),
+    )
+    from_npy = MergedDataset(
+        NpyImages(ci_data["npy"]),
+        matrix,
+        train.id,
+        train.label,
+        batch_size=CI.batch_size,
+        seed=0,
+        n_rows=len(index),
+    )
     for a, b in zip(from_h5[3][0], from_npy[3][0]):
         assert np.array_equal(a, b)
     keras.utils.set_random_seed(0)

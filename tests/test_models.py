@@ -1,7 +1,8 @@
 import keras
 import pytest
 
-from course_lib import config, layouts, models
+from course_lib import config, models
+from course_lib.formats import layouts
 
 
 def test_small_convnet_shapes_and_errors():

@@ -9,7 +9,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-from course_lib import memory, monitor
+from course_lib.measure import memory, monitor
 
 matplotlib.use("Agg")
 
@@ -35,18 +35,27 @@ def test_without_a_gpu_the_panel_says_so(monkeypatch):
 
 def test_gpu_figures_from_the_driver_and_tensorflow(monkeypatch):
     fake = types.SimpleNamespace(
-        nvmlInit=lambda: None, nvmlDeviceGetCount=lambda: 1,
-        nvmlDeviceGetHandleByIndex=lambda i: i, nvmlDeviceGetName=lambda h: b"Fake H100",
+        nvmlInit=lambda: None,
+        nvmlDeviceGetCount=lambda: 1,
+        nvmlDeviceGetHandleByIndex=lambda i: i,
+        nvmlDeviceGetName=lambda h: b"Fake H100",
         nvmlDeviceGetMemoryInfo=lambda h: types.SimpleNamespace(used=3 * 2**30, total=80 * 2**30),
-        nvmlDeviceGetUtilizationRates=lambda h: types.SimpleNamespace(gpu=57))
+        nvmlDeviceGetUtilizationRates=lambda h: types.SimpleNamespace(gpu=57),
+    )
     monkeypatch.setitem(__import__("sys").modules, "pynvml", fake)
     monkeypatch.setattr(memory, "_tensorflow_gpu_mib", lambda: {0: (1024.0, 2048.0)})
     gpus, note = memory.gpu_status()
     assert note is None and gpus[0]["name"] == "Fake H100"
     assert gpus[0]["used_mib"] == 3072 and gpus[0]["total_mib"] == 81920
     html = monitor.ResourcePanel().widget.value
-    for text in ("Fake H100", 'class="gpu-used">3,072<', 'class="gpu-total">81,920<',
-                 'class="gpu-utilisation">57<', 'class="gpu-tf">1,024<', 'class="gpu-tf-peak">2,048<'):
+    for text in (
+        "Fake H100",
+        'class="gpu-used">3,072<',
+        'class="gpu-total">81,920<',
+        'class="gpu-utilisation">57<',
+        'class="gpu-tf">1,024<',
+        'class="gpu-tf-peak">2,048<',
+    ):
         assert text in html
 
 

@@ -12,7 +12,7 @@ import re
 import nbformat
 import pytest
 
-from course_lib import exercises
+from course_lib.course import exercises
 
 NOTEBOOKS = sorted(exercises.NOTEBOOKS.glob("*.ipynb"))
 SOLUTIONS = sorted(exercises.SOLUTIONS.glob("*.ipynb"))
@@ -38,8 +38,9 @@ def test_learner_notebooks_are_made_from_the_solutions():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_learner_notebooks_hold_no_solution(path):
     for number, cell in enumerate(nbformat.read(path, as_version=4).cells):
-        assert "BEGIN SOLUTION" not in cell.source and "END SOLUTION" not in cell.source, \
+        assert "BEGIN SOLUTION" not in cell.source and "END SOLUTION" not in cell.source, (
             f"{path.name} cell {number} holds a solution region"
+        )
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
@@ -49,23 +50,32 @@ def test_every_lesson_has_exercises_with_checks(path):
     assert len(tasks) >= MIN_PER_LESSON, f"{path.name}: {len(tasks)} exercises"
     for i in tasks:
         cell, check = cells[i], cells[i + 1]
-        assert cell.cell_type == "code" and exercises.BEGIN in cell.source, \
+        assert cell.cell_type == "code" and exercises.BEGIN in cell.source, (
             f"{path.name} cell {i}: an exercise cell holds its answer in a solution region"
-        assert exercises.CHECK_TAG in _tags(check) and "checks.check_" in check.source, \
+        )
+        assert exercises.CHECK_TAG in _tags(check) and "checks.check_" in check.source, (
             f"{path.name} cell {i + 1}: an exercise is followed by its checker cell"
-        assert cells[i - 1].cell_type == "markdown" and "Exercise" in cells[i - 1].source, \
+        )
+        assert cells[i - 1].cell_type == "markdown" and "Exercise" in cells[i - 1].source, (
             f"{path.name} cell {i - 1}: an exercise starts with its task in words"
+        )
 
 
 def test_the_course_has_enough_exercises():
-    count = sum(exercises.EXERCISE_TAG in _tags(cell)
-                for path in SOLUTIONS for cell in nbformat.read(path, as_version=4).cells)
+    count = sum(
+        exercises.EXERCISE_TAG in _tags(cell)
+        for path in SOLUTIONS
+        for cell in nbformat.read(path, as_version=4).cells
+    )
     assert count >= MIN_IN_ALL
 
 
 def test_the_readme_counts_the_exercises_and_lessons():
-    count = sum(exercises.EXERCISE_TAG in _tags(cell)
-                for path in SOLUTIONS for cell in nbformat.read(path, as_version=4).cells)
+    count = sum(
+        exercises.EXERCISE_TAG in _tags(cell)
+        for path in SOLUTIONS
+        for cell in nbformat.read(path, as_version=4).cells
+    )
     readme = (exercises.SOLUTIONS.parents[1] / "README.md").read_text()
     said = re.search(r"\((\d+) in all\)", readme)
     assert said and int(said.group(1)) == count, f"the README should say ({count} in all)"
@@ -75,8 +85,9 @@ def test_the_readme_counts_the_exercises_and_lessons():
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
 def test_exercises_are_numbered_in_order(path):
-    text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells
-                     if c.cell_type == "markdown")
+    text = "\n".join(
+        c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown"
+    )
     numbers = re.findall(r"^### Exercise (\d+)\.(\d+)", text, re.M)
     lesson = int(path.name[:2])
     assert numbers == [(str(lesson), str(k)) for k in range(1, len(numbers) + 1)], numbers
@@ -85,8 +96,10 @@ def test_exercises_are_numbered_in_order(path):
 MAX_CELL_LINES = 25
 WORDS_PER_MINUTE, MINUTES_PER_EXERCISE = 150, 20
 LESSON_MINUTES = (40, 60)
-TIME = re.compile(r"\*\*Time:\*\* about (\d+) minutes: (\d+) reading \(at 150 words a minute\), "
-                  r"(\d+) running \(Run All, `lesson` profile\), (\d+) for (\d+) exercises?")
+TIME = re.compile(
+    r"\*\*Time:\*\* about (\d+) minutes: (\d+) reading \(at 150 words a minute\), "
+    r"(\d+) running \(Run All, `lesson` profile\), (\d+) for (\d+) exercises?"
+)
 
 
 def lesson_time(path):
@@ -105,15 +118,19 @@ def test_every_lesson_states_its_time_computed_one_way(path):
     assert reading == round(words / WORDS_PER_MINUTE), f"{path.name}: {words} words"
     assert stated_count == count and exercise_minutes == MINUTES_PER_EXERCISE * count
     assert total == reading + running + exercise_minutes
-    assert LESSON_MINUTES[0] <= total <= LESSON_MINUTES[1], \
+    assert LESSON_MINUTES[0] <= total <= LESSON_MINUTES[1], (
         f"{path.name}: {total} minutes; a lesson with its exercises fits {LESSON_MINUTES}"
+    )
 
 
 def test_the_readme_gives_each_lessons_time():
     readme = (exercises.SOLUTIONS.parents[1] / "README.md").read_text()
-    rows = dict(re.findall(r"^\| \d\d \| `(\d\d_[a-z0-9_]+)` \|[^\n]*\| (\d+) min \|$", readme, re.M))
+    rows = dict(
+        re.findall(r"^\| \d\d \| `(\d\d_[a-z0-9_]+)` \|[^\n]*\| (\d+) min \|$", readme, re.M)
+    )
     assert {name: int(minutes) for name, minutes in rows.items()} == {
-        path.stem: lesson_time(path)[0] for path in SOLUTIONS}
+        path.stem: lesson_time(path)[0] for path in SOLUTIONS
+    }
 
 
 @pytest.mark.parametrize("path", BOTH, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -124,11 +141,14 @@ def test_cells_are_short(path):
     solution notebook it also holds the answer.
     """
     for number, cell in enumerate(nbformat.read(path, as_version=4).cells):
-        if cell.cell_type != "code" or (path in SOLUTIONS and exercises.EXERCISE_TAG in _tags(cell)):
+        if cell.cell_type != "code" or (
+            path in SOLUTIONS and exercises.EXERCISE_TAG in _tags(cell)
+        ):
             continue
         lines = [line for line in cell.source.splitlines() if line.strip()]
-        assert len(lines) <= MAX_CELL_LINES, \
+        assert len(lines) <= MAX_CELL_LINES, (
             f"{path.name} cell {number} ({cell.get('id')}) has {len(lines)} lines: split it"
+        )
 
 
 @pytest.mark.parametrize("path", BOTH, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -139,7 +159,9 @@ def test_committed_clean(path):
         if cell.cell_type != "code":
             continue
         where = f"{path.name} cell {number}"
-        assert cell.execution_count is None, f"{where} has an execution count: run `make clean-notebooks`"
+        assert cell.execution_count is None, (
+            f"{where} has an execution count: run `make clean-notebooks`"
+        )
         if "nbval-check-output" not in cell.metadata.get("tags", []):
             assert not cell.outputs, f"{where} has outputs: run `make clean-notebooks`"
     assert "widgets" not in notebook.metadata, f"{path.name} stores widget state"
@@ -159,10 +181,13 @@ def test_follows_the_lesson_conventions(path):
     assert cells[0].cell_type == "markdown" and title.startswith(f"# {path.name[:2]} · ")
     for part in ("**You will learn", "**Time:**", "**Prerequisites:**"):
         assert part in title, f"{path.name}: the first cell needs {part}"
-    setup = [i for i, c in enumerate(cells) if c.cell_type == "markdown"
-             and c.source.startswith("## Setup")]
+    setup = [
+        i
+        for i, c in enumerate(cells)
+        if c.cell_type == "markdown" and c.source.startswith("## Setup")
+    ]
     assert len(setup) == 1 and cells[setup[0] + 1].cell_type == "code"
-    code_before_setup = [c for c in cells[:setup[0]] if c.cell_type == "code"]
+    code_before_setup = [c for c in cells[: setup[0]] if c.cell_type == "code"]
     assert not code_before_setup, f"{path.name}: the Setup cell comes first"
     assert "## Summary" in cells[-1].source, f"{path.name}: end with a summary"
     for number, cell in enumerate(cells):
@@ -175,10 +200,12 @@ def test_follows_the_lesson_conventions(path):
 
 
 def test_every_claim_cites_a_cell_of_its_lesson():
-    """`tests/test_claims.py` cites `NN \`cell id\``: that cell must be in lesson NN."""
+    r"""`tests/test_claims.py` cites `NN \`cell id\``: that cell must be in lesson NN."""
     claims = (exercises.SOLUTIONS.parents[1] / "tests" / "test_claims.py").read_text()
     cited = re.findall(r"\b(\d\d) `([0-9a-f]{8})`", claims)
-    ids = {path.name[:2]: {cell.id for cell in nbformat.read(path, as_version=4).cells}
-           for path in SOLUTIONS}
+    ids = {
+        path.name[:2]: {cell.id for cell in nbformat.read(path, as_version=4).cells}
+        for path in SOLUTIONS
+    }
     missing = [f"{lesson} `{cell}`" for lesson, cell in cited if cell not in ids.get(lesson, ())]
     assert len(cited) >= 40 and not missing, f"cited cells not in their lesson: {missing}"

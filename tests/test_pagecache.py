@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from course_lib import cold, pagecache
+from course_lib.measure import cold, pagecache
 
 
 @pytest.fixture
@@ -79,8 +79,9 @@ def test_no_cold_figure_when_eviction_fails(data_file, monkeypatch):
 
 
 def test_cold_figures_when_eviction_works(data_file):
-    row = cold.measure_reader(lambda: cold.read_sequentially([data_file]), [data_file],
-                              8 * 2**20, samples=100, repeat=1)
+    row = cold.measure_reader(
+        lambda: cold.read_sequentially([data_file]), [data_file], 8 * 2**20, samples=100, repeat=1
+    )
     assert row["note"] == "" and row["cold MB/s"] > 0 and row["warm MB/s"] > 0
     assert cold.disk_bandwidth(data_file, repeat=1) > 0
     assert "x disk" not in row  # no disk figure asked for, no ratio
@@ -91,8 +92,9 @@ def test_each_cold_epoch_is_paired_with_a_disk_read(data_file, monkeypatch):
     seconds = iter([1.0, 0.5, 2.0, 0.25, 0.25, 0.25])  # three cold epochs, three warm
     monkeypatch.setattr(cold, "disk_bandwidth", lambda path, repeat: next(disks))
     monkeypatch.setattr(cold, "timed", lambda run, evict_paths=(): next(seconds))
-    row = cold.measure_reader(lambda: None, [data_file], 10**9, samples=100, repeat=3,
-                              disk_file=data_file)
+    row = cold.measure_reader(
+        lambda: None, [data_file], 10**9, samples=100, repeat=3, disk_file=data_file
+    )
     ratios = [1000 / 900, 2000 / 1000, 500 / 1100]  # each epoch's MB/s against its own disk read
     assert row["disk MB/s"] == 1000.0
     assert row["x disk"] == pytest.approx(np.median(ratios))
@@ -106,6 +108,7 @@ def test_cpu_per_gigabyte_counts_every_thread(data_file):
             deadline = time.thread_time() + 0.25
             while time.thread_time() < deadline:
                 pass
+
         threads = [threading.Thread(target=spin) for _ in range(2)]
         for thread in threads:
             thread.start()

@@ -8,14 +8,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from course_lib import encoded, records
+from course_lib.formats import encoded, records
 
 SHAPE = (8, 8, 3)
 CLASSES = ["a", "b", "c"]
 
 
-def write_shards(folder, n=100, shard_bytes=1500, labels=None, sort_by_class=False,
-                 info=True):
+def write_shards(folder, n=100, shard_bytes=1500, labels=None, sort_by_class=False, info=True):
     """n samples of 8x8 PNG; label i % 3 unless given; optionally one class after another."""
     labels = np.arange(n) % 3 if labels is None else np.asarray(labels)
     order = np.argsort(labels, kind="stable") if sort_by_class else np.arange(n)
@@ -33,8 +32,7 @@ def write_shards(folder, n=100, shard_bytes=1500, labels=None, sort_by_class=Fal
 def epoch(dataset):
     """`(ids, batch sizes)` of one pass."""
     batches = [batch for batch in dataset]
-    return (np.concatenate([b[2].numpy() for b in batches]),
-            [len(b[1]) for b in batches])
+    return (np.concatenate([b[2].numpy() for b in batches]), [len(b[1]) for b in batches])
 
 
 @pytest.fixture
@@ -68,14 +66,15 @@ def test_batches_decode_to_the_written_images_and_labels(shards):
 
 
 def test_drop_last(shards):
-    ids, sizes = epoch(records.record_dataset(shards, 32, seed=0, drop_last=True,
-                                              with_ids=True))
+    ids, sizes = epoch(records.record_dataset(shards, 32, seed=0, drop_last=True, with_ids=True))
     assert sizes == [32, 32, 32] and len(set(ids)) == 96
 
 
 def test_workers_read_disjoint_shards_that_cover_the_data(shards):
-    parts = [epoch(records.record_dataset(shards, 16, seed=1, shard=(i, 2),
-                                          with_ids=True))[0] for i in range(2)]
+    parts = [
+        epoch(records.record_dataset(shards, 16, seed=1, shard=(i, 2), with_ids=True))[0]
+        for i in range(2)
+    ]
     assert not set(parts[0]) & set(parts[1])
     assert sorted(np.concatenate(parts)) == list(range(100))
     with pytest.raises(ValueError, match="only .* shard file"):
@@ -93,8 +92,9 @@ def test_shards_without_index_are_scanned(tmp_path):
     folder = write_shards(tmp_path / "plain", info=False)
     with pytest.raises(ValueError, match="image_shape"):
         records.record_dataset(folder, 10)
-    ids, _ = epoch(records.record_dataset(folder, 10, image_shape=SHAPE, n_classes=3,
-                                          with_ids=True))
+    ids, _ = epoch(
+        records.record_dataset(folder, 10, image_shape=SHAPE, n_classes=3, with_ids=True)
+    )
     assert sorted(ids) == list(range(100))
 
 
@@ -103,7 +103,7 @@ def test_truncated_shard_is_named_with_its_record(tmp_path, with_index):
     folder = write_shards(tmp_path / "cut", info=with_index)
     files = sorted(folder.glob("*.tfrecord"))
     data = files[1].read_bytes()
-    files[1].write_bytes(data[:len(data) - 30])
+    files[1].write_bytes(data[: len(data) - 30])
     count = records.scan_shard(files[0])
     with pytest.raises(ValueError, match=rf"{files[1].name}: record {count - 1} .*truncated"):
         records.record_dataset(folder, 10, image_shape=SHAPE, n_classes=3)
@@ -125,14 +125,21 @@ def test_label_out_of_range_is_named_with_shard_and_record(tmp_path):
 
 def test_record_without_image_is_named(tmp_path):
     folder = tmp_path / "noimage"
-    with records.ShardWriter(folder, info={"class_names": CLASSES,
-                                           "image_shape": list(SHAPE)}) as writer:
+    with records.ShardWriter(
+        folder, info={"class_names": CLASSES, "image_shape": list(SHAPE)}
+    ) as writer:
         for i in range(5):
-            example = tf.train.Example(features=tf.train.Features(feature={
-                "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[1]))}))
+            example = tf.train.Example(
+                features=tf.train.Features(
+                    feature={"label": tf.train.Feature(int64_list=tf.train.Int64List(value=[1]))}
+                )
+            )
             writer.write(example.SerializeToString())
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"shard-00000.tfrecord\] \[record\] "
-                                                             r"\[\d\] \[has no .{1,2}image"):
+    with pytest.raises(
+        tf.errors.InvalidArgumentError,
+        match=r"shard-00000.tfrecord\] \[record\] "
+        r"\[\d\] \[has no .{1,2}image",
+    ):
         next(iter(records.record_dataset(folder, 5)))
 
 
@@ -167,9 +174,16 @@ def test_no_shards_is_a_clear_error(tmp_path):
 def test_keras_fit_trains_on_the_pipeline(shards):
     import keras
 
-    model = keras.Sequential([keras.Input(SHAPE), keras.layers.Rescaling(1 / 255),
-                              keras.layers.Flatten(), keras.layers.Dense(3)])
+    model = keras.Sequential(
+        [
+            keras.Input(SHAPE),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3),
+        ]
+    )
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    history = model.fit(records.record_dataset(shards, 32, seed=0), epochs=2, verbose=0,
-                        shuffle=False)
+    history = model.fit(
+        records.record_dataset(shards, 32, seed=0), epochs=2, verbose=0, shuffle=False
+    )
     assert len(history.history["loss"]) == 2

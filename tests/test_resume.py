@@ -2,7 +2,7 @@
 
 import pytest
 
-from course_lib import resume
+from course_lib.course import resume
 
 
 def test_a_crashed_fit_resumes_from_its_last_epoch(ci_data, tmp_path):

@@ -3,7 +3,7 @@ import pickle
 import numpy as np
 import pytest
 
-from course_lib.sampling import BatchSampler, mixing_distance
+from course_lib.loading.sampling import BatchSampler, mixing_distance
 
 
 def sorted_labels(n, shares=(1, 1, 1)):
@@ -15,8 +15,9 @@ def sorted_labels(n, shares=(1, 1, 1)):
 @pytest.mark.parametrize("strategy", ["none", "full", "block", "stratified"])
 @pytest.mark.parametrize("n, batch", [(1000, 64), (1024, 64), (5, 64), (1, 1), (130, 32)])
 def test_every_sample_once_and_last_batch_kept(strategy, n, batch):
-    sampler = BatchSampler(n, batch, strategy, seed=3, block_size=16, window=64,
-                           labels=sorted_labels(n))
+    sampler = BatchSampler(
+        n, batch, strategy, seed=3, block_size=16, window=64, labels=sorted_labels(n)
+    )
     for epoch in range(3):
         batches = sampler.batches(epoch)
         assert len(batches) == len(sampler) == -(-n // batch)
@@ -57,7 +58,9 @@ def test_block_batches_are_a_few_contiguous_runs(strategy):
     for batch in sampler.batches(0):
         runs = 1 + np.count_nonzero(np.diff(batch) != 1)
         assert runs <= 2
-        assert all(start % 32 == 0 for start in batch[np.r_[0, np.flatnonzero(np.diff(batch) != 1) + 1]])
+        assert all(
+            start % 32 == 0 for start in batch[np.r_[0, np.flatnonzero(np.diff(batch) != 1) + 1]]
+        )
 
 
 def test_chunk_grouping_keeps_few_chunks_in_flight_and_every_sample_once():
@@ -68,25 +71,35 @@ def test_chunk_grouping_keeps_few_chunks_in_flight_and_every_sample_once():
     for epoch in range(3):
         order = sampler.order(epoch)
         for start in range(0, len(order), 1024):  # 4 chunks of 256 positions
-            assert len(np.unique(order[start:start + 1024] // 256)) <= 4
+            assert len(np.unique(order[start : start + 1024] // 256)) <= 4
     labels = np.repeat([0, 1, 2], 2000)
     grouped = BatchSampler(6000, 64, "block", seed=0, block_size=32, chunk_rows=256)
     plain = BatchSampler(6000, 64, "block", seed=0, block_size=32)
     # Batches still take their two blocks from random chunks: mixing barely changes.
-    assert abs(mixing_distance(labels, grouped.batches(0))
-               - mixing_distance(labels, plain.batches(0))) < 0.05
+    assert (
+        abs(mixing_distance(labels, grouped.batches(0)) - mixing_distance(labels, plain.batches(0)))
+        < 0.05
+    )
 
 
 def test_mixing_quality_orders_the_strategies():
     labels = np.repeat([0, 1, 2], 2000)  # class-sorted, the worst case
     distance = {}
-    for name, kwargs in {"none": {}, "block": {"block_size": 32},
-                         "block, window 16 batches": {"block_size": 32, "window": 1024},
-                         "full": {}}.items():
+    for name, kwargs in {
+        "none": {},
+        "block": {"block_size": 32},
+        "block, window 16 batches": {"block_size": 32, "window": 1024},
+        "full": {},
+    }.items():
         sampler = BatchSampler(len(labels), 64, name.split(",")[0], seed=0, **kwargs)
         distance[name] = mixing_distance(labels, sampler.batches(0))
     assert distance["none"] > 0.6
-    assert distance["full"] < distance["block, window 16 batches"] < distance["block"] < distance["none"]
+    assert (
+        distance["full"]
+        < distance["block, window 16 batches"]
+        < distance["block"]
+        < distance["none"]
+    )
     assert distance["full"] < 0.1
 
 
@@ -107,8 +120,9 @@ def test_stratified_gives_every_batch_the_files_class_mix(shares):
     distance = {}
     for strategy in ("full", "block", "stratified"):
         sampler = BatchSampler(len(labels), 64, strategy, seed=0, labels=labels)
-        distance[strategy] = np.mean([mixing_distance(labels, sampler.batches(e))
-                                      for e in range(3)])
+        distance[strategy] = np.mean(
+            [mixing_distance(labels, sampler.batches(e)) for e in range(3)]
+        )
     assert distance["full"] < distance["stratified"] < 1.4 * distance["full"]
     assert distance["block"] > 1.8 * distance["stratified"]
     if shares == (1, 1, 1):  # eight blocks over three classes: every class in every batch
@@ -121,8 +135,10 @@ def test_stratified_reads_the_same_blocks_as_block():
     labels = sorted_labels(4096)
     block = BatchSampler(4096, 64, "block", seed=0, labels=labels)
     stratified = BatchSampler(4096, 64, "stratified", seed=0, labels=labels)
+
     def blocks(sampler):
         return sorted({int(p) // 8 for b in sampler.batches(0) for p in b[::8]})
+
     assert blocks(block) == blocks(stratified) == list(range(512))
     for batch in stratified.batches(0):  # eight runs of eight aligned rows
         starts = batch[np.r_[0, np.flatnonzero(np.diff(batch) != 1) + 1]]
@@ -131,13 +147,14 @@ def test_stratified_reads_the_same_blocks_as_block():
 
 def test_stratified_with_chunk_grouping_keeps_few_chunks_in_flight():
     labels = sorted_labels(6144)
-    sampler = BatchSampler(6144, 64, "stratified", seed=1, block_size=32, chunk_rows=256,
-                           labels=labels)
+    sampler = BatchSampler(
+        6144, 64, "stratified", seed=1, block_size=32, chunk_rows=256, labels=labels
+    )
     for epoch in range(2):
         order = sampler.order(epoch)
         assert sorted(order) == list(range(6144))
         for start in range(0, len(order), 1024):
-            assert len(np.unique(order[start:start + 1024] // 256)) <= 4
+            assert len(np.unique(order[start : start + 1024] // 256)) <= 4
     block = BatchSampler(6144, 64, "block", seed=1, block_size=32, chunk_rows=256)
     assert mixing_distance(labels, sampler.batches(0)) < mixing_distance(labels, block.batches(0))
 
@@ -151,8 +168,11 @@ def test_stratified_pickles_without_the_labels():
 
 
 def test_stratified_needs_one_label_per_position():
-    with pytest.raises(ValueError, match=r"needs labels= with one class index per position "
-                                         r"\(100\), received none\. Use 'block'"):
+    with pytest.raises(
+        ValueError,
+        match=r"needs labels= with one class index per position "
+        r"\(100\), received none\. Use 'block'",
+    ):
         BatchSampler(100, 10, "stratified", seed=0)
     with pytest.raises(ValueError, match=r"per position \(100\), received 99"):
         BatchSampler(100, 10, "stratified", seed=0, labels=np.zeros(99, int))
@@ -175,8 +195,10 @@ def test_invalid_arguments():
 @pytest.mark.parametrize("count", [1, 2, 3, 4])
 def test_shards_are_disjoint_and_cover_every_position_each_epoch(strategy, count):
     n = 1001
-    samplers = [BatchSampler(n, 32, strategy, seed=5, shard=(i, count), labels=sorted_labels(n))
-                for i in range(count)]
+    samplers = [
+        BatchSampler(n, 32, strategy, seed=5, shard=(i, count), labels=sorted_labels(n))
+        for i in range(count)
+    ]
     for epoch in range(3):
         parts = [np.concatenate(s.batches(epoch)) for s in samplers]
         assert sorted(np.concatenate(parts)) == list(range(n))  # disjoint and complete
@@ -184,8 +206,9 @@ def test_shards_are_disjoint_and_cover_every_position_each_epoch(strategy, count
         assert max(sizes) - min(sizes) <= 1
         assert all(len(s) == len(s.batches(epoch)) for s in samplers)
     if strategy != "none":
-        assert not np.array_equal(np.concatenate(samplers[0].batches(0)),
-                                  np.concatenate(samplers[0].batches(1)))
+        assert not np.array_equal(
+            np.concatenate(samplers[0].batches(0)), np.concatenate(samplers[0].batches(1))
+        )
 
 
 def test_shard_arguments_are_checked():

@@ -8,15 +8,16 @@ import h5py
 import numpy as np
 import pytest
 
-from course_lib.sources import HDF5Rows, NpyFiles, PerProcess
+from course_lib.formats.sources import HDF5Rows, NpyFiles, PerProcess
 
 
 @pytest.fixture
 def rows_file(tmp_path):
     path = tmp_path / "rows.h5"
     with h5py.File(path, "w") as file:
-        file.create_dataset("x", data=np.arange(300, dtype=np.int32)[:, None].repeat(4, 1),
-                            chunks=(32, 4))
+        file.create_dataset(
+            "x", data=np.arange(300, dtype=np.int32)[:, None].repeat(4, 1), chunks=(32, 4)
+        )
         file["small"] = np.arange(300) % 3
         file["squeezed"] = np.arange(300, dtype=np.float32)[:, None].repeat(4, 1)
     return path
@@ -56,8 +57,11 @@ def test_hdf5_rows_read_sorted_positions_and_pickle_as_a_path(rows_file):
 
 
 def test_hdf5_rows_name_the_datasets_a_file_has(rows_file):
-    with pytest.raises(ValueError, match=r"rows.h5 has no dataset 'images'. Datasets in the "
-                                         r"file: small, squeezed, x. Pass the right name"):
+    with pytest.raises(
+        ValueError,
+        match=r"rows.h5 has no dataset 'images'. Datasets in the "
+        r"file: small, squeezed, x. Pass the right name",
+    ):
         HDF5Rows(rows_file, "images", hint="Pass the right name.")
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from course_lib import synthetic
+from course_lib.course import synthetic
 
 
 def test_same_seed_same_data_different_seed_different_data():
@@ -32,8 +32,9 @@ def test_half_the_features_carry_the_label():
     labels = synthetic.labels(0, 1500, seed=2)
     features = synthetic.features(0, 1500, 128, seed=2)
     t = np.linspace(0, 1, 128)
-    power = np.stack([np.abs(features @ np.exp(-2j * np.pi * (k + 1) * t))
-                      for k in range(3)], axis=1)
+    power = np.stack(
+        [np.abs(features @ np.exp(-2j * np.pi * (k + 1) * t)) for k in range(3)], axis=1
+    )
     # A sine of amplitude 1 over 128 points has power ~64 at its frequency;
     # noise alone has ~11 on average.
     signal = power.max(1) > 35

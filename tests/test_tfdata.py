@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from course_lib import tfdata
-from course_lib.loaders import HDF5Dataset
+from course_lib.loading import tfdata
+from course_lib.loading.loaders import HDF5Dataset
 
 
 @pytest.fixture
@@ -34,8 +34,9 @@ def test_pipelines_serve_the_loaders_batches(id_file, build):
 def test_fit_on_parallel_reads_sees_every_sample_once_and_a_new_order_each_epoch(id_file):
     loader = HDF5Dataset(id_file, "x", "y", batch_size=64, seed=2)
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(3)])
-    model.compile(optimizer="sgd",
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     pipeline = tfdata.parallel_reads(loader, parallel_calls=4).prefetch(tf.data.AUTOTUNE)
     orders = []
     for _ in range(2):
@@ -44,8 +45,9 @@ def test_fit_on_parallel_reads_sees_every_sample_once_and_a_new_order_each_epoch
     for order in orders:
         assert sorted(order.astype(int)) == list(range(500))
     assert not np.array_equal(orders[0], orders[1])
-    history = model.fit(pipeline, epochs=2, shuffle=False, verbose=0,
-                        callbacks=[tfdata.AdvanceEpoch(loader)])
+    history = model.fit(
+        pipeline, epochs=2, shuffle=False, verbose=0, callbacks=[tfdata.AdvanceEpoch(loader)]
+    )
     assert len(history.history["loss"]) == 2 and loader.epoch == 4
 
 

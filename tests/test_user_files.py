@@ -17,13 +17,15 @@ import numpy as np
 import pytest
 import tables
 
-from course_lib import labels, layouts, models
+from course_lib import models
 from course_lib.checks import check_dataset
-from course_lib.features import FeatureStore
-from course_lib.hdf5_rows import open_file
-from course_lib.loaders import HDF5Dataset, NpyDirectoryDataset
-from course_lib.merged import HDF5Images, MergedDataset
-from course_lib.sampling import BatchSampler, mixing_distance
+from course_lib.formats import image_folders, layouts
+from course_lib.formats.features import FeatureStore
+from course_lib.formats.hdf5_rows import open_file
+from course_lib.loading import labels
+from course_lib.loading.loaders import HDF5Dataset, NpyDirectoryDataset
+from course_lib.loading.merged import HDF5Images, MergedDataset
+from course_lib.loading.sampling import BatchSampler, mixing_distance
 from data_scripts import images_to_hdf5
 
 SHAPE = (8, 8, 3)
@@ -87,24 +89,29 @@ def test_a_shuffled_loader_warns_in_predict_but_not_in_evaluate(sorted_earray):
     path, _ = sorted_earray
     ds = HDF5Dataset(path, "images", "labels", batch_size=64, seed=0)
     model = models.small_convnet(SHAPE, N_CLASSES)
-    with pytest.warns(UserWarning, match=r"sorted_earray.h5.*shuffles.*predict on a loader "
-                                         r"built with shuffle='none'"):
+    with pytest.warns(
+        UserWarning,
+        match=r"sorted_earray.h5.*shuffles.*predict on a loader "
+        r"built with shuffle='none'",
+    ):
         model.predict(ds, verbose=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.evaluate(ds, verbose=0)
-        model.predict(HDF5Dataset(path, "images", "labels", batch_size=64, shuffle="none"),
-                      verbose=0)
+        model.predict(
+            HDF5Dataset(path, "images", "labels", batch_size=64, shuffle="none"), verbose=0
+        )
 
 
 def test_every_loader_predicts_in_order_without_labels(tmp_path, sorted_earray):
     path, _ = sorted_earray
     store = tmp_path / "f.npy"
     np.save(store, np.arange(600, dtype=np.float32)[:, None])
-    merged = MergedDataset(HDF5Images(path, "images", ids=None), store, np.arange(600)[::-1],
-                           batch_size=50)
+    merged = MergedDataset(
+        HDF5Images(path, "images", ids=None), store, np.arange(600)[::-1], batch_size=50
+    )
     assert merged.sampler.strategy == "none"
-    (images, features), = merged[1]
+    ((images, features),) = merged[1]
     assert ids_of(images).tolist() == features[:, 0].astype(int).tolist() == list(range(50, 100))
     folder = tmp_path / "npy"
     folder.mkdir()
@@ -120,12 +127,16 @@ def test_every_loader_predicts_in_order_without_labels(tmp_path, sorted_earray):
 @pytest.fixture(params=[64, 1], ids=["chunks of 64 rows", "chunks of 1 row"])
 def sorted_one_hot(tmp_path, request):
     """A user's file: 3,000 images, PyTables EArrays appended class by class, one-hot."""
-    from course_lib import user_files
+    from course_lib.course import user_files
 
     path = tmp_path / "own.h5"
-    classes = user_files.write_class_sorted(path, id_images(np.arange(3000)),
-                                            np.repeat(np.arange(N_CLASSES), 1000), N_CLASSES,
-                                            chunk_rows=request.param)
+    classes = user_files.write_class_sorted(
+        path,
+        id_images(np.arange(3000)),
+        np.repeat(np.arange(N_CLASSES), 1000),
+        N_CLASSES,
+        chunk_rows=request.param,
+    )
     with tables.open_file(path) as file:
         assert file.root.images.chunkshape[0] == request.param
     return path, classes
@@ -141,8 +152,7 @@ def served_epochs(ds, epochs=3):
 
 
 @pytest.mark.parametrize("batch_size", [32, 64, 100])
-def test_default_order_gives_every_batch_the_class_mix_of_a_sorted_file(sorted_one_hot,
-                                                                        batch_size):
+def test_default_order_gives_every_batch_the_class_mix_of_a_sorted_file(sorted_one_hot, batch_size):
     path, classes = sorted_one_hot
     ds = HDF5Dataset(path, "images", "labels", batch_size=batch_size, seed=0)
     assert ds.sampler.strategy == "stratified"
@@ -159,10 +169,14 @@ def test_default_order_gives_every_batch_the_class_mix_of_a_sorted_file(sorted_o
         assert 1.8 * distance < mixing_distance(classes, block.sampler.batches(epoch))
 
 
-@pytest.mark.parametrize("workers", [
-    {"workers": 2},
-    {"workers": 2, "use_multiprocessing": True},
-], ids=["threads", "processes"])
+@pytest.mark.parametrize(
+    "workers",
+    [
+        {"workers": 2},
+        {"workers": 2, "use_multiprocessing": True},
+    ],
+    ids=["threads", "processes"],
+)
 def test_default_order_is_the_same_with_workers(sorted_one_hot, workers):
     path, _ = sorted_one_hot
 
@@ -184,10 +198,17 @@ def test_default_order_is_the_same_with_workers(sorted_one_hot, workers):
 def test_a_label_out_of_range_names_file_dataset_and_row(tmp_path):
     y = np.arange(300) % 3
     y[217] = 9
-    path = write_h5(tmp_path / "mine.h5", {"class_names": json.dumps(["a", "b", "c"])},
-                    x=id_images(range(300)), y=y)
-    with pytest.raises(ValueError, match=r"mine.h5:/y: row 217 has label 9, expected a class "
-                                         r"index in \[0, 3\)"):
+    path = write_h5(
+        tmp_path / "mine.h5",
+        {"class_names": json.dumps(["a", "b", "c"])},
+        x=id_images(range(300)),
+        y=y,
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"mine.h5:/y: row 217 has label 9, expected a class "
+        r"index in \[0, 3\)",
+    ):
         HDF5Dataset(path, "x", "y")
     plain = write_h5(tmp_path / "plain.h5", x=id_images(range(300)), y=y)
     HDF5Dataset(plain, "x", "y")  # no class count known: 9 is a valid index
@@ -199,16 +220,32 @@ def test_a_label_out_of_range_names_file_dataset_and_row(tmp_path):
 def test_broken_one_hot_rows_and_fractional_labels_are_named(tmp_path):
     onehot = np.eye(3, dtype=np.float32)[np.arange(90) % 3]
     onehot[41] = [1, 1, 0]
-    with pytest.raises(ValueError, match=r"onehot.h5:/labels: row 41 is \[1.0, 1.0, 0.0\], "
-                                         r"not a one-hot vector"):
-        HDF5Dataset(write_h5(tmp_path / "onehot.h5", images=id_images(range(90)),
-                             labels=onehot), "images", "labels")
+    with pytest.raises(
+        ValueError,
+        match=r"onehot.h5:/labels: row 41 is \[1.0, 1.0, 0.0\], "
+        r"not a one-hot vector",
+    ):
+        HDF5Dataset(
+            write_h5(tmp_path / "onehot.h5", images=id_images(range(90)), labels=onehot),
+            "images",
+            "labels",
+        )
     with pytest.raises(ValueError, match=r"frac.h5:/labels: row 1 holds 0.5, not a class index"):
-        HDF5Dataset(write_h5(tmp_path / "frac.h5", images=id_images(range(3)),
-                             labels=np.array([0, 0.5, 1])), "images", "labels")
-    with pytest.raises(ValueError, match=r"masks.h5:/labels has shape \(3, 8, 8\).*label_mode=None"):
-        HDF5Dataset(write_h5(tmp_path / "masks.h5", images=id_images(range(3)),
-                             labels=np.zeros((3, 8, 8))), "images", "labels")
+        HDF5Dataset(
+            write_h5(
+                tmp_path / "frac.h5", images=id_images(range(3)), labels=np.array([0, 0.5, 1])
+            ),
+            "images",
+            "labels",
+        )
+    with pytest.raises(
+        ValueError, match=r"masks.h5:/labels has shape \(3, 8, 8\).*label_mode=None"
+    ):
+        HDF5Dataset(
+            write_h5(tmp_path / "masks.h5", images=id_images(range(3)), labels=np.zeros((3, 8, 8))),
+            "images",
+            "labels",
+        )
 
 
 def test_one_hot_file_trains_the_kits_model_and_converts_either_way(sorted_earray):
@@ -223,7 +260,8 @@ def test_one_hot_file_trains_the_kits_model_and_converts_either_way(sorted_earra
     one_hot = HDF5Dataset(path, "images", "labels", batch_size=64, seed=0, label_mode="one_hot")
     assert one_hot[0][1].shape == (64, 3)
     models.small_convnet(SHAPE, N_CLASSES, label_mode="one_hot").fit(
-        one_hot, epochs=1, shuffle=False, verbose=0)
+        one_hot, epochs=1, shuffle=False, verbose=0
+    )
 
 
 @pytest.fixture
@@ -245,11 +283,15 @@ def test_float_images_in_unit_range_warn_and_preprocess_fixes_them(float_npy_fol
     train = NpyDirectoryDataset(folder, partition["train"], label_of, batch_size=32, seed=0)
     valid = NpyDirectoryDataset(folder, partition["validation"], label_of, batch_size=32)
     model = models.small_convnet(SHAPE, N_CLASSES)
-    with pytest.warns(UserWarning, match=r"small_convnet.fit: the first batch's images are "
-                                         r"floats in \[0, 1\].*max_pixel=1.0"):
+    with pytest.warns(
+        UserWarning,
+        match=r"small_convnet.fit: the first batch's images are "
+        r"floats in \[0, 1\].*max_pixel=1.0",
+    ):
         model.fit(train, validation_data=valid, epochs=1, shuffle=False, verbose=0)
-    scaled = NpyDirectoryDataset(folder, partition["train"], label_of, batch_size=32, seed=0,
-                                 preprocess=lambda x: x * 255)
+    scaled = NpyDirectoryDataset(
+        folder, partition["train"], label_of, batch_size=32, seed=0, preprocess=lambda x: x * 255
+    )
     assert scaled[0][0].max() > 200
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -299,10 +341,9 @@ def test_split_loaders_train_with_validation(sorted_earray):
 
 
 def test_a_truncated_file_is_named_and_called_truncated(tmp_path, ci_data):
-    whole = write_h5(tmp_path / "whole.h5", images=id_images(range(500)),
-                     labels=np.arange(500) % 3)
+    whole = write_h5(tmp_path / "whole.h5", images=id_images(range(500)), labels=np.arange(500) % 3)
     cut = tmp_path / "cut.h5"
-    cut.write_bytes(whole.read_bytes()[:whole.stat().st_size // 2])
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
     message = r"cut.h5 looks truncated: it has [\d,]+ bytes but its header says [\d,]+"
     with pytest.raises(ValueError, match=message + r".*Copy the file again"):
         HDF5Dataset(cut, "images", "labels")
@@ -328,10 +369,14 @@ def test_nan_feature_rows_fail_only_their_batches_and_the_advice_works(tmp_path)
     clean = MergedDataset(source, carray, np.arange(8, 12), np.zeros(4, int), batch_size=4)
     (_, features), _ = clean[0]  # rows 8-11 share a chunk with row 3, and are fine
     assert features[:, 0].tolist() == [8, 9, 10, 11]
-    ds = MergedDataset(source, carray, np.arange(n), np.zeros(n, int), batch_size=50,
-                       shuffle="none")
-    with pytest.raises(ValueError, match=r"plain.bcolz holds NaN in feature row\(s\) \[3\] "
-                                         r"of this batch.*nan_rows\(\)"):
+    ds = MergedDataset(
+        source, carray, np.arange(n), np.zeros(n, int), batch_size=50, shuffle="none"
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"plain.bcolz holds NaN in feature row\(s\) \[3\] "
+        r"of this batch.*nan_rows\(\)",
+    ):
         ds[0]
     ds[1]
     bad = FeatureStore(carray).nan_rows()
@@ -345,16 +390,23 @@ def test_nan_feature_rows_fail_only_their_batches_and_the_advice_works(tmp_path)
 @pytest.mark.parametrize("size", [2.5, 0, -3, "64"])
 def test_bad_batch_sizes_name_the_loader(sorted_earray, size):
     path, _ = sorted_earray
-    with pytest.raises(ValueError, match=r"HDF5Dataset\(.*sorted_earray.h5\): batch_size must "
-                                         r"be a whole number >= 1"):
+    with pytest.raises(
+        ValueError,
+        match=r"HDF5Dataset\(.*sorted_earray.h5\): batch_size must "
+        r"be a whole number >= 1",
+    ):
         HDF5Dataset(path, "images", "labels", batch_size=size)
 
 
 def test_images_without_ids_list_the_datasets_and_offer_row_numbers(tmp_path):
-    path = write_h5(tmp_path / "noids.h5", train_img=id_images(range(20)),
-                    train_labels=np.arange(20) % 3)
-    with pytest.raises(ValueError, match=r"noids.h5 has no dataset 'train/ids'. Datasets in "
-                                         r"the file: train_img, train_labels.*pass ids=None"):
+    path = write_h5(
+        tmp_path / "noids.h5", train_img=id_images(range(20)), train_labels=np.arange(20) % 3
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"noids.h5 has no dataset 'train/ids'. Datasets in "
+        r"the file: train_img, train_labels.*pass ids=None",
+    ):
         HDF5Images(path, "train_img")
     source = HDF5Images(path, "train_img", ids=None)
     assert ids_of(source.read(np.array([3, 17]))).tolist() == [3, 17]
@@ -371,13 +423,12 @@ def test_converter_lists_every_file_left_out_one_line_each(tmp_path):
     (source / "dog" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
     (source / "cat" / "notes.txt").write_text("taken in 2019")
     out = tmp_path / "pets.h5"
-    sizes, skipped = images_to_hdf5.convert(source, out, size=8, on_error="skip",
-                                            progress=False)
+    sizes, skipped = images_to_hdf5.convert(source, out, size=8, on_error="skip", progress=False)
     assert sum(sizes.values()) == 10 and len(skipped) == 1
     listing = (tmp_path / "pets.h5.skipped.txt").read_text()
     assert listing.endswith("\n") and len(listing.splitlines()) == 2
     assert "broken.jpg\t" in listing and "notes.txt\tnot converted" in listing
-    images_to_hdf5.write_left_out(out, [("a.jpg", "line one\nline two\tend")])
+    image_folders.write_left_out(out, [("a.jpg", "line one\nline two\tend")])
     assert (tmp_path / "pets.h5.skipped.txt").read_text() == "a.jpg\tline one line two end\n"
 
 
@@ -398,7 +449,7 @@ class Slicer(keras.utils.PyDataset):
         return self.length
 
     def __getitem__(self, index):
-        ids = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        ids = self.order[index * self.batch_size : (index + 1) * self.batch_size]
         return self.images[ids], ids % 3
 
     def on_epoch_end(self):
@@ -432,12 +483,13 @@ def test_label_helpers_convert_both_ways():
 
 
 def test_write_class_sorted_appends_one_class_after_another(tmp_path):
-    from course_lib import user_files
+    from course_lib.course import user_files
 
     labels = np.array([2, 0, 1, 0, 2, 2, 1])
     path = tmp_path / "own.h5"
-    written = user_files.write_class_sorted(path, id_images(np.arange(7)), labels, N_CLASSES,
-                                            block_size=3)
+    written = user_files.write_class_sorted(
+        path, id_images(np.arange(7)), labels, N_CLASSES, block_size=3
+    )
     assert written.tolist() == [0, 0, 1, 1, 2, 2, 2]
     with tables.open_file(path) as file:  # PyTables EArrays, growable along the rows
         assert file.root.images.extdim == 0 and file.root.labels.shape == (7, N_CLASSES)
@@ -451,7 +503,7 @@ def test_write_class_sorted_appends_one_class_after_another(tmp_path):
 
 
 def test_write_class_sorted_names_the_file_for_bad_labels(tmp_path):
-    from course_lib import user_files
+    from course_lib.course import user_files
 
     path = tmp_path / "own.h5"
     with pytest.raises(ValueError, match=r"3 images but 2 labels for .*own\.h5"):

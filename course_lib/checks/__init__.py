@@ -33,28 +33,58 @@ blank exercises still runs from top to bottom.
 | a `parallel_epochs` pipeline, own order per worker | `check_parallel_order` |
 """
 
-from course_lib.checks.alignment import (check_alignment, check_feature_rows, id_coded_frame,
-                                         id_coded_matrix)
+from course_lib.checks.alignment import (
+    check_alignment,
+    check_feature_rows,
+    id_coded_frame,
+    id_coded_matrix,
+)
 from course_lib.checks.augmentation import check_augmentation, check_augmented_fit
 from course_lib.checks.budget import check_block_trainer, check_memory_budget
 from course_lib.checks.course import check_disk_estimate, check_sample_reader
 from course_lib.checks.files import check_conversion, check_hdf5_file, check_hdf5_writer
-from course_lib.checks.loaders import (check_block_loader, check_dataset, check_generator,
-                                       id_coded_file)
+from course_lib.checks.loaders import (
+    check_block_loader,
+    check_dataset,
+    check_generator,
+    id_coded_file,
+)
 from course_lib.checks.orders import check_epoch_order
 from course_lib.checks.pipelines import check_pipeline, check_shards, check_worker_setup
 from course_lib.checks.records import check_record_codec, check_record_pipeline
+from course_lib.checks.report import Report, fingerprints
 from course_lib.checks.resume import check_epoch_callback
 from course_lib.checks.service import check_fit_ready, check_parallel_order
 from course_lib.checks.splits import check_split_rows
-from course_lib.checks.report import Report
 
 __all__ = [
-    "Report", "check_alignment", "check_augmentation", "check_augmented_fit",
-    "check_block_loader", "check_block_trainer", "check_conversion", "check_dataset",
-    "check_disk_estimate", "check_epoch_callback", "check_epoch_order", "check_feature_rows",
-    "check_fit_ready", "check_generator", "check_hdf5_file", "check_hdf5_writer",
-    "check_memory_budget", "check_parallel_order", "check_pipeline", "check_record_codec",
-    "check_record_pipeline", "check_sample_reader", "check_shards", "check_split_rows",
-    "check_worker_setup", "id_coded_file", "id_coded_frame", "id_coded_matrix",
+    "Report",
+    "fingerprints",
+    "check_alignment",
+    "check_augmentation",
+    "check_augmented_fit",
+    "check_block_loader",
+    "check_block_trainer",
+    "check_conversion",
+    "check_dataset",
+    "check_disk_estimate",
+    "check_epoch_callback",
+    "check_epoch_order",
+    "check_feature_rows",
+    "check_fit_ready",
+    "check_generator",
+    "check_hdf5_file",
+    "check_hdf5_writer",
+    "check_memory_budget",
+    "check_parallel_order",
+    "check_pipeline",
+    "check_record_codec",
+    "check_record_pipeline",
+    "check_sample_reader",
+    "check_shards",
+    "check_split_rows",
+    "check_worker_setup",
+    "id_coded_file",
+    "id_coded_frame",
+    "id_coded_matrix",
 ]

@@ -41,22 +41,31 @@ def check_feature_rows(rows_for, frame, matrix, verbose=True):
         rows = np.asarray(found.call("rows_for(frame, matrix)", rows_for, frame, matrix))
         ids = frame["id"].to_numpy()
         if rows.ndim != 2 or len(rows) != len(frame):
-            found.stop(f"rows_for returned shape {rows.shape}, expected ({len(frame)}, "
-                       f"{matrix.shape[1]}): one feature row per row of the frame.")
+            found.stop(
+                f"rows_for returned shape {rows.shape}, expected ({len(frame)}, "
+                f"{matrix.shape[1]}): one feature row per row of the frame."
+            )
         got = rows[:, 0].astype(np.int64)
         if np.array_equal(got, np.sort(ids)):
-            found.stop("The rows come sorted by id, not in the frame's order: reorder them to "
-                       "follow frame['id'] (or read in sorted order, then undo the sort).")
+            found.stop(
+                "The rows come sorted by id, not in the frame's order: reorder them to "
+                "follow frame['id'] (or read in sorted order, then undo the sort)."
+            )
         if np.array_equal(got, frame.index.to_numpy()):
-            found.stop("The rows were looked up by the frame's index (0, 1, 2, ... after "
-                       "filtering), not by sample id: use frame['id'].")
+            found.stop(
+                "The rows were looked up by the frame's index (0, 1, 2, ... after "
+                "filtering), not by sample id: use frame['id']."
+            )
         wrong = np.flatnonzero(got != ids)
         if len(wrong):
-            found.stop(f"{len(wrong)} of {len(ids)} rows are misaligned: frame row {wrong[0]} "
-                       f"is sample {ids[wrong[0]]} but got the features of sample "
-                       f"{got[wrong[0]]}.")
-    return found.report(f"all {len(frame)} feature rows belong to their sample, in the "
-                        f"frame's order.", verbose)
+            found.stop(
+                f"{len(wrong)} of {len(ids)} rows are misaligned: frame row {wrong[0]} "
+                f"is sample {ids[wrong[0]]} but got the features of sample "
+                f"{got[wrong[0]]}."
+            )
+    return found.report(
+        f"all {len(frame)} feature rows belong to their sample, in the frame's order.", verbose
+    )
 
 
 def check_alignment(loader, n_samples=None, verbose=True):
@@ -81,8 +90,9 @@ def check_alignment(loader, n_samples=None, verbose=True):
     with found:
         length = found.call("len(loader)", len, found.require(loader, "The loader"))
         if n_samples is not None:
-            found.problems += check_dataset(loader, n_samples, shuffled=False,
-                                            verbose=False).problems
+            found.problems += check_dataset(
+                loader, n_samples, shuffled=False, verbose=False
+            ).problems
         for index in range(length):
             batch = found.call(f"loader[{index}]", loader.__getitem__, index)
             try:
@@ -94,11 +104,16 @@ def check_alignment(loader, n_samples=None, verbose=True):
             wrong = np.flatnonzero(image_ids != feature_ids)
             if len(wrong):
                 row = wrong[0]
-                found.stop(f"Batch {index}, row {row}: the image is sample {image_ids[row]} but "
-                           f"the feature row is sample {feature_ids[row]}; read both by the same "
-                           f"ids, in the same order.")
+                found.stop(
+                    f"Batch {index}, row {row}: the image is sample {image_ids[row]} but "
+                    f"the feature row is sample {feature_ids[row]}; read both by the same "
+                    f"ids, in the same order."
+                )
             if not np.array_equal(np.asarray(labels).ravel(), image_ids % 3):
                 found.stop(f"Batch {index}: the labels do not belong to the images' samples.")
-    return found.report("in every batch, each image, feature row and label belong to one "
-                        "sample" + (f"; each of the {n_samples} samples once per epoch."
-                                    if n_samples is not None else "."), verbose)
+    return found.report(
+        "in every batch, each image, feature row and label belong to one "
+        "sample"
+        + (f"; each of the {n_samples} samples once per epoch." if n_samples is not None else "."),
+        verbose,
+    )

@@ -2,12 +2,13 @@
 
 import numpy as np
 
-from course_lib import budget
 from course_lib.checks.report import Findings, file_key, reference_run
+from course_lib.measure import budget
 
 
-def check_memory_budget(fn, *args, budget_mib, least_share=0.0, baseline_mib=0.0, timeout=600,
-                        verbose=True, **kwargs):
+def check_memory_budget(
+    fn, *args, budget_mib, least_share=0.0, baseline_mib=0.0, timeout=600, verbose=True, **kwargs
+):
     """Runs `fn(*args, **kwargs)` in a fresh process under `budget_mib` and says how it went.
 
     The child is stopped as soon as it passes the budget. Its peak counts its
@@ -28,21 +29,28 @@ def check_memory_budget(fn, *args, budget_mib, least_share=0.0, baseline_mib=0.0
     found = Findings()
     result = budget.run_function(fn, *args, budget_mib=budget_mib, timeout=timeout, **kwargs)
     if result.outcome == "exceeded":
-        found.add(f"The run passed the budget: {result.peak_mib:.0f} MiB against "
-                  f"{budget_mib:.0f} MiB, and was stopped. Hold less at a time.")
+        found.add(
+            f"The run passed the budget: {result.peak_mib:.0f} MiB against "
+            f"{budget_mib:.0f} MiB, and was stopped. Hold less at a time."
+        )
     elif result.outcome == "failed":
         found.add(f"The run failed in its own process: {result.error}")
     elif result.value is None:
         found.add("The function returned None: it is not written yet.")
     elif result.peak_mib - baseline_mib < least_share * (budget_mib - baseline_mib):
         used = (result.peak_mib - baseline_mib) / (budget_mib - baseline_mib)
-        found.add(f"The run peaked at {result.peak_mib:.0f} MiB: it used {max(used, 0):.0%} of "
-                  f"the {budget_mib - baseline_mib:.0f} MiB the budget leaves above "
-                  f"{baseline_mib:.0f} MiB for Python, TensorFlow and the model. You can afford "
-                  f"more samples: work n out from the memory one sample costs.")
+        found.add(
+            f"The run peaked at {result.peak_mib:.0f} MiB: it used {max(used, 0):.0%} of "
+            f"the {budget_mib - baseline_mib:.0f} MiB the budget leaves above "
+            f"{baseline_mib:.0f} MiB for Python, TensorFlow and the model. You can afford "
+            f"more samples: work n out from the memory one sample costs."
+        )
     samples = result.value.get("samples") if isinstance(result.value, dict) else None
-    return found.report(f"peak {result.peak_mib:.0f} MiB within the {budget_mib:.0f} MiB "
-                        f"budget" + (f", {samples:,} samples." if samples else "."), verbose)
+    return found.report(
+        f"peak {result.peak_mib:.0f} MiB within the {budget_mib:.0f} MiB "
+        f"budget" + (f", {samples:,} samples." if samples else "."),
+        verbose,
+    )
 
 
 def _train_in_blocks(fit_in_blocks, path, image_shape, n_classes):
@@ -63,13 +71,21 @@ def _one_block_at_a_time(path, model, block_size=1024, batch_size=64):
     with h5py.File(path, "r") as file:
         images, labels = file["train/images"], file["train/labels"]
         for start in range(0, len(labels), block_size):
-            x, y = images[start:start + block_size], labels[start:start + block_size]
+            x, y = images[start : start + block_size], labels[start : start + block_size]
             for first in range(0, len(x), batch_size):
-                model.train_on_batch(x[first:first + batch_size], y[first:first + batch_size])
+                model.train_on_batch(x[first : first + batch_size], y[first : first + batch_size])
 
 
-def check_block_trainer(fit_in_blocks, path, budget_mib, image_shape, n_classes, batch_size=64,
-                        timeout=600, verbose=True):
+def check_block_trainer(
+    fit_in_blocks,
+    path,
+    budget_mib,
+    image_shape,
+    n_classes,
+    batch_size=64,
+    timeout=600,
+    verbose=True,
+):
     """Runs `fit_in_blocks(path, model)` in a fresh process under `budget_mib`; checks it trained.
 
     The checker builds the model (`models.small_convnet`), so it can count the
@@ -89,32 +105,49 @@ def check_block_trainer(fit_in_blocks, path, budget_mib, image_shape, n_classes,
     least, data_mib = -(-n_train // batch_size), n_train * row_bytes / 2**20
     found = Findings()
     args = (str(path), tuple(image_shape), n_classes)
-    result = budget.run_function(_train_in_blocks, fit_in_blocks, *args, budget_mib=budget_mib,
-                                 timeout=timeout)
+    result = budget.run_function(
+        _train_in_blocks, fit_in_blocks, *args, budget_mib=budget_mib, timeout=timeout
+    )
     if result.outcome == "exceeded":
-        found.add(f"The run passed the budget: {result.peak_mib:.0f} MiB against "
-                  f"{budget_mib:.0f} MiB, and was stopped. Hold one block in memory at a time: "
-                  f"read images[start:start + block_size] inside the loop, never the whole split.")
+        found.add(
+            f"The run passed the budget: {result.peak_mib:.0f} MiB against "
+            f"{budget_mib:.0f} MiB, and was stopped. Hold one block in memory at a time: "
+            f"read images[start:start + block_size] inside the loop, never the whole split."
+        )
     elif result.outcome == "failed":
         found.add(f"The run failed in its own process: {result.error}")
     elif result.value["steps"] < least:
-        found.add(f"The model took {result.value['steps']} training steps, but one epoch of "
-                  f"{n_train:,} samples in batches of {batch_size} takes {least}: call "
-                  f"model.train_on_batch on every batch of every block.")
+        found.add(
+            f"The model took {result.value['steps']} training steps, but one epoch of "
+            f"{n_train:,} samples in batches of {batch_size} takes {least}: call "
+            f"model.train_on_batch on every batch of every block."
+        )
     elif not result.value["changed"]:
         found.add("The model's weights did not change: train the model you are given.")
     if found.problems:
         return found.report("", verbose)
     reference = reference_run(
         ("block trainer", *file_key(path), *args[1:]),
-        lambda: budget.run_function(_train_in_blocks, _one_block_at_a_time, *args,
-                                    budget_mib=2 * budget_mib, timeout=timeout))
+        lambda: budget.run_function(
+            _train_in_blocks,
+            _one_block_at_a_time,
+            *args,
+            budget_mib=2 * budget_mib,
+            timeout=timeout,
+        ),
+    )
     if result.peak_mib > reference.peak_mib + data_mib / 2:
-        found.add(f"Training peaked at {result.peak_mib:.0f} MiB, {result.peak_mib - reference.peak_mib:.0f} "
-                  f"MiB above a trainer that holds one block ({reference.peak_mib:.0f} MiB), for "
-                  f"{data_mib:.0f} MiB of uint8 images: the whole split was in memory at once. "
-                  f"Read one block of the HDF5 dataset per pass of the loop.")
+        found.add(
+            f"Training peaked at {result.peak_mib:.0f} MiB, "
+            f"{result.peak_mib - reference.peak_mib:.0f} MiB above a trainer that holds one "
+            f"block ({reference.peak_mib:.0f} MiB), for "
+            f"{data_mib:.0f} MiB of uint8 images: the whole split was in memory at once. "
+            f"Read one block of the HDF5 dataset per pass of the loop."
+        )
     steps = result.value["steps"]
-    return found.report(f"{steps} steps over {n_train:,} samples, peak {result.peak_mib:.0f} MiB "
-                        f"(a one-block trainer: {reference.peak_mib:.0f} MiB) within the "
-                        f"{budget_mib:.0f} MiB budget.", verbose)
+    return found.report(
+        f"{steps} steps over {n_train:,} samples, peak {result.peak_mib:.0f} MiB "
+        f"(a one-block trainer: {reference.peak_mib:.0f} MiB) within the "
+        f"{budget_mib:.0f} MiB budget.",
+        verbose,
+    )

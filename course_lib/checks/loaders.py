@@ -9,7 +9,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from course_lib.checks.report import H5pyReads, Findings, Stop, fingerprints, first_array, runs
+from course_lib.checks.report import Findings, H5pyReads, Stop, fingerprints, first_array, runs
 
 
 def _epoch(ds, found, n_classes):
@@ -20,18 +20,21 @@ def _epoch(ds, found, n_classes):
         if not isinstance(batch, tuple) or len(batch) not in (2, 3):
             found.stop(
                 f"ds[{index}] returned {type(batch).__name__}, but Keras expects a "
-                f"tuple (inputs, labels); end __getitem__ with `return x, y`.")
+                f"tuple (inputs, labels); end __getitem__ with `return x, y`."
+            )
         x, y = first_array(batch[0]), np.asarray(batch[1])
         if len(x) == 0:
             found.add(
                 f"ds[{index}] is empty, so Keras would fail on it with an unrelated "
                 f"shape error; __len__ returns {len(ds)}, at least one batch too "
-                f"many. Use math.ceil(n_samples / batch_size).")
+                f"many. Use math.ceil(n_samples / batch_size)."
+            )
             continue
         if len(x) != len(y):
             found.stop(
                 f"ds[{index}] has {len(x)} inputs but {len(y)} labels; both must "
-                f"come from the same sample ids.")
+                f"come from the same sample ids."
+            )
         prints += fingerprints(x)
         sizes.append(len(x))
         _check_labels(found, f"ds[{index}]", y.argmax(-1) if y.ndim == 2 else y, n_classes)
@@ -41,13 +44,17 @@ def _epoch(ds, found, n_classes):
 def _check_labels(found, where, labels, n_classes):
     """Stops on labels that are not class indices in range."""
     if not np.issubdtype(labels.dtype, np.integer) and not np.all(labels == np.round(labels)):
-        found.stop(f"{where} labels are {labels.dtype} with fractions; sparse labels "
-                   f"must be whole class indices.")
+        found.stop(
+            f"{where} labels are {labels.dtype} with fractions; sparse labels "
+            f"must be whole class indices."
+        )
     if len(labels) and labels.min() < 0:
         found.stop(f"{where} has a negative label ({labels.min()}).")
     if n_classes is not None and len(labels) and labels.max() >= n_classes:
-        found.stop(f"{where} has label {labels.max()} but there are only "
-                   f"{n_classes} classes (0 to {n_classes - 1}).")
+        found.stop(
+            f"{where} has label {labels.max()} but there are only "
+            f"{n_classes} classes (0 to {n_classes - 1})."
+        )
 
 
 def _missing_samples(n_samples, unique, sizes, length):
@@ -55,14 +62,22 @@ def _missing_samples(n_samples, unique, sizes, length):
     missing = n_samples - unique
     said = f"{missing} of {n_samples} samples never appear in an epoch."
     batch = max(sizes, default=0)
-    if batch and set(sizes) == {batch} and length == n_samples // batch \
-            and missing == n_samples % batch:
-        return (f"{said} __len__ rounds down ({length} full batches of {batch}); use "
-                f"math.ceil(n_samples / batch_size) so the last, smaller batch is kept.")
+    if (
+        batch
+        and set(sizes) == {batch}
+        and length == n_samples // batch
+        and missing == n_samples % batch
+    ):
+        return (
+            f"{said} __len__ rounds down ({length} full batches of {batch}); use "
+            f"math.ceil(n_samples / batch_size) so the last, smaller batch is kept."
+        )
     counts = collections.Counter(sizes)
     shape = ", ".join(f"{count} of {size}" for size, count in sorted(counts.items(), reverse=True))
-    return (f"{said} The epoch served {sum(sizes)} samples in batches of these sizes: "
-            f"{shape}. Check how __getitem__ slices the ids for each index.")
+    return (
+        f"{said} The epoch served {sum(sizes)} samples in batches of these sizes: "
+        f"{shape}. Check how __getitem__ slices the ids for each index."
+    )
 
 
 def _once_per_epoch(found, prints, sizes, n_samples, length, fix_twice):
@@ -80,15 +95,18 @@ def _once_per_epoch(found, prints, sizes, n_samples, length, fix_twice):
 def _workers(found, ds, workers):
     """Checks the Keras worker settings, and that the loader survives pickling."""
     if getattr(ds, "workers", 1) != workers:
-        found.add(f"ds.workers is {getattr(ds, 'workers', 1)}, expected {workers}: pass "
-                  f"workers={workers} through **kwargs to super().__init__.")
+        found.add(
+            f"ds.workers is {getattr(ds, 'workers', 1)}, expected {workers}: pass "
+            f"workers={workers} through **kwargs to super().__init__."
+        )
     try:
         pickle.loads(pickle.dumps(ds))
     except Exception as error:  # the learner's object: report, do not raise
         found.stop(
             f"The loader cannot be pickled ({type(error).__name__}: {str(error)[:120]}), so "
             f"process workers cannot receive it. Keep a path in __init__ and open "
-            f"files lazily, once per process, in __getitem__.")
+            f"files lazily, once per process, in __getitem__."
+        )
 
 
 def check_dataset(ds, n_samples, n_classes=None, shuffled=True, workers=None, verbose=True):
@@ -129,29 +147,44 @@ def check_dataset(ds, n_samples, n_classes=None, shuffled=True, workers=None, ve
             found.add(
                 "__init__ does not call super().__init__(**kwargs), so Keras cannot "
                 "set workers, use_multiprocessing or max_queue_size; add it as the "
-                "first line of __init__.")
+                "first line of __init__."
+            )
         length = found.call("len(ds)", len, ds)
         if length == 0:
-            found.stop(f"len(ds) is 0, so Keras would train on nothing; with {n_samples} "
-                       f"samples use math.ceil(n_samples / batch_size).")
+            found.stop(
+                f"len(ds) is 0, so Keras would train on nothing; with {n_samples} "
+                f"samples use math.ceil(n_samples / batch_size)."
+            )
         first, sizes = _epoch(ds, found, n_classes)
         complete = _once_per_epoch(
-            found, first, sizes, n_samples, length,
+            found,
+            first,
+            sizes,
+            n_samples,
+            length,
             "each batch must take its own slice of the ids, e.g. "
-            "ids[i * batch_size:(i + 1) * batch_size].")
+            "ids[i * batch_size:(i + 1) * batch_size].",
+        )
         found.call("ds.on_epoch_end()", lambda: ds.on_epoch_end() or True)
         second, _ = _epoch(ds, found, n_classes)
         if complete and sorted(second) != sorted(first):
-            found.add("The second epoch served different samples than the first; "
-                      "on_epoch_end should reorder the ids, not change them.")
+            found.add(
+                "The second epoch served different samples than the first; "
+                "on_epoch_end should reorder the ids, not change them."
+            )
         elif shuffled and second == first and len(first) > 1:
-            found.add("The second epoch came in the same order as the first; shuffle the "
-                      "ids in on_epoch_end (or pass a new seed per epoch).")
+            found.add(
+                "The second epoch came in the same order as the first; shuffle the "
+                "ids in on_epoch_end (or pass a new seed per epoch)."
+            )
         if workers is not None:
             _workers(found, ds, workers)
-    success = f"all {n_samples:,} samples once per epoch, " + \
-        ("reshuffled, " if shuffled else "") + "last batch kept" + \
-        (f", ready for {workers} workers." if workers else ".")
+    success = (
+        f"all {n_samples:,} samples once per epoch, "
+        + ("reshuffled, " if shuffled else "")
+        + "last batch kept"
+        + (f", ready for {workers} workers." if workers else ".")
+    )
     return found.report(success, verbose)
 
 
@@ -189,9 +222,14 @@ def check_block_loader(loader_class, batch_size=64, block_size=8, n_samples=1000
     with tempfile.TemporaryDirectory() as folder:
         with found:
             path = id_coded_file(folder, n_samples)
-            ds = found.call(f"{getattr(loader_class, '__name__', 'loader_class')}(path, ...)",
-                            loader_class, path, batch_size=batch_size,
-                            block_size=block_size, seed=0)
+            ds = found.call(
+                f"{getattr(loader_class, '__name__', 'loader_class')}(path, ...)",
+                loader_class,
+                path,
+                batch_size=batch_size,
+                block_size=block_size,
+                seed=0,
+            )
             report = check_dataset(ds, n_samples, n_classes=3, verbose=False)
             found.problems += report.problems
             if not report.ok:
@@ -199,40 +237,49 @@ def check_block_loader(loader_class, batch_size=64, block_size=8, n_samples=1000
             try:
                 pickle.loads(pickle.dumps(ds))
             except Exception as error:  # the learner's object: report, do not raise
-                found.add(f"The loader cannot be pickled once it has read a batch "
-                          f"({type(error).__name__}: {str(error)[:80]}), so process workers "
-                          f"cannot receive it: an h5py.File opened in __init__ (or kept) goes "
-                          f"with it. Open the file on the first read, and leave it out of "
-                          f"pickling (__getstate__).")
+                found.add(
+                    f"The loader cannot be pickled once it has read a batch "
+                    f"({type(error).__name__}: {str(error)[:80]}), so process workers "
+                    f"cannot receive it: an h5py.File opened in __init__ (or kept) goes "
+                    f"with it. Open the file on the first read, and leave it out of "
+                    f"pickling (__getstate__)."
+                )
             with H5pyReads() as seen:
                 counts = [runs(first_array(ds[i][0])[:, 0, 0, 0]) for i in range(len(ds))]
             if seen.fancy("images"):
-                found.add(f"{seen.fancy('images')} reads of /images used a fancy index "
-                          f"(images[rows] with an array of rows): that is the naive recipe "
-                          f"lesson 05 measured, one small read per row inside HDF5. Read each "
-                          f"run of consecutive rows with one slice, images[start:stop], and "
-                          f"concatenate.")
+                found.add(
+                    f"{seen.fancy('images')} reads of /images used a fancy index "
+                    f"(images[rows] with an array of rows): that is the naive recipe "
+                    f"lesson 05 measured, one small read per row inside HDF5. Read each "
+                    f"run of consecutive rows with one slice, images[start:stop], and "
+                    f"concatenate."
+                )
             expected = -(-batch_size // block_size)
             mean = float(np.mean(counts))
             if mean > 2 * expected:
                 found.add(
                     f"A batch takes {mean:.0f} runs of consecutive rows on average, about one "
                     f"per sample: that is a full shuffle, one read per row. Shuffle the order "
-                    f"of blocks of {block_size} rows, and read each block with one slice.")
+                    f"of blocks of {block_size} rows, and read each block with one slice."
+                )
             elif expected > 2 and mean <= 2:
                 found.add(
                     f"A batch takes {mean:.1f} runs of consecutive rows on average, so on a file "
                     f"sorted by class (like this one) most batches hold a single class. Build "
-                    f"each batch from several blocks of {block_size} rows from random places.")
+                    f"each batch from several blocks of {block_size} rows from random places."
+                )
     return found.report(
         f"every sample once per epoch, reshuffled, {np.mean(counts or [0]):.1f} contiguous "
         f"reads per batch "
         f"(a block shuffle's {-(-batch_size // block_size)}; a full shuffle would need "
-        f"{batch_size}).", verbose)
+        f"{batch_size}).",
+        verbose,
+    )
 
 
-def check_generator(make_batches, images, labels, batch_size, steps_per_epoch, epochs=3,
-                    shuffled=True, verbose=True):
+def check_generator(
+    make_batches, images, labels, batch_size, steps_per_epoch, epochs=3, shuffled=True, verbose=True
+):
     """Checks a learner's batch generator for `fit(..., steps_per_epoch=...)`.
 
     Calls `make_batches(images, labels, batch_size)` once, then draws
@@ -247,11 +294,14 @@ def check_generator(make_batches, images, labels, batch_size, steps_per_epoch, e
     """
     found = Findings()
     with found:
-        batches = found.call("make_batches(images, labels, batch_size)", make_batches,
-                             images, labels, batch_size)
+        batches = found.call(
+            "make_batches(images, labels, batch_size)", make_batches, images, labels, batch_size
+        )
         if not hasattr(batches, "__next__"):
-            found.stop(f"make_batches returned a {type(batches).__name__}, not a generator: "
-                       f"use `yield` inside the loop, so batches are made one at a time.")
+            found.stop(
+                f"make_batches returned a {type(batches).__name__}, not a generator: "
+                f"use `yield` inside the loop, so batches are made one at a time."
+            )
         orders, sizes, n_classes = [], [], len(np.unique(labels))
         for epoch, step in itertools.product(range(epochs), range(steps_per_epoch)):
             if step == 0:
@@ -263,36 +313,57 @@ def check_generator(make_batches, images, labels, batch_size, steps_per_epoch, e
                 found.stop(
                     f"The generator ran out after {epoch * steps_per_epoch + step} batches "
                     f"(epoch {epoch}, step {step}), but fit asks for steps_per_epoch x epochs "
-                    f"= {steps_per_epoch * epochs}: wrap the loop in `while True:`.")
+                    f"= {steps_per_epoch * epochs}: wrap the loop in `while True:`."
+                )
             except Exception as error:  # the learner's code
                 found.stop(f"next(generator) raised {type(error).__name__}: {str(error)[:200]}.")
             if not isinstance(batch, tuple) or len(batch) != 2:
-                found.stop(f"Batch {step} of epoch {epoch} is a {type(batch).__name__}, "
-                           f"expected a tuple (images, labels): `yield x, y`.")
+                found.stop(
+                    f"Batch {step} of epoch {epoch} is a {type(batch).__name__}, "
+                    f"expected a tuple (images, labels): `yield x, y`."
+                )
             x, y = first_array(batch[0]), np.asarray(batch[1])
             if len(x) != len(y):
-                found.stop(f"Batch {step} of epoch {epoch} has {len(x)} images but {len(y)} labels.")
+                found.stop(
+                    f"Batch {step} of epoch {epoch} has {len(x)} images but {len(y)} labels."
+                )
             if shuffled and n_classes > 1 and len(y) > n_classes and len(np.unique(y)) == 1:
-                found.add(f"Batch {step} of epoch {epoch} holds class {y[0]} only: shuffle the "
-                          f"sample ids at the start of each pass.")
+                found.add(
+                    f"Batch {step} of epoch {epoch} holds class {y[0]} only: shuffle the "
+                    f"sample ids at the start of each pass."
+                )
             orders[-1] += fingerprints(x)
             sizes[-1].append(len(x))
         for epoch, order in enumerate(orders):
-            if not _once_per_epoch(found, order, sizes[epoch], len(images), steps_per_epoch,
-                                   "each pass must visit every id once."):
-                found.add(f"(epoch {epoch}) With steps_per_epoch = ceil(n / batch_size) = "
-                          f"{steps_per_epoch}, each pass must end with the last, smaller batch.")
+            if not _once_per_epoch(
+                found,
+                order,
+                sizes[epoch],
+                len(images),
+                steps_per_epoch,
+                "each pass must visit every id once.",
+            ):
+                found.add(
+                    f"(epoch {epoch}) With steps_per_epoch = ceil(n / batch_size) = "
+                    f"{steps_per_epoch}, each pass must end with the last, smaller batch."
+                )
                 break
         if shuffled and len(orders) > 1 and orders[0] == orders[1]:
-            found.add("Epochs 0 and 1 came in the same order: reshuffle the ids at the start "
-                      "of each pass of the `while True` loop.")
+            found.add(
+                "Epochs 0 and 1 came in the same order: reshuffle the ids at the start "
+                "of each pass of the `while True` loop."
+            )
         file_order = fingerprints(np.asarray(images))
         shuffled_passes = [epoch for epoch, order in enumerate(orders) if order != file_order]
         if not shuffled and shuffled_passes:
-            found.add(f"Epoch {shuffled_passes[0]} came in another order than the file's: a "
-                      f"validation generator gains nothing from shuffling, and in file order "
-                      f"its predictions line up with the stored labels. Read start:end slices "
-                      f"in order, without a permutation.")
+            found.add(
+                f"Epoch {shuffled_passes[0]} came in another order than the file's: a "
+                f"validation generator gains nothing from shuffling, and in file order "
+                f"its predictions line up with the stored labels. Read start:end slices "
+                f"in order, without a permutation."
+            )
     return found.report(
         f"{steps_per_epoch * epochs} batches without running out, every sample once per "
-        f"epoch" + (", reshuffled and mixed." if shuffled else "."), verbose)
+        f"epoch" + (", reshuffled and mixed." if shuffled else "."),
+        verbose,
+    )

@@ -53,9 +53,11 @@ def check_epoch_order(make_loader, n_samples, epochs=3, verbose=True):
     with found:
         first = found.require(found.call("make_loader(seed=7)", make_loader, 7), "The loader")
         if not callable(getattr(first, "set_epoch", None)):
-            found.stop("The loader has no set_epoch(epoch) method: a resumed run, or another "
-                       "host, must be able to start at any epoch without replaying the ones "
-                       "before.")
+            found.stop(
+                "The loader has no set_epoch(epoch) method: a resumed run, or another "
+                "host, must be able to start at any epoch without replaying the ones "
+                "before."
+            )
         report = check_dataset(first, n_samples, verbose=False)
         found.problems += report.problems
         if not report.ok:
@@ -67,39 +69,53 @@ def check_epoch_order(make_loader, n_samples, epochs=3, verbose=True):
             found.call("ds.on_epoch_end()", lambda: walked.on_epoch_end() or True)
             orders.append(_served(found, walked, "ds"))
         if len(set(map(tuple, orders))) < len(orders):
-            found.add("Two epochs came in the same order: put the epoch in the seed "
-                      "(np.random.default_rng([seed, epoch])).")
+            found.add(
+                "Two epochs came in the same order: put the epoch in the seed "
+                "(np.random.default_rng([seed, epoch]))."
+            )
         jumped = found.call("make_loader(seed=7)", make_loader, 7)
         _other_code_draws_random_numbers()
         found.call(f"set_epoch({epochs})", lambda: jumped.set_epoch(epochs) or True)
         if _served(found, jumped, f"loader.set_epoch({epochs})") != orders[epochs]:
-            found.add(f"A fresh loader given set_epoch({epochs}) served another order than a "
-                      f"loader that went through {epochs} epochs, so a resumed run would not "
-                      f"continue where it stopped: compute epoch e's order from (seed, e) only, "
-                      f"e.g. np.random.default_rng([seed, e]).permutation(n), not from "
-                      f"np.random's global state or from the orders before it.")
+            found.add(
+                f"A fresh loader given set_epoch({epochs}) served another order than a "
+                f"loader that went through {epochs} epochs, so a resumed run would not "
+                f"continue where it stopped: compute epoch e's order from (seed, e) only, "
+                f"e.g. np.random.default_rng([seed, e]).permutation(n), not from "
+                f"np.random's global state or from the orders before it."
+            )
         other_host = found.call("make_loader(seed=7)", make_loader, 7)
         for epoch in range(2):
             _other_code_draws_random_numbers()
             found.call(f"set_epoch({epoch})", lambda: other_host.set_epoch(epoch) or True)
             if _served(found, other_host, "a second loader") != orders[epoch]:
-                found.stop(f"Two loaders with seed 7 served different orders in epoch {epoch} "
-                           f"while other code drew from np.random in between: two hosts would "
-                           f"disagree about which samples make each batch. Draw the order from "
-                           f"np.random.default_rng([seed, epoch]).")
-        copy = found.call("pickle.loads(pickle.dumps(loader))",
-                          lambda: pickle.loads(pickle.dumps(walked)))
+                found.stop(
+                    f"Two loaders with seed 7 served different orders in epoch {epoch} "
+                    f"while other code drew from np.random in between: two hosts would "
+                    f"disagree about which samples make each batch. Draw the order from "
+                    f"np.random.default_rng([seed, epoch])."
+                )
+        copy = found.call(
+            "pickle.loads(pickle.dumps(loader))", lambda: pickle.loads(pickle.dumps(walked))
+        )
         found.call("copy.set_epoch(1)", lambda: copy.set_epoch(1) or True)
         if _served(found, copy, "a pickled copy") != orders[1]:
-            found.add("A pickled copy (what a worker process holds) given set_epoch(1) served "
-                      "another order than epoch 1: keep nothing but the seed and the epoch "
-                      "behind the order.")
+            found.add(
+                "A pickled copy (what a worker process holds) given set_epoch(1) served "
+                "another order than epoch 1: keep nothing but the seed and the epoch "
+                "behind the order."
+            )
         reseeded = found.call("make_loader(seed=8)", make_loader, 8)
         found.call("set_epoch(0)", lambda: reseeded.set_epoch(0) or True)
         if _served(found, reseeded, "make_loader(seed=8)") == orders[0]:
-            found.add("Seeds 7 and 8 gave the same order: the seed must go into the generator "
-                      "that draws the order.")
+            found.add(
+                "Seeds 7 and 8 gave the same order: the seed must go into the generator "
+                "that draws the order."
+            )
     np.random.set_state(global_state)  # the learner's own np.random draws go on as before
-    return found.report(f"epoch {epochs} of a fresh loader matches a loader that went through "
-                        f"{epochs} epochs; same seed, same orders everywhere; a new order each "
-                        f"epoch.", verbose)
+    return found.report(
+        f"epoch {epochs} of a fresh loader matches a loader that went through "
+        f"{epochs} epochs; same seed, same orders everywhere; a new order each "
+        f"epoch.",
+        verbose,
+    )

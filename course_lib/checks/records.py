@@ -17,7 +17,7 @@ def check_record_codec(to_record, from_record, verbose=True):
 
     `to_record` must return a serialized `tf.train.Example` (bytes) with an
     `image` bytes feature, and `label` and `id` int64 features, as
-    `course_lib.records` reads them; `from_record` must parse one back into
+    `course_lib.formats.records` reads them; `from_record` must parse one back into
     `{"image", "label", "id"}` tensors.
 
     Returns:
@@ -25,53 +25,71 @@ def check_record_codec(to_record, from_record, verbose=True):
     """
     import tensorflow as tf
 
-    from course_lib import records
+    from course_lib.formats import records
 
     samples = [(b"\xff\xd8 first image", 2, 7), (bytes(range(256)) * 3, 0, 123456789)]
     found = Findings()
     with found:
         for image, label, sample_id in samples:
-            record = found.call("to_record(image_bytes, label, sample_id)", to_record,
-                                image, label, sample_id)
+            record = found.call(
+                "to_record(image_bytes, label, sample_id)", to_record, image, label, sample_id
+            )
             if isinstance(record, tf.Tensor):
                 record = record.numpy()
             if not isinstance(record, bytes):
-                found.stop(f"to_record returned {type(record).__name__}; it must return the "
-                           f"bytes of a tf.train.Example (.SerializeToString()).")
+                found.stop(
+                    f"to_record returned {type(record).__name__}; it must return the "
+                    f"bytes of a tf.train.Example (.SerializeToString())."
+                )
             try:
                 parsed = records.parse(record)
             except Exception as error:  # noqa: BLE001 - a learner's bytes
-                found.stop(f"to_record's bytes are not a tf.train.Example that "
-                           f"course_lib.records can parse: {str(error)[:150]}")
+                found.stop(
+                    f"to_record's bytes are not a tf.train.Example that "
+                    f"course_lib.formats.records can parse: {str(error)[:150]}"
+                )
             got = (parsed["image"].numpy(), int(parsed["label"]), int(parsed["id"]))
-            for name, value, wanted in zip(("image", "label", "id"), got,
-                                           (image, label, sample_id)):
+            for name, value, wanted in zip(
+                ("image", "label", "id"), got, (image, label, sample_id)
+            ):
                 if value != wanted and value in (b"", -1):
-                    found.add(f"to_record: the record has no {name!r} feature (or it has "
-                              f"another type): store it as "
-                              f"{'a BytesList' if name == 'image' else 'an Int64List'}.")
+                    found.add(
+                        f"to_record: the record has no {name!r} feature (or it has "
+                        f"another type): store it as "
+                        f"{'a BytesList' if name == 'image' else 'an Int64List'}."
+                    )
                 elif value != wanted:
-                    found.add(f"to_record: {name!r} reads back as {str(value)[:40]}, "
-                              f"expected {str(wanted)[:40]}.")
+                    found.add(
+                        f"to_record: {name!r} reads back as {str(value)[:40]}, "
+                        f"expected {str(wanted)[:40]}."
+                    )
             back = found.call("from_record(record)", from_record, tf.constant(record))
             if not isinstance(back, dict) or not {"image", "label", "id"} <= set(back):
-                found.stop(f"from_record returned {type(back).__name__}"
-                           f"{sorted(back) if isinstance(back, dict) else ''}; it must return "
-                           f"a dict with 'image', 'label' and 'id' (tf.io.parse_single_example).")
-            values = (np.asarray(back["image"]).item() if hasattr(back["image"], "numpy")
-                      else back["image"], int(back["label"]), int(back["id"]))
+                found.stop(
+                    f"from_record returned {type(back).__name__}"
+                    f"{sorted(back) if isinstance(back, dict) else ''}; it must return "
+                    f"a dict with 'image', 'label' and 'id' (tf.io.parse_single_example)."
+                )
+            values = (
+                np.asarray(back["image"]).item()
+                if hasattr(back["image"], "numpy")
+                else back["image"],
+                int(back["label"]),
+                int(back["id"]),
+            )
             if values != got:
-                found.add("from_record does not give back what the record holds: parse with "
-                          "tf.string for 'image' and tf.int64 for 'label' and 'id'.")
-    return found.report("records store and give back the image bytes, label and id.",
-                        verbose)
+                found.add(
+                    "from_record does not give back what the record holds: parse with "
+                    "tf.string for 'image' and tf.int64 for 'label' and 'id'."
+                )
+    return found.report("records store and give back the image bytes, label and id.", verbose)
 
 
 def _write_check_shards(folder, n_shards=8, per_shard=40):
     """Small shards whose record ids say which shard they are in."""
     import tensorflow as tf
 
-    from course_lib import encoded, records
+    from course_lib.formats import encoded, records
 
     image = encoded.encode(np.zeros(_SHAPE, np.uint8), "png")
     files = []
@@ -109,46 +127,65 @@ def check_record_pipeline(make_pipeline, batch_size=20, verbose=True):
             ids, mixes = [], []
             for batch in dataset:
                 if not isinstance(batch, dict) or "id" not in batch:
-                    found.stop(f"{label}: batches are {type(batch).__name__}, expected dicts "
-                               f"with 'image', 'label' and 'id' (parse, then batch).")
+                    found.stop(
+                        f"{label}: batches are {type(batch).__name__}, expected dicts "
+                        f"with 'image', 'label' and 'id' (parse, then batch)."
+                    )
                 batch_ids = np.asarray(batch["id"]).ravel()
                 ids.append(batch_ids)
                 mixes.append(len(np.unique(batch_ids // per_shard)))
             return (np.concatenate(ids) if ids else np.array([], int)), mixes
 
-        dataset = found.call("make_pipeline(files, batch_size, seed=1)", make_pipeline,
-                             files, batch_size, 1)
+        dataset = found.call(
+            "make_pipeline(files, batch_size, seed=1)", make_pipeline, files, batch_size, 1
+        )
         if not isinstance(dataset, tf.data.Dataset):
-            found.stop(f"make_pipeline returned {type(dataset).__name__}, expected a "
-                       f"tf.data.Dataset.")
+            found.stop(
+                f"make_pipeline returned {type(dataset).__name__}, expected a tf.data.Dataset."
+            )
         first, mixes = epoch(dataset, "make_pipeline")
         second, _ = epoch(dataset, "make_pipeline")
         n = n_shards * per_shard
         for name, ids in (("epoch 0", first), ("epoch 1", second)):
             if len(ids) != n or len(np.unique(ids)) != n:
-                found.stop(f"{name} served {len(ids)} records ({len(np.unique(ids))} distinct) "
-                           f"of {n}: every record once per epoch (no .repeat(), no "
-                           f"drop_remainder, a shuffle buffer never drops records).")
+                found.stop(
+                    f"{name} served {len(ids)} records ({len(np.unique(ids))} distinct) "
+                    f"of {n}: every record once per epoch (no .repeat(), no "
+                    f"drop_remainder, a shuffle buffer never drops records)."
+                )
         if np.array_equal(first, second):
-            found.add("Epochs 0 and 1 came in the same order: shuffle the files and the "
-                      "records with reshuffle_each_iteration=True.")
+            found.add(
+                "Epochs 0 and 1 came in the same order: shuffle the files and the "
+                "records with reshuffle_each_iteration=True."
+            )
         again, _ = epoch(make_pipeline(files, batch_size, 1), "make_pipeline")
         if not np.array_equal(first, again):
-            found.add("Two pipelines built with seed=1 gave different orders: pass the seed "
-                      "to every shuffle (and deterministic=True to interleave).")
+            found.add(
+                "Two pipelines built with seed=1 gave different orders: pass the seed "
+                "to every shuffle (and deterministic=True to interleave)."
+            )
         if np.mean(mixes) < 2:
-            found.add(f"Batches hold records of {np.mean(mixes):.1f} shards on average: read "
-                      f"several shards at once (interleave with cycle_length > 1) and mix "
-                      f"them in a shuffle buffer.")
+            found.add(
+                f"Batches hold records of {np.mean(mixes):.1f} shards on average: read "
+                f"several shards at once (interleave with cycle_length > 1) and mix "
+                f"them in a shuffle buffer."
+            )
         ops = _ops(dataset)
         if not any("Interleave" in op for op in ops):
-            found.add("The pipeline reads the shards one after another (no interleave): only a "
-                      "shuffle buffer bigger than the whole data set (320 records here) mixes "
-                      "them, and on real data the buffer holds a small fraction of it, so "
-                      "batches come shard by shard. Interleave several shards "
-                      "(.interleave(tf.data.TFRecordDataset, cycle_length=4, ...)).")
+            found.add(
+                "The pipeline reads the shards one after another (no interleave): only a "
+                "shuffle buffer bigger than the whole data set (320 records here) mixes "
+                "them, and on real data the buffer holds a small fraction of it, so "
+                "batches come shard by shard. Interleave several shards "
+                "(.interleave(tf.data.TFRecordDataset, cycle_length=4, ...))."
+            )
         if not any(op.startswith(("ParallelInterleave", "ParallelMap")) for op in ops):
-            found.add("Shards are read one at a time: give interleave "
-                      "num_parallel_calls=tf.data.AUTOTUNE.")
-    return found.report("every record once per epoch, a new order each epoch, reproducible "
-                        "from the seed, batches mixing several shards, parallel reads.", verbose)
+            found.add(
+                "Shards are read one at a time: give interleave "
+                "num_parallel_calls=tf.data.AUTOTUNE."
+            )
+    return found.report(
+        "every record once per epoch, a new order each epoch, reproducible "
+        "from the seed, batches mixing several shards, parallel reads.",
+        verbose,
+    )

@@ -205,6 +205,9 @@ class H5pyReads:
 
     def fancy(self, name):
         """How many reads of `name` used an array or list index (h5py's fancy indexing)."""
-        parts = (part for index in self.of(name)
-                 for part in (index if isinstance(index, tuple) else (index,)))
+        parts = (
+            part
+            for index in self.of(name)
+            for part in (index if isinstance(index, tuple) else (index,))
+        )
         return sum(isinstance(part, (list, np.ndarray)) and np.ndim(part) > 0 for part in parts)

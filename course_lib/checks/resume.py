@@ -74,17 +74,22 @@ def check_epoch_callback(make_callback, verbose=True):
     with found:
         callback = found.call("make_callback(loader)", make_callback, object())
         if not hasattr(callback, "set_model"):
-            found.stop(f"make_callback returned a {type(callback).__name__}, not a Keras "
-                       f"callback: subclass keras.callbacks.Callback.")
+            found.stop(
+                f"make_callback returned a {type(callback).__name__}, not a Keras "
+                f"callback: subclass keras.callbacks.Callback."
+            )
         with tempfile.TemporaryDirectory() as folder:
             try:
                 epochs = _resumed_loader_epochs(make_callback, folder)
             except Exception as error:  # the learner's callback runs inside fit
-                found.stop(f"Training with the callback raised {type(error).__name__}: "
-                           f"{str(error)[:200]}.")
+                found.stop(
+                    f"Training with the callback raised {type(error).__name__}: {str(error)[:200]}."
+                )
         if epochs != [2, 3]:
-            found.add(f"After resuming at epoch 2 the loader served its epochs {epochs}, "
-                      f"not [2, 3]: the resumed run replays earlier orders. In "
-                      f"on_epoch_begin(self, epoch, logs=None), set the loader's epoch to "
-                      f"Keras's `epoch`.")
+            found.add(
+                f"After resuming at epoch 2 the loader served its epochs {epochs}, "
+                f"not [2, 3]: the resumed run replays earlier orders. In "
+                f"on_epoch_begin(self, epoch, logs=None), set the loader's epoch to "
+                f"Keras's `epoch`."
+            )
     return found.report("after a resume, the loader continues at Keras's epoch.", verbose)

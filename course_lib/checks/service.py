@@ -16,10 +16,13 @@ def _two_workers(samples, worker_batch):
     import tensorflow as tf
 
     split = samples * 2 // 5 + 3
-    streams = [tf.data.Dataset.range(start, stop).batch(worker_batch)
-               for start, stop in ((0, split), (split, samples))]
-    streams = [s.map(lambda ids: (tf.cast(tf.reshape(ids, (-1, 1)), tf.float32), ids % 2))
-               for s in streams]
+    streams = [
+        tf.data.Dataset.range(start, stop).batch(worker_batch)
+        for start, stop in ((0, split), (split, samples))
+    ]
+    streams = [
+        s.map(lambda ids: (tf.cast(tf.reshape(ids, (-1, 1)), tf.float32), ids % 2)) for s in streams
+    ]
     return tf.data.Dataset.sample_from_datasets(streams, seed=0).filter(lambda x, y: True)
 
 
@@ -42,31 +45,46 @@ def check_fit_ready(fit_ready, verbose=True):
     wanted = math.ceil(samples / batch_size)
     found = Findings()
     with found:
-        dataset = found.call("fit_ready(batches, samples=203, batch_size=16)", fit_ready,
-                             _two_workers(samples, 7), samples, batch_size)
+        dataset = found.call(
+            "fit_ready(batches, samples=203, batch_size=16)",
+            fit_ready,
+            _two_workers(samples, 7),
+            samples,
+            batch_size,
+        )
         if not isinstance(dataset, tf.data.Dataset):
             found.stop(f"fit_ready returned {type(dataset).__name__}; return a tf.data.Dataset.")
         length = int(dataset.cardinality())
         if length < 0:
-            found.stop("The length is unknown to Keras (cardinality "
-                       f"{'unknown' if length == -2 else 'infinite'}): declare it with "
-                       "tf.data.experimental.assert_cardinality(...).")
+            found.stop(
+                "The length is unknown to Keras (cardinality "
+                f"{'unknown' if length == -2 else 'infinite'}): declare it with "
+                "tf.data.experimental.assert_cardinality(...)."
+            )
         if length != wanted:
-            found.add(f"The declared length is {length} batches; 203 samples in batches of 16 "
-                      f"are {wanted}.")
+            found.add(
+                f"The declared length is {length} batches; 203 samples in batches of 16 "
+                f"are {wanted}."
+            )
         try:
             batches = [(x.numpy(), y.numpy()) for x, y in dataset]
         except tf.errors.OpError as error:
-            found.stop(f"Reading one epoch failed: {error.message.splitlines()[0][:200]} "
-                       f"(rebatch to batch_size before declaring the length).")
+            found.stop(
+                f"Reading one epoch failed: {error.message.splitlines()[0][:200]} "
+                f"(rebatch to batch_size before declaring the length)."
+            )
         sizes = [len(y) for _, y in batches]
         if any(size != batch_size for size in sizes[:-1]) or not sizes:
-            found.add(f"Batch sizes are {sorted(set(sizes))}: every batch but the last must "
-                      f"hold batch_size samples (Dataset.rebatch).")
+            found.add(
+                f"Batch sizes are {sorted(set(sizes))}: every batch but the last must "
+                f"hold batch_size samples (Dataset.rebatch)."
+            )
         ids = np.concatenate([x[:, 0] for x, _ in batches]).astype(int) if batches else []
         if sorted(ids) != list(range(samples)):
-            found.add(f"The epoch holds {len(ids)} samples ({len(set(ids))} distinct) of "
-                      f"{samples}: keep every sample, once.")
+            found.add(
+                f"The epoch holds {len(ids)} samples ({len(set(ids))} distinct) of "
+                f"{samples}: keep every sample, once."
+            )
         if found.problems:
             return found.report("", verbose)
         model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(2, activation="softmax")])
@@ -76,8 +94,11 @@ def check_fit_ready(fit_ready, verbose=True):
             model.fit(dataset, epochs=2, verbose=0, shuffle=False)
         if any("ran out of data" in str(w.message) for w in caught):
             found.add("fit warned 'Your input ran out of data'.")
-    return found.report("an epoch of 13 full-but-the-last batches, each sample once, its "
-                        "length declared; fit runs two epochs without a warning.", verbose)
+    return found.report(
+        "an epoch of 13 full-but-the-last batches, each sample once, its "
+        "length declared; fit runs two epochs without a warning.",
+        verbose,
+    )
 
 
 def twin_batches(ids, batch_size):
@@ -87,14 +108,15 @@ def twin_batches(ids, batch_size):
     2
     """
     ids = list(np.asarray(ids).ravel())
-    batches = collections.Counter(tuple(ids[k:k + batch_size])
-                                  for k in range(0, len(ids), batch_size))
+    batches = collections.Counter(
+        tuple(ids[k : k + batch_size]) for k in range(0, len(ids), batch_size)
+    )
     return sum(count for count in batches.values() if count > 1)
 
 
 def _write_shards(folder, n, per_shard=40):
     """`n` tiny records in shards of about `per_shard`, with their shards.json."""
-    from course_lib import encoded, records
+    from course_lib.formats import encoded, records
 
     image = encoded.encode(np.zeros((4, 4, 3), np.uint8), "png")
     size = len(records.serialize(image, 0, n)) + 16
@@ -125,7 +147,7 @@ def check_parallel_order(make_pipeline, batch_size=16, verbose=True):
     import keras
     import tensorflow as tf
 
-    from course_lib import service
+    from course_lib.scale_out import service
 
     found, n = Findings(), 320
     with found, tempfile.TemporaryDirectory() as folder:
@@ -133,33 +155,48 @@ def check_parallel_order(make_pipeline, batch_size=16, verbose=True):
         keras.utils.set_random_seed(0)
         dataset = found.call("make_pipeline(folder, batch_size)", make_pipeline, folder, batch_size)
         if not isinstance(dataset, tf.data.Dataset):
-            found.stop(f"make_pipeline returned {type(dataset).__name__}, expected a "
-                       f"tf.data.Dataset.")
+            found.stop(
+                f"make_pipeline returned {type(dataset).__name__}, expected a tf.data.Dataset."
+            )
         graph = dataset._as_serialized_graph().numpy()
         if b"PyFunc" in graph:  # EagerPyFunc (py_function), PyFunc (numpy_function)
-            found.stop("The pipeline calls Python (tf.py_function or tf.numpy_function): the "
-                       "service runs the graph in its worker processes, which cannot call back "
-                       "into your Python. Build it from TensorFlow ops only (records.parse, "
-                       "tf.io.decode_jpeg, tf.image).")
+            found.stop(
+                "The pipeline calls Python (tf.py_function or tf.numpy_function): the "
+                "service runs the graph in its worker processes, which cannot call back "
+                "into your Python. Build it from TensorFlow ops only (records.parse, "
+                "tf.io.decode_jpeg, tf.image)."
+            )
         with service.LocalService(workers=2) as local:
             distributed = dataset.apply(
-                tf.data.experimental.service.distribute("parallel_epochs", local.target))
-            ids = found.call("reading the pipeline on the service", lambda: [
-                np.asarray(batch["id"] if isinstance(batch, dict) else batch[-1]).ravel()
-                for batch in distributed])
+                tf.data.experimental.service.distribute("parallel_epochs", local.target)
+            )
+            ids = found.call(
+                "reading the pipeline on the service",
+                lambda: [
+                    np.asarray(batch["id"] if isinstance(batch, dict) else batch[-1]).ravel()
+                    for batch in distributed
+                ],
+            )
         ids = np.concatenate(ids) if ids else np.array([], np.int64)
         counts = np.bincount(ids.astype(np.int64), minlength=n) if len(ids) else np.zeros(n)
         if len(ids) != 2 * n or not np.all(counts == 2):
-            found.stop(f"The two workers delivered {len(ids)} records ({len(np.unique(ids))} "
-                       f"distinct) for 2 x {n}: in parallel_epochs every worker reads every "
-                       f"shard once, so each record must arrive exactly twice (no .repeat(), no "
-                       f"drop_remainder).")
+            found.stop(
+                f"The two workers delivered {len(ids)} records ({len(np.unique(ids))} "
+                f"distinct) for 2 x {n}: in parallel_epochs every worker reads every "
+                f"shard once, so each record must arrive exactly twice (no .repeat(), no "
+                f"drop_remainder)."
+            )
         twins = twin_batches(ids, batch_size)
         if twins:
-            found.add(f"{twins} of {len(ids) // batch_size} batches arrived twice, the very same "
-                      f"batch from both workers: with a fixed seed, or a global one "
-                      f"(keras.utils.set_random_seed), every worker draws the same order. Draw "
-                      f"each worker's seed when it runs, inside the graph (for instance from "
-                      f"tf.timestamp()), and shuffle the files and records with it.")
-    return found.report("two workers on the service, each record once per worker, each worker "
-                        "in its own order (no batch twice).", verbose)
+            found.add(
+                f"{twins} of {len(ids) // batch_size} batches arrived twice, the very same "
+                f"batch from both workers: with a fixed seed, or a global one "
+                f"(keras.utils.set_random_seed), every worker draws the same order. Draw "
+                f"each worker's seed when it runs, inside the graph (for instance from "
+                f"tf.timestamp()), and shuffle the files and records with it."
+            )
+    return found.report(
+        "two workers on the service, each record once per worker, each worker "
+        "in its own order (no batch twice).",
+        verbose,
+    )

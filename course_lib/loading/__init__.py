@@ -1,0 +1,63 @@
+"""Rows to batches to Keras: which rows make each batch, read how, fed to `fit`.
+
+| module     | what it holds                                                            |
+|------------|--------------------------------------------------------------------------|
+| `sampling` | the epoch orders (`BatchSampler`), stratified splits                     |
+| `labels`   | class labels checked where they enter, converted (sparse, one-hot)       |
+| `loaders`  | `PyDataset` loaders over row sources; thread-safe generators             |
+| `merged`   | `MergedDataset`: images plus on-disk features for two-input models       |
+| `augment`  | seeded numpy image transforms, a Keras-layer adapter, `AugmentedDataset` |
+| `tfdata`   | `tf.data` pipelines over the loaders                                     |
+"""
+
+from course_lib.exports import lazy_exports
+
+__all__, __getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "augment": [
+            "Affine",
+            "RandomFlip",
+            "RandomRotation",
+            "RandomShift",
+            "RandomZoom",
+            "RandomBrightness",
+            "RandomContrast",
+            "Compose",
+            "KerasLayer",
+            "warp",
+            "sample_rngs",
+            "AugmentedDataset",
+        ],
+        "labels": ["MODES", "stored_mode", "check_mode", "class_indices", "convert"],
+        "loaders": [
+            "SampledDataset",
+            "FollowEpochs",
+            "default_shuffle",
+            "LABELS_CACHE_BYTES",
+            "HDF5Dataset",
+            "NpyDirectoryDataset",
+            "to_float32",
+            "ThreadSafeIterator",
+            "threadsafe_generator",
+        ],
+        "merged": ["HDF5Images", "NpyImages", "MergedDataset", "split_loader"],
+        "sampling": [
+            "STRATEGIES",
+            "BLOCKED",
+            "DEFAULT_STRATEGY",
+            "BLOCKS_PER_BATCH",
+            "default_block_size",
+            "BatchSampler",
+            "mixing_distance",
+            "stratified_split",
+        ],
+        "tfdata": [
+            "output_signature",
+            "from_generator",
+            "parallel_reads",
+            "AdvanceEpoch",
+            "flip_and_shift",
+        ],
+    },
+)

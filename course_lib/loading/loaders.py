@@ -1,0 +1,613 @@
+"""Loaders that stream batches from disk: `keras.utils.PyDataset` subclasses.
+
+A loader is row sources (`sources`: where the rows are) plus one sampler
+(`sampling.BatchSampler`: which positions make each batch this epoch).
+
+Every loader here takes its batch order from one `sampling.BatchSampler`, so
+they share its guarantees (each sample once per epoch, the last partial batch
+kept, a new reproducible order each epoch), and passes `workers`,
+`use_multiprocessing` and `max_queue_size` on to `PyDataset`.
+
+The loaders shuffle themselves, so train with `model.fit(loader, shuffle=False)`:
+Keras would otherwise shuffle the batch indices again, which changes nothing
+about which samples an epoch sees but spoils the sequential reads that the
+block orders (`"block"`, `"stratified"`) are built for.
+"""
+
+import json
+import os
+import sys
+import threading
+import warnings
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from course_lib.formats.hdf5_rows import open_file
+from course_lib.formats.sources import HDF5Rows, NpyFiles, hdf5_image_rows
+from course_lib.loading import labels as class_labels
+from course_lib.loading.sampling import DEFAULT_STRATEGY, BatchSampler, stratified_split
+
+
+class SampledDataset(keras.utils.PyDataset):
+    """Base class: batch positions from a `BatchSampler`, one epoch at a time.
+
+    Subclasses implement `read(positions)`, returning the batch for those
+    sorted sample positions. The epoch counter advances in `on_epoch_end`,
+    which Keras calls before it hands worker processes their copy of the
+    dataset for the next epoch, so every worker follows it. (Keras also calls
+    it once when `fit` starts, so the counter counts those calls rather than
+    your epochs; what matters is that it changes between epochs.)
+
+    A loader that shuffles warns when `predict` reads it: predictions would
+    come back in a shuffled order that changes on every call.
+
+    Args:
+        n: number of samples.
+        batch_size, shuffle, seed, drop_last, block_size, window, chunk_rows,
+            shard, labels: see `sampling.BatchSampler` (`shuffle` is its
+            `strategy`; `labels` are the class index of each position).
+            Every loader below accepts `shard=(index, count)` too: for several
+            training workers, each reading its own part of the data.
+        **kwargs: `workers`, `use_multiprocessing`, `max_queue_size`.
+
+    Raises:
+        ValueError: for a size that is not a whole positive number, or an
+            unknown strategy; the message names the loader.
+    """
+
+    def __init__(
+        self,
+        n,
+        *,
+        batch_size,
+        shuffle="full",
+        seed=None,
+        drop_last=False,
+        block_size=None,
+        window=None,
+        chunk_rows=None,
+        shard=None,
+        labels=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        try:
+            self.sampler = BatchSampler(
+                n,
+                batch_size,
+                shuffle,
+                seed,
+                drop_last,
+                block_size,
+                window,
+                chunk_rows,
+                shard=shard,
+                labels=labels,
+            )
+        except ValueError as error:
+            raise ValueError(f"{self.describe()}: {error}") from None
+        self.epoch = 0
+
+    def describe(self):
+        """The loader and what it reads, for messages: `HDF5Dataset(data/x.h5)`."""
+        source = getattr(self, "path", None) or getattr(self, "folder", None)
+        return f"{type(self).__name__}({source or ''})"
+
+    def __len__(self):
+        return len(self.sampler)
+
+    readahead = 0
+    """Batches whose rows a loader asks the kernel to read ahead (see `advise`)."""
+
+    def __getitem__(self, index):
+        if not 0 <= index < len(self):
+            raise IndexError(f"Batch index {index} is out of range for {len(self)} batches.")
+        batches = self.sampler.batches(self.epoch)
+        if self.readahead:
+            ahead = (
+                range(index + 1, index + self.readahead + 1)
+                if index == 0
+                else [index + self.readahead]
+            )
+            for later in ahead:
+                if later < len(batches):
+                    self.advise(batches[later])
+        return self.read(batches[index])
+
+    def read(self, positions):
+        raise NotImplementedError
+
+    def advise(self, positions):
+        """Hints that `positions` will be read soon; loaders whose sources can
+        read ahead override it."""
+
+    def sample_keys(self, index):
+        """Stable ids of the samples in batch `index` this epoch (seeds augmentation)."""
+        return self.sampler.batches(self.epoch)[index]
+
+    def on_epoch_begin(self):
+        if self.sampler.strategy != "none" and _inside_keras_predict():
+            warnings.warn(
+                f"{self.describe()} shuffles its samples (shuffle="
+                f"{self.sampler.strategy!r}), so predict returns its rows in a shuffled "
+                f"order that changes on every call. For one prediction per sample in "
+                f"file order, predict on a loader built with shuffle='none' (a loader "
+                f"without labels is built that way by default).",
+                stacklevel=2,
+            )
+
+    def on_epoch_end(self):
+        self.epoch += 1
+
+
+class FollowEpochs(keras.callbacks.Callback):
+    """Sets a loader's epoch to Keras's at the start of every epoch.
+
+    A loader counts its epochs itself, from 0 in each new process. After
+    `keras.callbacks.BackupAndRestore` resumes a run at epoch 2, the loader
+    would otherwise replay the orders of epochs 0, 1, ...; with this callback
+    epoch `e` gets order `e` whether the run was interrupted or not. Keras
+    calls `on_epoch_begin` before its workers fetch the epoch's first batch.
+
+    Args:
+        loader: a kit loader (or a wrapper such as `AugmentedDataset`, whose
+            wrapped loader is set).
+
+    Example:
+
+    ```python
+    model.fit(train, epochs=8, callbacks=[keras.callbacks.BackupAndRestore(folder),
+                                          FollowEpochs(train)])
+    ```
+    """
+
+    def __init__(self, loader):
+        super().__init__()
+        self.loader = getattr(loader, "dataset", loader)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.loader.epoch = epoch
+
+
+def default_shuffle(shuffle, labels, training=DEFAULT_STRATEGY):
+    """The strategy a loader uses: `shuffle` if given, else file order for
+    prediction (no labels) and `training` for training."""
+    if shuffle is not None:
+        return shuffle
+    return "none" if labels is None else training
+
+
+def _inside_keras_predict():
+    """Whether a Keras `predict` call is on the stack (Keras asks the loader
+    to begin an epoch from the caller's thread)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name.startswith("predict") and f"keras{os.sep}" in code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _class_count(file, dataset):
+    """The number of classes a file declares: one-hot width, else its
+    `class_names` attribute (the kit's layout), else `None`."""
+    if class_labels.stored_mode(dataset.shape) == "one_hot":
+        return dataset.shape[1]
+    try:
+        return len(json.loads(file.attrs["class_names"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+LABELS_CACHE_BYTES = 64 * 2**20
+"""Labels up to this size are read once per process; larger ones (masks used
+as labels, say) are streamed like the images."""
+
+
+class HDF5Dataset(SampledDataset):
+    """Streams batches of (images, labels) from datasets in an HDF5 file.
+
+    Works with any file and dataset names: the kit's layout
+    (`train/images`, `train/labels`), a food-101 style file (`train_img`,
+    one-hot `train_labels`), an EArray written by PyTables, or a file of
+    JPEG/PNG bytes (`sources.EncodedHDF5Rows`: decoded per batch; use thread
+    workers, `workers=2`, to decode in parallel). Images and
+    labels are two row sources (`sources.HDF5Rows`): read straight from their
+    byte offsets when uncompressed, else as a few contiguous h5py slices,
+    opened lazily once per process and never pickled, so the loader is safe
+    with thread and process workers, under `fork` and `spawn`.
+
+    Labels are checked once, when the loader is built: sparse class indices
+    `(n,)` or one-hot rows `(n, k)`, against the number of classes (given,
+    the one-hot width, or the file's `class_names`). Batches give them in
+    `label_mode`: sparse by default, what the kit's models train on.
+
+    A file with one split only: `train, valid = loader.split(0.2)` gives two
+    loaders over disjoint rows, stratified by class, without copying data.
+
+    Args:
+        path: the HDF5 file.
+        images: name of the images dataset (samples first).
+        labels: name of the labels dataset, or `None` to yield images only
+            (for `predict`).
+        batch_size: samples per batch.
+        shuffle: `"none"`, `"full"`, `"block"` or `"stratified"`. Default:
+            `"stratified"` with class labels (blocks, as fast as `"block"`,
+            and every batch close to the file's class mix even when the file
+            is sorted by class; see `sampling`), `"block"` with
+            `label_mode=None`, `"none"` without labels, so predictions come
+            in file order.
+        seed: seed of the epoch orders.
+        preprocess: optional function applied to each batch of images, e.g.
+            `to_float32`.
+        drop_last, block_size, window: see `sampling.BatchSampler`.
+        direct_reads: read uncompressed rows from their byte offsets (the
+            default); `False` reads everything through h5py, for comparison.
+        label_mode: `"sparse"` (class indices, the default), `"one_hot"`, or
+            `None` to give the labels dataset as stored, unchecked (regression
+            targets, masks, sample ids).
+        n_classes: the number of classes, when the file does not say it.
+        rows: the file rows to serve (e.g. from `split`); default: all.
+        shard: `(index, count)`: serve only this worker's part of each epoch
+            (see `sampling.BatchSampler`).
+        readahead: while reading batch `i`, ask the kernel to start reading
+            the rows of batch `i + readahead` (`posix_fadvise` WILLNEED), so
+            the disk has many reads in flight. It matters for data read from
+            the disk (bigger than memory): on a 2-core VM, cold epochs of
+            scattered blocks went from about 0.3x to 0.75-0.9x the disk's
+            sequential rate (`make bench` part `cold`). `0` turns it off.
+        **kwargs: `workers`, `use_multiprocessing`, `max_queue_size`.
+
+    Raises:
+        FileNotFoundError: if the file does not exist.
+        ValueError: if the file is truncated or not HDF5, a dataset is
+            missing, empty or of another length, or a label is not a valid
+            class (naming file, dataset and row).
+
+    Example:
+
+    ```python
+    train = HDF5Dataset("data/lesson/course.h5", "train/images",
+                        "train/labels", batch_size=64, seed=1)
+    model.fit(train, epochs=2, shuffle=False)
+    ```
+    """
+
+    def __init__(
+        self,
+        path,
+        images="train/images",
+        labels="train/labels",
+        batch_size=32,
+        shuffle=None,
+        seed=None,
+        preprocess=None,
+        drop_last=False,
+        block_size=None,
+        window=None,
+        direct_reads=True,
+        label_mode="sparse",
+        n_classes=None,
+        rows=None,
+        shard=None,
+        readahead=16,
+        **kwargs,
+    ):
+        class_labels.check_mode(label_mode)
+        self._options = dict(
+            path=path,
+            images=images,
+            labels=labels,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            preprocess=preprocess,
+            drop_last=drop_last,
+            block_size=block_size,
+            window=window,
+            direct_reads=direct_reads,
+            label_mode=label_mode,
+            n_classes=n_classes,
+            shard=shard,
+            readahead=readahead,
+            **kwargs,
+        )
+        self.path = Path(path)
+        self.readahead = int(readahead)
+        self.labels_name = labels
+        self.preprocess = preprocess
+        self.label_mode = label_mode if labels else None
+        self.n_classes = n_classes
+        self.rows = None if rows is None else np.asarray(rows, np.int64)
+        hint = "Pass their names as `images=` and `labels=`."
+        self.images = hdf5_image_rows(path, images, direct_reads, hint=hint)
+        self.targets = (
+            None
+            if not labels
+            else HDF5Rows(path, labels, direct_reads, cache_bytes=LABELS_CACHE_BYTES, hint=hint)
+        )
+        n, classes = self._validate()
+        training = DEFAULT_STRATEGY if classes is not None else "block"
+        super().__init__(
+            n,
+            batch_size=batch_size,
+            seed=seed,
+            shuffle=default_shuffle(shuffle, labels, training),
+            drop_last=drop_last,
+            block_size=block_size,
+            window=window,
+            shard=shard,
+            labels=classes,
+            **kwargs,
+        )
+
+    def _validate(self):
+        lengths = {source.name: len(source) for source in (self.images, self.targets) if source}
+        if len(set(lengths.values())) != 1 or 0 in lengths.values():
+            raise ValueError(
+                f"{self.path}: expected images and labels of the same non-zero "
+                f"length, received {lengths}. Check that the names belong together."
+            )
+        n = len(self.images)
+        self._check_rows(n)
+        classes = self.class_indices() if self.label_mode is not None else None
+        return (n if self.rows is None else len(self.rows)), classes
+
+    def _check_rows(self, n):
+        if self.rows is None:
+            return
+        rows = self.rows
+        if (
+            rows.ndim != 1
+            or len(rows) == 0
+            or np.any(np.diff(rows) <= 0)
+            or rows[0] < 0
+            or rows[-1] >= n
+        ):
+            raise ValueError(
+                f"{self.describe()}: rows must be increasing row numbers in [0, {n}) "
+                f"without repeats, received {len(rows)} value(s) "
+                f"{str(rows[:5].tolist())[:100]}. Sort them with np.unique(rows)."
+            )
+
+    def class_indices(self, file=None):
+        """The class index of every sample this loader serves, checked.
+
+        Reads the labels dataset in blocks, so memory stays bounded.
+
+        Raises:
+            ValueError: for labels that are not valid classes (see the class doc).
+        """
+        if file is None:
+            with open_file(self.path) as file:
+                return self.class_indices(file)
+        dataset = file[self.labels_name]
+        where = f"{self.path}:/{self.labels_name.lstrip('/')}"
+        stored = class_labels.stored_mode(dataset.shape)
+        if stored is None:
+            raise ValueError(
+                f"{where} has shape {dataset.shape}: not class labels ((n,) class "
+                f"indices or (n, k) one-hot). Pass label_mode=None to use it as "
+                f"targets as stored."
+            )
+        declared = _class_count(file, dataset)
+        if self.n_classes and stored == "one_hot" and declared != self.n_classes:
+            raise ValueError(
+                f"{where} is one-hot with {declared} columns, but n_classes="
+                f"{self.n_classes}. Drop n_classes= or fix it."
+            )
+        self.n_classes = self.n_classes or declared
+        rows = np.arange(len(dataset)) if self.rows is None else self.rows
+        block = 2**16
+        parts = []
+        for start in range(0, len(dataset), block):
+            wanted = rows[(rows >= start) & (rows < start + block)]
+            if len(wanted):
+                values = dataset[start : start + block][wanted - start]
+                parts.append(class_labels.class_indices(values, self.n_classes, where, wanted))
+        return np.concatenate(parts)
+
+    def split(self, valid_fraction=0.2, seed=None, stratify=True):
+        """Splits this loader's rows into a training and a validation loader.
+
+        Nothing is copied: both loaders read the same file, each its own
+        disjoint rows, with its own sampler. The validation loader reads in
+        file order (`shuffle="none"`); everything else is this loader's.
+
+        Args:
+            valid_fraction: share of the rows (of each class) for validation.
+            seed: seed of the split; default: this loader's seed.
+            stratify: keep each class's share in both parts (needs labels).
+
+        Returns:
+            `(train, valid)`: two `HDF5Dataset`s.
+
+        Example:
+
+        ```python
+        train, valid = HDF5Dataset("food.h5", "images", "labels",
+                                   batch_size=64, seed=1).split(0.2)
+        model.fit(train, validation_data=valid, epochs=3, shuffle=False)
+        ```
+        """
+        rows = np.arange(self.sampler.n) if self.rows is None else self.rows
+        by_class = self.class_indices() if stratify and self.label_mode else len(rows)
+        seed = self.sampler.seed if seed is None else seed
+        parts = stratified_split(by_class, valid_fraction, seed=seed, shuffle=False)
+        return (
+            HDF5Dataset(**{**self._options, "rows": rows[parts["train"]]}),
+            HDF5Dataset(**{**self._options, "rows": rows[parts["valid"]], "shuffle": "none"}),
+        )
+
+    def advise(self, positions):
+        self.images.advise(positions if self.rows is None else self.rows[positions])
+
+    def read(self, positions):
+        rows = positions if self.rows is None else self.rows[positions]
+        x = self.images.read(rows)
+        if self.preprocess is not None:
+            x = self.preprocess(x)
+        if self.targets is None:
+            return (x,)
+        return x, class_labels.convert(self.targets.read(rows), self.label_mode, self.n_classes)
+
+
+class NpyDirectoryDataset(SampledDataset):
+    """Streams batches from a folder of one `.npy` file per sample.
+
+    The classic layout: `<folder>/<id>.npy` per sample, a list of ids per
+    split (`partition.json`) and a dict from id to class (`labels.json`).
+
+    Args:
+        folder: the folder holding `<id>.npy` files.
+        ids: the sample ids of this split, e.g. `partition["train"]`.
+        labels: dict from id to integer class, or `None` to yield only images
+            (for `predict`).
+        batch_size: samples per batch.
+        shuffle: `"none"` or `"full"`. Default: `"full"` with labels,
+            `"none"` without, so predictions come in the order of `ids`.
+        seed: seed of the epoch orders.
+        label_mode: `"sparse"` (integer labels) or `"one_hot"` (float32
+            vectors of length `n_classes`).
+        n_classes: number of classes; required for `"one_hot"`.
+        preprocess: optional function applied to each batch of images, e.g.
+            `to_float32`.
+        drop_last, shard: see `sampling.BatchSampler`.
+        **kwargs: `workers`, `use_multiprocessing`, `max_queue_size`.
+
+    Raises:
+        ValueError: if `ids` is empty, an id has no label, a label is out of
+            range, or `label_mode` is unknown.
+        FileNotFoundError: when a batch needs a `.npy` file that is missing.
+
+    Example:
+
+    ```python
+    partition, labels = layouts.read_partition("data/lesson/npy")
+    train = NpyDirectoryDataset("data/lesson/npy", partition["train"], labels,
+                                batch_size=64, seed=1)
+    ```
+    """
+
+    def __init__(
+        self,
+        folder,
+        ids,
+        labels=None,
+        batch_size=32,
+        shuffle=None,
+        seed=None,
+        label_mode="sparse",
+        n_classes=None,
+        preprocess=None,
+        drop_last=False,
+        shard=None,
+        **kwargs,
+    ):
+        self.folder = Path(folder)
+        self.ids = list(ids)
+        if not self.ids:
+            raise ValueError(f"No sample ids given for {str(self.folder)[:100]}.")
+        class_labels.check_mode(label_mode, targets=False)
+        self.label_mode, self.n_classes = label_mode, n_classes
+        self.preprocess = preprocess
+        self.labels = None if labels is None else self._label_array(labels)
+        self.files = NpyFiles(self.folder, self.ids)
+        super().__init__(
+            len(self.ids),
+            batch_size=batch_size,
+            shuffle=default_shuffle(shuffle, labels, "full"),
+            seed=seed,
+            drop_last=drop_last,
+            shard=shard,
+            **kwargs,
+        )
+
+    def _label_array(self, labels):
+        missing = [i for i in self.ids if i not in labels]
+        if missing:
+            raise ValueError(
+                f"{len(missing)} id(s) have no label, e.g. {str(missing[:3])[:100]}. "
+                f"Every id in `ids` needs an entry in `labels`."
+            )
+        if self.label_mode == "one_hot" and not self.n_classes:
+            raise ValueError("label_mode='one_hot' needs n_classes.")
+        values = np.array([labels[i] for i in self.ids])
+        return class_labels.class_indices(
+            values, self.n_classes, f"labels of {self.folder}", self.ids
+        )
+
+    def read(self, positions):
+        x = self.files.read(positions)
+        if self.preprocess is not None:
+            x = self.preprocess(x)
+        if self.labels is None:
+            return (x,)
+        return x, class_labels.convert(self.labels[positions], self.label_mode, self.n_classes)
+
+
+def to_float32(images):
+    """Converts a batch of uint8 images to float32 in [0, 1], in place.
+
+    Example:
+
+    >>> float(to_float32(np.full((1, 2, 2, 3), 255, np.uint8)).max())
+    1.0
+    """
+    images = images.astype(np.float32)
+    images /= 255
+    return images
+
+
+class ThreadSafeIterator:
+    """Wraps an iterator so that several threads can call `next` on it.
+
+    A Python generator raises `ValueError: generator already executing` when
+    two threads advance it at once; a lock around `next` makes them take
+    turns.
+
+    Args:
+        iterator: any iterator, typically a generator object.
+
+    Example:
+
+    >>> def batches():
+    ...     yield from range(3)
+    >>> shared = ThreadSafeIterator(batches())
+    >>> next(shared), list(shared)
+    (0, [1, 2])
+    """
+
+    def __init__(self, iterator):
+        self._iterator = iter(iterator)
+        self._lock = threading.Lock()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        with self._lock:
+            return next(self._iterator)
+
+
+def threadsafe_generator(generator_function):
+    """Decorator: the generator function returns a `ThreadSafeIterator`.
+
+    Example:
+
+    >>> @threadsafe_generator
+    ... def numbers():
+    ...     yield from range(3)
+    >>> list(numbers())
+    [0, 1, 2]
+    """
+
+    def wrapper(*args, **kwargs):
+        return ThreadSafeIterator(generator_function(*args, **kwargs))
+
+    wrapper.__name__ = generator_function.__name__
+    wrapper.__doc__ = generator_function.__doc__
+    return wrapper

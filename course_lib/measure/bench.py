@@ -1,0 +1,168 @@
+"""Benchmarks that print figures: `python -m course_lib.bench` (or `make bench`).
+
+- `writer`: peak memory of the block-wise dataset writers at two sizes.
+- `loaders`: samples/s of every way the lessons read batches, in one run on
+  the same files, as ratios to the in-memory ceiling and to the naive recipe;
+  and the peak memory of a streaming epoch at N and 8N samples.
+- `mixing`: validation accuracy after training on class-sorted files (a
+  user's PyTables file, chunks of 64 rows and of 1 row, and the course
+  images), each order over 8 seeds, next to each order's read speed.
+- `merged`: the merged image + feature loader against the naive bcolz row
+  gather, and bcolz / blosc2 / zarr / memmap side by side.
+- `augment`: the cost of augmentation in the loader and in the model.
+- `panel`: what the live resource panel's Keras callback costs an epoch.
+- `cold`: every format (raw HDF5, JPEG bytes, TFRecord, files) read cold and
+  warm against the disk's sequential bandwidth, their sizes on disk, and
+  decoding against the training step (`course_lib.measure.cold`).
+- `overlap`: epoch time of streaming fits against the in-memory fit.
+
+Measurements and presentation are apart: each measurement returns a pandas
+DataFrame (one row per thing measured, ratio columns against a baseline row
+measured in the same run); `render` turns any of them into the text `make
+bench` prints, and the lessons display the same DataFrames. Memory figures
+come from fresh child processes (`course_lib.scale_out.child`): each peak is the
+child's own (`VmHWM`, not `ru_maxrss`, which Linux carries over from the
+parent), next to its RSS after imports.
+"""
+
+import argparse
+import os
+
+from course_lib import config
+from course_lib.measure import cold
+from course_lib.measure.harness import render
+from course_lib.measure.memory_use import streaming_memory, writer_memory
+from course_lib.measure.mixing import class_sorted_accuracy, merged_mixing, mixing_causes
+from course_lib.measure.throughput import (
+    augmentation_cost,
+    feature_store_comparison,
+    loader_throughput,
+    merged_throughput,
+    panel_overhead,
+    service_throughput,
+    training_overlap,
+)
+
+
+def parts(profile):
+    """`make bench`'s parts, listed one by one: `{part: [(title, measurement), ...]}`.
+
+    Nothing is measured until a measurement is called."""
+    p = config.get_profile(profile)
+    images = (
+        f"{p.n_train} training samples of {p.image_size}x{p.image_size}x3, batch {p.batch_size}"
+    )
+    return {
+        "writer": [
+            (
+                "Memory of the block-wise writers (64x64 images, 1024-float feature rows, "
+                "blocks of 256), each in a child process",
+                writer_memory,
+            )
+        ],
+        "loaders": [
+            (
+                f"Loader throughput, profile {p.name!r}: {images}, one process, page cache warm, "
+                f"best of 7",
+                lambda: loader_throughput(p),
+            ),
+            (
+                "Memory of a child process streaming one epoch (64x64, batch 64, default block): "
+                "its own VmHWM, and what streaming added to its RSS after imports",
+                streaming_memory,
+            ),
+        ],
+        "mixing": [
+            (
+                f"Class-sorted training files (3,000 samples, a random seventh held out), "
+                f"profile {p.name!r}: validation accuracy after 3 epochs over seeds 1-8 (vs "
+                f"full: points), next to each order's warm read speed",
+                lambda: class_sorted_accuracy(p),
+            ),
+            (
+                f"Why block trails full: the drawings (chunks of 64 rows) in memory, in "
+                f"orders that separate the causes, profile {p.name!r}, 3 epochs, seeds 1-8",
+                lambda: mixing_causes(p),
+            ),
+        ],
+        "merged": [
+            (
+                f"Merged loader, profile {p.name!r}: {p.n_train} training samples, "
+                f"{p.n_features} float32 features each in bcolz, batch {p.batch_size}",
+                lambda: merged_throughput(p),
+            ),
+            (
+                "Mixing distance of its order on class-sorted labels (0 = every batch has the "
+                "overall class mix)",
+                lambda: merged_mixing(p),
+            ),
+            (
+                f"Feature stores, {p.n_samples} x {p.n_features} float32 "
+                f"({p.feature_bytes / 2**20:.1f} MiB raw)",
+                lambda: feature_store_comparison(p),
+            ),
+        ],
+        "augment": [
+            (
+                f"Augmentation cost, profile {p.name!r}, batch {p.batch_size}, one process",
+                lambda: augmentation_cost(p),
+            )
+        ],
+        "panel": [
+            (
+                "Resource panel callback, profile 'ci' (the reference: the ci model)",
+                lambda: panel_overhead("ci"),
+            )
+        ],
+        "cold": [
+            (f"Disk sizes of the same images, profile {p.name!r}", lambda: cold.disk_sizes(p)),
+            (
+                f"JPEG size and decode cost per image (quality 90, PIL) against the small "
+                f"convnet's training step, profile {p.name!r}",
+                lambda: cold.decode_costs(p),
+            ),
+            (
+                f"Reading one training epoch ({p.n_train} samples, batch {p.batch_size}) cold "
+                f"(files evicted first, checked) and warm, 3 times each; x disk: median of "
+                f"each cold epoch against a sequential read just before it; {os.cpu_count()} cores",
+                lambda: cold.format_reads(p),
+            ),
+        ],
+        "service": [
+            (
+                "Decode (299x299 photo JPEGs) + flip/shift, one epoch in-process and on "
+                "a local tf.data service (distributed_epoch), this machine's "
+                f"{os.cpu_count()} cores shared by all",
+                service_throughput,
+            )
+        ],
+        "overlap": [
+            (
+                f"Training overlap, profile {p.name!r}: epoch time of the small convnet, "
+                f"median of 2 epochs after a warm-up",
+                lambda: training_overlap(p),
+            )
+        ],
+    }
+
+
+def main(argv=None):
+    """`python -m course_lib.bench [PART] [--profile NAME]`: prints each part's tables."""
+    names = list(parts("ci"))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("benchmark", nargs="?", default="all", choices=(*names, "all"))
+    parser.add_argument(
+        "--profile",
+        default="lesson",
+        choices=sorted(config.PROFILES),
+        help="profile of the data the benchmarks read (default: lesson)",
+    )
+    args = parser.parse_args(argv)
+    for part, measurements in parts(args.profile).items():
+        if args.benchmark in (part, "all"):
+            for title, measure in measurements:
+                print(render(measure(), title), flush=True)
+
+
+if __name__ == "__main__":
+    main()
