@@ -14,7 +14,7 @@ LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 help:
 	@echo "make lab     set up, build the course data if missing, start JupyterLab"
-	@echo "make test    set up and run every test and notebook (ci profile)"
+	@echo "make test    set up, lint (ruff) and run every test and notebook (ci profile)"
 	@echo "make data    rebuild the course data (PROFILE=ci|lesson|large, default lesson)"
 	@echo "make bench   print the benchmark figures"
 	@echo "make exercises   regenerate the learner notebooks from notebooks/solutions"
@@ -44,6 +44,8 @@ lab: install
 		--ip=127.0.0.1 --port=$(LAB_PORT) --notebook-dir=notebooks $(LAB_ROOT_FLAG)
 
 test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	COURSE_PROFILE=ci $(PY) -m pytest -n 2 --durations=20
 
 data: install

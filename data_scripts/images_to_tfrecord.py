@@ -51,6 +51,7 @@ def convert(source, out, shard_bytes=records.SHARD_BYTES, encoding="jpeg", **opt
     info = {
         "class_names": blocks.class_names,
         "image_shape": [blocks.size, blocks.size, 3],
+        "encoding": encoding,
         "source": str(source),
     }
     settings = {**blocks.settings, "encoding": encoding, "shard_bytes": shard_bytes}

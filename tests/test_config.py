@@ -12,7 +12,7 @@ def test_profile_from_environment(monkeypatch):
 
 def test_unknown_profile_names_the_choices(monkeypatch):
     monkeypatch.setenv(config.PROFILE_ENV, "huge")
-    with pytest.raises(ValueError, match=r"'huge'.*ci, lesson, large.*COURSE_PROFILE"):
+    with pytest.raises(ValueError, match=r"'huge'.*'ci', 'lesson', 'large'.*COURSE_PROFILE"):
         config.get_profile()
 
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from course_lib.formats import image_folders, layouts
-from course_lib.loading.sampling import stratified_split
+from course_lib.formats.splits import stratified_split
 from data_scripts import images_to_hdf5
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -129,7 +129,7 @@ def test_an_interrupt_stops_every_server_and_removes_the_work_dir():
 
 def test_servers_die_with_a_killed_parent(tmp_path):
     script = (
-        "from course_lib import service\n"
+        "from course_lib.scale_out import service\n"
         "s = service.LocalService(workers=1)\n"
         "print(*s.alive(), flush=True)\n"
         "import time; time.sleep(600)\n"

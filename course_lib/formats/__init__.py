@@ -14,6 +14,7 @@ positions)`, opened lazily once per process, pickled as its path. The loaders
 | `features`      | feature matrices (bcolz, blosc2, zarr, memmap) and their chunk reader |
 | `records`       | sharded TFRecord files: writer, shard checks, the `tf.data` pipeline |
 | `image_folders` | a folder of class sub-folders of images, as the converters read it  |
+| `splits`        | train/valid/test splits of a file's rows, class by class             |
 """
 
 from course_lib.exports import lazy_exports
@@ -78,7 +79,11 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "record_dataset",
             "find_bad_record",
         ],
+        "splits": ["stratified_split"],
         "sources": [
+            "RowSource",
+            "check_source",
+            "ArrayRows",
             "PerProcess",
             "HDF5Rows",
             "EncodedHDF5Rows",

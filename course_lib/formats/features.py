@@ -382,6 +382,9 @@ class ChunkReader:
     def __len__(self):
         return len(self.store)
 
+    def __repr__(self):
+        return f"ChunkReader({self.store.path}, {len(self)} rows)"
+
     def _chunk(self, index):
         """Chunk `index` as `(rows, nan_rows)`: its values, and which of its rows
         hold NaN (`None` when none does), found once when the chunk is read."""

@@ -20,7 +20,7 @@ from PIL import Image, ImageOps
 from tqdm.auto import tqdm
 
 from course_lib import config
-from course_lib.loading.sampling import stratified_split
+from course_lib.formats.splits import stratified_split
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 NOT_AN_IMAGE = "not converted: not a .jpg, .jpeg or .png file"

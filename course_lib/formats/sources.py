@@ -1,11 +1,13 @@
 """Row sources: where a loader's rows come from, one class per format.
 
 A batch travels: row source -> sampler -> loader -> optional wrappers -> Keras.
-A *row source* has `len(source)` and `source.read(positions)`, which returns
-the rows at sorted positions as one array; a source that can ask the kernel
-to read ahead also has `advise(positions)`. The sampler (`sampling`) decides
-which positions make each batch; the loader (`loaders`, `merged`) asks its
-sources for them. A new format is a new source: nothing else changes.
+A *row source* (`RowSource`, the contract) has `len(source)` and
+`source.read(positions)`, which returns the rows at sorted positions as one
+array, and a `repr` for messages; a source that can ask the kernel to read
+ahead also has `advise(positions)`. The sampler (`sampling`) decides which
+positions make each batch; the loader (`loaders.SourceDataset`, or one that
+adds what its files need) asks its sources for them. A new format is a new
+source: nothing else changes.
 
 | source                  | its rows                                            |
 |-------------------------|-----------------------------------------------------|
@@ -13,6 +15,7 @@ sources for them. A new format is a new source: nothing else changes.
 | `EncodedHDF5Rows`       | an HDF5 dataset of JPEG/PNG bytes, decoded per batch |
 | `NpyFiles`              | a folder of one `<name>.npy` file per sample        |
 | `ImageFiles`            | one JPEG/PNG image file per sample, decoded         |
+| `ArrayRows`             | an array in memory (labels, ids)                    |
 | `records` (tf.data)     | TFRecord shards: a `tf.data` pipeline, not a source |
 | `features.ChunkReader`  | a feature matrix: bcolz, blosc2, zarr or memmap     |
 
@@ -24,6 +27,7 @@ of sharing its parent's) and `spawn` (nothing unpicklable is sent).
 
 import os
 import threading
+import typing
 from pathlib import Path
 
 import h5py
@@ -32,6 +36,67 @@ import numpy as np
 from course_lib import config
 from course_lib.formats import encoded, layouts
 from course_lib.formats.hdf5_rows import RowReader, dataset_names, open_file, read_rows
+
+
+@typing.runtime_checkable
+class RowSource(typing.Protocol):
+    """The contract every format implements: rows by position.
+
+    A row source has `len(source)` rows and `source.read(positions)`, which
+    returns the rows at sorted positions as one array (`len(positions)`
+    first); its `repr` names what it reads, for messages. It opens its file
+    lazily, once per process (`PerProcess`), and pickles as its path and
+    settings, so any loader over it works with thread and process workers.
+    It may also have `advise(positions)`, to ask the kernel to read ahead.
+
+    `loading.SourceDataset` turns any row source into batches for Keras.
+
+    Example:
+
+    >>> isinstance(ArrayRows(np.arange(5)), RowSource)
+    True
+    """
+
+    def __len__(self) -> int: ...
+
+    def read(self, positions: np.ndarray) -> np.ndarray: ...
+
+
+def check_source(source, name="source"):
+    """Raises `TypeError` unless `source` is a `RowSource`, naming what it lacks."""
+    if not isinstance(source, RowSource):
+        missing = [m for m in ("__len__", "read") if not hasattr(source, m)]
+        raise TypeError(
+            f"{name} must be a row source (len() and read(sorted positions)), received "
+            f"{type(source).__name__}, which lacks {' and '.join(missing)}. Wrap arrays "
+            f"in ArrayRows, files in one of course_lib.formats' sources."
+        )
+
+
+class ArrayRows:
+    """The rows of an array in memory, as a row source (labels, ids, small data).
+
+    Args:
+        values: the array, samples first.
+        name: what to call it in messages.
+
+    Example:
+
+    >>> ArrayRows(np.arange(10) * 2, "ids").read([1, 3])
+    array([2, 6])
+    """
+
+    def __init__(self, values, name="array"):
+        self.values, self.name = np.asarray(values), name
+
+    def __len__(self):
+        return len(self.values)
+
+    def read(self, positions):
+        return self.values[np.asarray(positions, np.int64)]
+
+    def __repr__(self):
+        return f"ArrayRows({self.name}, {len(self)} rows)"
 
 
 class PerProcess:
@@ -147,6 +212,9 @@ class HDF5Rows:
         if isinstance(reader, RowReader):
             reader.advise(positions)
 
+    def __repr__(self):
+        return f"{type(self).__name__}({self.path}:/{self.name.lstrip('/')})"
+
     def read_all(self):
         """Every row, read once with h5py (for small datasets: ids, labels)."""
         with open_file(self.path) as file:
@@ -233,6 +301,9 @@ class NpyFiles:
     def __len__(self):
         return len(self.names)
 
+    def __repr__(self):
+        return f"NpyFiles({self.folder}, {len(self)} files)"
+
     def read(self, positions):
         return load_npy_batch(self.folder, [self.names[p] for p in positions])
 
@@ -266,6 +337,10 @@ class ImageFiles:
 
     def __len__(self):
         return len(self.paths)
+
+    def __repr__(self):
+        where = self.paths[0].parent if self.paths else "no files"
+        return f"ImageFiles({where}, {len(self)} files of {self.image_shape})"
 
     def read(self, positions):
         out = np.empty((len(positions), *self.image_shape), np.uint8)

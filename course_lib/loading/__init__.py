@@ -32,8 +32,8 @@ __all__, __getattr__, __dir__ = lazy_exports(
         "labels": ["MODES", "stored_mode", "check_mode", "class_indices", "convert"],
         "loaders": [
             "SampledDataset",
+            "SourceDataset",
             "FollowEpochs",
-            "default_shuffle",
             "LABELS_CACHE_BYTES",
             "HDF5Dataset",
             "NpyDirectoryDataset",
@@ -49,8 +49,8 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "BLOCKS_PER_BATCH",
             "default_block_size",
             "BatchSampler",
+            "SamplerOptions",
             "mixing_distance",
-            "stratified_split",
         ],
         "tfdata": [
             "output_signature",

@@ -14,6 +14,7 @@ about which samples an epoch sees but spoils the sequential reads that the
 block orders (`"block"`, `"stratified"`) are built for.
 """
 
+import dataclasses
 import json
 import os
 import sys
@@ -25,9 +26,17 @@ import keras
 import numpy as np
 
 from course_lib.formats.hdf5_rows import open_file
-from course_lib.formats.sources import HDF5Rows, NpyFiles, hdf5_image_rows
+from course_lib.formats.sources import (
+    ArrayRows,
+    HDF5Rows,
+    NpyFiles,
+    RowSource,
+    check_source,
+    hdf5_image_rows,
+)
+from course_lib.formats.splits import stratified_split
 from course_lib.loading import labels as class_labels
-from course_lib.loading.sampling import DEFAULT_STRATEGY, BatchSampler, stratified_split
+from course_lib.loading.sampling import DEFAULT_STRATEGY, SamplerOptions
 
 
 class SampledDataset(keras.utils.PyDataset):
@@ -45,49 +54,28 @@ class SampledDataset(keras.utils.PyDataset):
 
     Args:
         n: number of samples.
-        batch_size, shuffle, seed, drop_last, block_size, window, chunk_rows,
-            shard, labels: see `sampling.BatchSampler` (`shuffle` is its
-            `strategy`; `labels` are the class index of each position).
-            Every loader below accepts `shard=(index, count)` too: for several
-            training workers, each reading its own part of the data.
-        **kwargs: `workers`, `use_multiprocessing`, `max_queue_size`.
+        batch_size: samples per batch.
+        options: a `sampling.SamplerOptions`; its fields may also be given by
+            keyword (`shuffle=`, `seed=`, `shard=(index, count)`, ...), and
+            override it. Every loader below takes them the same way.
+        default: the strategy when `shuffle` is not given.
+        labels: the class index of each position (for `"stratified"`).
+        **kwargs: the sampler's fields, and `workers`, `use_multiprocessing`,
+            `max_queue_size` for `PyDataset`.
 
     Raises:
         ValueError: for a size that is not a whole positive number, or an
             unknown strategy; the message names the loader.
     """
 
-    def __init__(
-        self,
-        n,
-        *,
-        batch_size,
-        shuffle="full",
-        seed=None,
-        drop_last=False,
-        block_size=None,
-        window=None,
-        chunk_rows=None,
-        shard=None,
-        labels=None,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
+    def __init__(self, n, *, batch_size, options=None, default="full", labels=None, **kwargs):
         try:
-            self.sampler = BatchSampler(
-                n,
-                batch_size,
-                shuffle,
-                seed,
-                drop_last,
-                block_size,
-                window,
-                chunk_rows,
-                shard=shard,
-                labels=labels,
-            )
+            self.options = SamplerOptions.take(kwargs, options)
+            self.sampler = self.options.sampler(n, batch_size, default, labels)
         except ValueError as error:
             raise ValueError(f"{self.describe()}: {error}") from None
+        super().__init__(**kwargs)
+        self.pydataset_kwargs = kwargs
         self.epoch = 0
 
     def describe(self):
@@ -169,14 +157,6 @@ class FollowEpochs(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.loader.epoch = epoch
-
-
-def default_shuffle(shuffle, labels, training=DEFAULT_STRATEGY):
-    """The strategy a loader uses: `shuffle` if given, else file order for
-    prediction (no labels) and `training` for training."""
-    if shuffle is not None:
-        return shuffle
-    return "none" if labels is None else training
 
 
 def _inside_keras_predict():
@@ -282,38 +262,27 @@ class HDF5Dataset(SampledDataset):
         images="train/images",
         labels="train/labels",
         batch_size=32,
-        shuffle=None,
-        seed=None,
+        *,
         preprocess=None,
-        drop_last=False,
-        block_size=None,
-        window=None,
         direct_reads=True,
         label_mode="sparse",
         n_classes=None,
         rows=None,
-        shard=None,
         readahead=16,
+        options=None,
         **kwargs,
     ):
         class_labels.check_mode(label_mode)
-        self._options = dict(
+        self._settings = dict(
             path=path,
             images=images,
             labels=labels,
             batch_size=batch_size,
-            shuffle=shuffle,
-            seed=seed,
             preprocess=preprocess,
-            drop_last=drop_last,
-            block_size=block_size,
-            window=window,
             direct_reads=direct_reads,
             label_mode=label_mode,
             n_classes=n_classes,
-            shard=shard,
             readahead=readahead,
-            **kwargs,
         )
         self.path = Path(path)
         self.readahead = int(readahead)
@@ -334,12 +303,8 @@ class HDF5Dataset(SampledDataset):
         super().__init__(
             n,
             batch_size=batch_size,
-            seed=seed,
-            shuffle=default_shuffle(shuffle, labels, training),
-            drop_last=drop_last,
-            block_size=block_size,
-            window=window,
-            shard=shard,
+            options=options,
+            default="none" if not labels else training,
             labels=classes,
             **kwargs,
         )
@@ -437,9 +402,20 @@ class HDF5Dataset(SampledDataset):
         by_class = self.class_indices() if stratify and self.label_mode else len(rows)
         seed = self.sampler.seed if seed is None else seed
         parts = stratified_split(by_class, valid_fraction, seed=seed, shuffle=False)
+        in_file_order = dataclasses.replace(self.options, shuffle="none")
         return (
-            HDF5Dataset(**{**self._options, "rows": rows[parts["train"]]}),
-            HDF5Dataset(**{**self._options, "rows": rows[parts["valid"]], "shuffle": "none"}),
+            HDF5Dataset(
+                **self._settings,
+                rows=rows[parts["train"]],
+                options=self.options,
+                **self.pydataset_kwargs,
+            ),
+            HDF5Dataset(
+                **self._settings,
+                rows=rows[parts["valid"]],
+                options=in_file_order,
+                **self.pydataset_kwargs,
+            ),
         )
 
     def advise(self, positions):
@@ -455,11 +431,104 @@ class HDF5Dataset(SampledDataset):
         return x, class_labels.convert(self.targets.read(rows), self.label_mode, self.n_classes)
 
 
-class NpyDirectoryDataset(SampledDataset):
+class SourceDataset(SampledDataset):
+    """Batches from any row source: the one loader every format plugs into.
+
+    `inputs` is a row source (`formats.RowSource`: `len()` and
+    `read(sorted positions)`), so a new format needs a source, not a new
+    `PyDataset`. The sampler's order picks the positions of each batch;
+    the source reads them; labels are checked once, here.
+
+    Args:
+        inputs: the row source of the model's inputs (e.g. `ImageFiles`).
+        targets: the class index of each row (an array, checked), another
+            row source (read as stored), or `None` to yield inputs only.
+        batch_size: samples per batch.
+        preprocess: optional function applied to each batch of inputs.
+        label_mode: `"sparse"` or `"one_hot"`, for class indices.
+        n_classes: number of classes (needed for `"one_hot"`).
+        options, **kwargs: the sampler's options and `PyDataset`'s, as for
+            `SampledDataset`. Default order: `"full"` with targets (a source
+            read sample by sample gains nothing from blocks), `"none"`
+            without.
+
+    Raises:
+        TypeError: if `inputs` is not a row source.
+        ValueError: for targets of another length, or labels that are not
+            valid classes.
+
+    Example:
+
+    ```python
+    table = course_data.image_table("train")
+    loader = SourceDataset(ImageFiles(table.path, (64, 64, 3)), table.label.to_numpy(),
+                           batch_size=64, seed=1)
+    ```
+    """
+
+    def __init__(
+        self,
+        inputs,
+        targets=None,
+        batch_size=32,
+        *,
+        preprocess=None,
+        label_mode="sparse",
+        n_classes=None,
+        options=None,
+        **kwargs,
+    ):
+        check_source(inputs, "inputs")
+        class_labels.check_mode(label_mode, targets=False)
+        self.inputs, self.preprocess = inputs, preprocess
+        self.label_mode, self.n_classes = label_mode, n_classes
+        classes = None
+        if targets is not None and not isinstance(targets, RowSource):
+            classes = class_labels.class_indices(
+                np.asarray(targets), n_classes, f"labels of {inputs!r}", np.arange(len(targets))
+            )
+            targets = ArrayRows(classes, "labels")
+        if targets is not None and len(targets) != len(inputs):
+            raise ValueError(
+                f"{inputs!r} has {len(inputs)} rows but the targets have {len(targets)}. "
+                f"Give one target per row, in the same order."
+            )
+        self.targets, self.classes = targets, classes
+        super().__init__(
+            len(inputs),
+            batch_size=batch_size,
+            options=options,
+            default="none" if targets is None else "full",
+            labels=classes,
+            **kwargs,
+        )
+
+    def describe(self):
+        return f"{type(self).__name__}({self.inputs!r})"
+
+    def advise(self, positions):
+        advise = getattr(self.inputs, "advise", None)
+        if advise is not None:
+            advise(positions)
+
+    def read(self, positions):
+        x = self.inputs.read(positions)
+        if self.preprocess is not None:
+            x = self.preprocess(x)
+        if self.targets is None:
+            return (x,)
+        y = self.targets.read(positions)
+        if self.classes is None:
+            return x, y
+        return x, class_labels.convert(y, self.label_mode, self.n_classes)
+
+
+class NpyDirectoryDataset(SourceDataset):
     """Streams batches from a folder of one `.npy` file per sample.
 
     The classic layout: `<folder>/<id>.npy` per sample, a list of ids per
     split (`partition.json`) and a dict from id to class (`labels.json`).
+    A `SourceDataset` over `NpyFiles`.
 
     Args:
         folder: the folder holding `<id>.npy` files.
@@ -467,16 +536,9 @@ class NpyDirectoryDataset(SampledDataset):
         labels: dict from id to integer class, or `None` to yield only images
             (for `predict`).
         batch_size: samples per batch.
-        shuffle: `"none"` or `"full"`. Default: `"full"` with labels,
-            `"none"` without, so predictions come in the order of `ids`.
-        seed: seed of the epoch orders.
-        label_mode: `"sparse"` (integer labels) or `"one_hot"` (float32
-            vectors of length `n_classes`).
-        n_classes: number of classes; required for `"one_hot"`.
-        preprocess: optional function applied to each batch of images, e.g.
-            `to_float32`.
-        drop_last, shard: see `sampling.BatchSampler`.
-        **kwargs: `workers`, `use_multiprocessing`, `max_queue_size`.
+        label_mode, n_classes, preprocess, options, **kwargs: as for
+            `SourceDataset` (default order `"full"` with labels, `"none"`
+            without, so predictions come in the order of `ids`).
 
     Raises:
         ValueError: if `ids` is empty, an id has no label, a label is out of
@@ -498,13 +560,11 @@ class NpyDirectoryDataset(SampledDataset):
         ids,
         labels=None,
         batch_size=32,
-        shuffle=None,
-        seed=None,
+        *,
         label_mode="sparse",
         n_classes=None,
         preprocess=None,
-        drop_last=False,
-        shard=None,
+        options=None,
         **kwargs,
     ):
         self.folder = Path(folder)
@@ -513,18 +573,29 @@ class NpyDirectoryDataset(SampledDataset):
             raise ValueError(f"No sample ids given for {str(self.folder)[:100]}.")
         class_labels.check_mode(label_mode, targets=False)
         self.label_mode, self.n_classes = label_mode, n_classes
-        self.preprocess = preprocess
-        self.labels = None if labels is None else self._label_array(labels)
-        self.files = NpyFiles(self.folder, self.ids)
         super().__init__(
-            len(self.ids),
-            batch_size=batch_size,
-            shuffle=default_shuffle(shuffle, labels, "full"),
-            seed=seed,
-            drop_last=drop_last,
-            shard=shard,
+            NpyFiles(self.folder, self.ids),
+            None if labels is None else self._label_array(labels),
+            batch_size,
+            preprocess=preprocess,
+            label_mode=label_mode,
+            n_classes=n_classes,
+            options=options,
             **kwargs,
         )
+
+    @property
+    def files(self):
+        """The `NpyFiles` source this loader reads."""
+        return self.inputs
+
+    @property
+    def labels(self):
+        """The class index of each id, or `None`."""
+        return self.classes
+
+    def describe(self):
+        return f"{type(self).__name__}({self.folder})"
 
     def _label_array(self, labels):
         missing = [i for i in self.ids if i not in labels]
@@ -539,14 +610,6 @@ class NpyDirectoryDataset(SampledDataset):
         return class_labels.class_indices(
             values, self.n_classes, f"labels of {self.folder}", self.ids
         )
-
-    def read(self, positions):
-        x = self.files.read(positions)
-        if self.preprocess is not None:
-            x = self.preprocess(x)
-        if self.labels is None:
-            return (x,)
-        return x, class_labels.convert(self.labels[positions], self.label_mode, self.n_classes)
 
 
 def to_float32(images):

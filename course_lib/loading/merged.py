@@ -10,6 +10,7 @@ from a few feature chunks at a time (`chunk_rows`), and
 decompressed about once per epoch instead of once per row.
 """
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +20,8 @@ from course_lib.formats.features import ChunkReader
 from course_lib.formats.layouts import sample_name
 from course_lib.formats.sources import HDF5Rows, load_npy_batch
 from course_lib.loading import labels as class_labels
-from course_lib.loading.loaders import SampledDataset, default_shuffle
-from course_lib.loading.sampling import default_block_size
+from course_lib.loading.loaders import SampledDataset
+from course_lib.loading.sampling import DEFAULT_STRATEGY, SamplerOptions, default_block_size
 
 
 class HDF5Images:
@@ -114,17 +115,16 @@ class MergedDataset(SampledDataset):
             consecutive ids read fastest; gaps cost speed, never alignment.
         labels: the labels, aligned with `ids`, or `None` for `predict`.
         batch_size: samples per batch.
-        shuffle: `"none"`, `"full"`, `"block"` or `"stratified"`. Default:
-            `"stratified"` with labels (see `sampling`), `"none"` without
-            (predictions come in sorted id order).
-        seed: seed of the epoch orders.
         n_rows: the number of rows the feature matrix must have (e.g. the
             number of samples in the whole dataset). Checked when given.
         input_names: `None` yields `(images, features)` tuples; a pair of
             names yields a dict keyed by them, for models with named inputs.
         cache_chunks: feature chunks kept decompressed (see `ChunkReader`).
-        drop_last, block_size, window, shard: see `sampling.BatchSampler`.
-        **kwargs: `workers`, `use_multiprocessing`, `max_queue_size`.
+        options, **kwargs: the sampler's options (`sampling.SamplerOptions`,
+            by keyword: `shuffle=`, `seed=`, ...) and `PyDataset`'s, as for
+            `loaders.SampledDataset`. Default order: `"stratified"` with
+            labels (see `sampling`), `"none"` without (predictions come in
+            sorted id order). Blocks follow the feature chunks.
 
     Raises:
         ValueError: when ids repeat, an id has no image, the feature matrix
@@ -150,15 +150,11 @@ class MergedDataset(SampledDataset):
         ids,
         labels=None,
         batch_size=32,
-        shuffle=None,
-        seed=None,
+        *,
         n_rows=None,
         input_names=None,
         cache_chunks=16,
-        drop_last=False,
-        block_size=None,
-        window=None,
-        shard=None,
+        options=None,
         **kwargs,
     ):
         ids = np.asarray(ids, np.int64)
@@ -169,18 +165,19 @@ class MergedDataset(SampledDataset):
         self.features = ChunkReader(features, cache_chunks)
         self.input_names = input_names
         self._validate(n_rows)
-        block_size = block_size or default_block_size(batch_size)
+        options = SamplerOptions.take(kwargs, options)
+        block_size = options.block_size or default_block_size(batch_size)
         chunk_rows = self.features.store.chunk_rows
+        options = dataclasses.replace(
+            options,
+            block_size=block_size,
+            chunk_rows=chunk_rows if chunk_rows % block_size == 0 else None,
+        )
         super().__init__(
             len(self.ids),
             batch_size=batch_size,
-            shuffle=default_shuffle(shuffle, labels),
-            seed=seed,
-            drop_last=drop_last,
-            block_size=block_size,
-            window=window,
-            chunk_rows=chunk_rows if chunk_rows % block_size == 0 else None,
-            shard=shard,
+            options=options,
+            default="none" if labels is None else DEFAULT_STRATEGY,
             labels=self.labels,
             **kwargs,
         )

@@ -53,6 +53,7 @@ cache decompresses each chunk once per epoch, while each batch still takes
 its blocks from several chunks.
 """
 
+import dataclasses
 import numbers
 
 import numpy as np
@@ -85,6 +86,60 @@ def _check_count(name, value, least):
         or value < least
     ):
         raise ValueError(f"{name} must be a whole number >= {least}, received {repr(value)[:100]}.")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SamplerOptions:
+    """How a loader orders its epochs: the sampler's settings as one bundle.
+
+    Every loader takes them by keyword (`HDF5Dataset(path, shuffle="full",
+    seed=1)`) or as one bundle (`options=SamplerOptions(...)`); the fields
+    are `BatchSampler`'s arguments (see there), with `shuffle` for its
+    `strategy` and `None` meaning the loader's default order. Checked when
+    made, so a mistake is named before any file is opened.
+
+    Raises:
+        ValueError: for an unknown strategy, a size that is not a whole
+            positive number, or a shard that is not `(index, count)`.
+
+    Example:
+
+    >>> SamplerOptions(shuffle="block", seed=1, shard=(0, 2))
+    SamplerOptions(shuffle='block', seed=1, drop_last=False, block_size=None, window=None, \
+chunk_rows=None, chunks_in_flight=4, shard=(0, 2))
+    """
+
+    shuffle: str | None = None
+    seed: int | None = None
+    drop_last: bool = False
+    block_size: int | None = None
+    window: int | None = None
+    chunk_rows: int | None = None
+    chunks_in_flight: int = 4
+    shard: tuple[int, int] | None = None
+
+    def __post_init__(self):
+        if self.shuffle is not None:
+            errors.check_choice("shuffle strategy", self.shuffle, STRATEGIES)
+        for name in ("block_size", "window", "chunk_rows", "chunks_in_flight"):
+            if getattr(self, name) is not None:
+                _check_count(name, getattr(self, name), 1)
+        if self.shard is not None:
+            object.__setattr__(self, "shard", errors.check_shard(self.shard))
+
+    @classmethod
+    def take(cls, kwargs, options=None):
+        """`options` (default: all defaults) with the fields found in `kwargs`,
+        which are removed from it; what is left is for `PyDataset`."""
+        given = {f.name: kwargs.pop(f.name) for f in dataclasses.fields(cls) if f.name in kwargs}
+        return dataclasses.replace(options or cls(), **given)
+
+    def sampler(self, n, batch_size, default="full", labels=None):
+        """The `BatchSampler` of `n` positions with these options (`default`
+        when `shuffle` is `None`)."""
+        settings = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        strategy = settings.pop("shuffle") or default
+        return BatchSampler(n, batch_size, strategy, labels=labels, **settings)
 
 
 class BatchSampler:
@@ -137,6 +192,7 @@ class BatchSampler:
         n,
         batch_size,
         strategy="full",
+        *,
         seed=None,
         drop_last=False,
         block_size=None,
@@ -303,54 +359,3 @@ def mixing_distance(labels, batches, n_classes=None):
         if len(b)
     ]
     return float(np.mean(distances))
-
-
-def stratified_split(labels, valid_fraction, test_fraction=0.0, seed=0, shuffle=True):
-    """Splits sample positions into train/valid/test, class by class.
-
-    Each class gives `round(fraction * its size)` samples to valid and to
-    test, so every split keeps the class balance of the whole. The splits
-    are disjoint and together hold every position once; the same seed gives
-    the same split.
-
-    Args:
-        labels: the class index of each position, or an int `n` to split
-            `n` positions at random without classes.
-        valid_fraction, test_fraction: the share of each class for valid
-            and for test.
-        seed: seed of the split.
-        shuffle: return each split in random order; `False` keeps it sorted.
-
-    Returns:
-        `{"train": positions, "valid": positions, "test": positions}`.
-
-    Raises:
-        ValueError: if the fractions are negative or leave no training data.
-
-    Example:
-
-    >>> parts = stratified_split(np.repeat([0, 1], 10), 0.2, seed=0, shuffle=False)
-    >>> [len(p) for p in parts.values()]
-    [16, 4, 0]
-    """
-    if min(valid_fraction, test_fraction) < 0 or valid_fraction + test_fraction >= 1:
-        raise ValueError(
-            f"Expected fractions >= 0 with valid + test < 1, received valid="
-            f"{valid_fraction}, test={test_fraction}."
-        )
-    labels = (
-        np.zeros(labels, np.int64) if isinstance(labels, numbers.Integral) else np.asarray(labels)
-    )
-    rng = np.random.default_rng(seed)
-    parts = {"train": [], "valid": [], "test": []}
-    for label in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == label))
-        n_valid = round(valid_fraction * len(members))
-        n_test = round(test_fraction * len(members))
-        parts["valid"].append(members[:n_valid])
-        parts["test"].append(members[n_valid : n_valid + n_test])
-        parts["train"].append(members[n_valid + n_test :])
-    splits = {
-        split: np.sort(np.concatenate(p or [np.zeros(0, np.int64)])) for split, p in parts.items()
-    }
-    return {split: rng.permutation(ids) if shuffle else ids for split, ids in splits.items()}

@@ -118,7 +118,6 @@ def readers(profile="lesson", threads=2):
     }
     batch, n = p.batch_size, p.n_train
     shards, image_folder = paths["records"] / "train", paths["images"] / "train"
-    files = course_data.image_table("train", p)["path"].tolist()
     partition, labels = layouts.read_partition(paths["npy"])
     with hdf5_rows.open_file(paths["hdf5_jpeg"]) as file:
         jpeg_bytes = sum(len(row) for row in file["train/images"][:])
@@ -133,12 +132,15 @@ def readers(profile="lesson", threads=2):
         dataset = records.record_dataset(shards, batch, seed=0, decode=decode)
         return lambda: [None for _ in dataset]
 
-    def file_epoch():
-        source = ImageFiles(files, p.image_shape)
-        order = np.random.default_rng(0).permutation(n)
-        batches = [np.sort(order[i : i + batch]) for i in range(0, n, batch)]
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(source.read, batches))
+    image_table = course_data.image_table("train", p)
+    files = image_table["path"].tolist()
+    image_files = loaders.SourceDataset(
+        ImageFiles(files, p.image_shape),
+        image_table["label"].to_numpy(),
+        batch_size=batch,
+        shuffle="full",
+        seed=0,
+    )
 
     def keras_epoch():
         dataset = keras.utils.image_dataset_from_directory(
@@ -179,7 +181,11 @@ def readers(profile="lesson", threads=2):
         "TFRecord interleave, parse": (record_epoch(False), [shards], record_bytes),
         "TFRecord interleave, parse + decode": (record_epoch(True), [shards], record_bytes),
         "per-sample .npy files, full shuffle": (lambda: read_epoch(npy), [paths["npy"]], npy_bytes),
-        f"JPEG files from a DataFrame, {threads} threads": (file_epoch, [image_folder], file_bytes),
+        f"JPEG files from a DataFrame, {threads} threads": (
+            lambda: threaded_epoch(image_files, threads),
+            [image_folder],
+            file_bytes,
+        ),
         "keras image_dataset_from_directory": (keras_epoch, [image_folder], file_bytes),
     }
 
