@@ -30,30 +30,20 @@ pixels (a few times smaller on disk; decoded again at every read, see
 
 from pathlib import Path
 
-from course_lib import config
 from course_lib.formats import atomic, encoded, layouts
 from course_lib.formats.image_folders import ImageBlocks, arguments, block_options, report, run_cli
 
 
-def convert(
-    source,
-    out,
-    size=64,
-    valid_fraction=0.1,
-    test_fraction=0.1,
-    seed=config.SEED,
-    on_error="fail",
-    block_size=256,
-    resize="crop",
-    shuffle=True,
-    progress=True,
-    encoding=None,
-):
+def convert(source, out, encoding=None, **options):
     """Converts an image folder into the course HDF5 layout; see the module doc.
 
     Args:
+        source: a folder of class sub-folders of images.
+        out: the HDF5 file to write.
         encoding: `None` stores raw pixels; `"jpeg"` or `"png"` stores each
             resized image's encoded bytes.
+        **options: how the images are split and read (`ImageBlocks`:
+            `size`, `valid_fraction`, `seed`, `on_error`, ...).
 
     Returns:
         `(split_sizes, skipped)`: samples written per split, and the
@@ -63,26 +53,15 @@ def convert(
         ValueError: if an image cannot be read and `on_error="fail"`; the
             message names the file. Nothing is left at `out` then.
     """
-    blocks = ImageBlocks(
-        source,
-        size,
-        valid_fraction,
-        test_fraction,
-        seed,
-        on_error,
-        block_size,
-        resize,
-        shuffle,
-        progress,
-    )
+    blocks = ImageBlocks(source, **options)
     out = Path(out)
     with (
         atomic.building(out, {**blocks.settings, "encoding": encoding}) as partial,
         layouts.HDF5Writer(
             partial,
-            (size, size, 3),
+            (blocks.size, blocks.size, 3),
             blocks.class_names,
-            attrs={"source": str(source), "seed": seed},
+            attrs={"source": str(source), "seed": blocks.settings["seed"]},
             encoding=encoding,
         ) as writer,
     ):

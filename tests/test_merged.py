@@ -149,23 +149,17 @@ def test_course_data_from_hdf5_and_npy_agree_and_the_merged_model_trains(ci_data
     index = course_data.read_index("ci")
     train = index[index.split == "train"]
     matrix = ci_data["bcolz"] / course_data.FEATURE_MATRIX_NAME
-    from_h5 = MergedDataset(
-        HDF5Images(ci_data["hdf5"]),
-        matrix,
-        train.id,
-        train.label,
-        batch_size=CI.batch_size,
-        seed=0,
-        n_rows=len(index),
-    )
-    from_npy = MergedDataset(
-        NpyImages(ci_data["npy"]),
-        matrix,
-        train.id,
-        train.label,
-        batch_size=CI.batch_size,
-        seed=0,
-        n_rows=len(index),
+    from_h5, from_npy = (
+        MergedDataset(
+            images,
+            matrix,
+            train.id,
+            train.label,
+            batch_size=CI.batch_size,
+            seed=0,
+            n_rows=len(index),
+        )
+        for images in (HDF5Images(ci_data["hdf5"]), NpyImages(ci_data["npy"]))
     )
     for a, b in zip(from_h5[3][0], from_npy[3][0]):
         assert np.array_equal(a, b)
