@@ -97,3 +97,22 @@ def test_a_wrong_option_is_named_before_any_file_is_opened(settings, message):
         SamplerOptions(**settings)
     with pytest.raises(ValueError, match=f"SourceDataset\\(Squares\\(50\\)\\): {message}"):
         SourceDataset(Squares(), batch_size=4, **settings)
+
+
+def test_one_epoch_counter_whoever_advances_it(ci_data):
+    from course_lib.loading import AugmentedDataset, FollowEpochs, RandomFlip
+    from course_lib.loading.tfdata import AdvanceEpoch
+
+    loader = HDF5Dataset(ci_data["hdf5"], batch_size=64, seed=1)
+    wrapped = AugmentedDataset(loader, RandomFlip(), seed=1)
+    wrapped.on_epoch_end()  # Keras, through the wrapper
+    AdvanceEpoch(loader).on_epoch_end(0)  # a tf.data pipeline's callback
+    assert loader.epoch == wrapped.epoch == 2
+    FollowEpochs(wrapped).on_epoch_begin(7)  # a resumed run
+    assert loader.epoch == wrapped.epoch == 7
+    wrapped.set_epoch(3)
+    assert loader.epoch == 3
+    for wrong in (-1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="epoch must be a whole number >= 0"):
+            loader.set_epoch(wrong)
+    assert np.array_equal(loader.sample_keys(0), loader.sampler.batches(3)[0])

@@ -85,18 +85,21 @@ def test_a_loader_without_labels_predicts_in_file_order(sorted_earray):
         assert ids_of(model.predict(ds, verbose=0)).tolist() == list(range(600))
 
 
-def test_a_shuffled_loader_warns_in_predict_but_not_in_evaluate(sorted_earray):
+def test_a_shuffled_loader_warns_in_predict_but_not_in_fit_or_evaluate(sorted_earray):
+    """`_inside_keras_predict` against each Keras entry point that reads a loader."""
     path, _ = sorted_earray
-    ds = HDF5Dataset(path, "images", "labels", batch_size=64, seed=0)
     model = models.small_convnet(SHAPE, N_CLASSES)
-    with pytest.warns(
-        UserWarning,
-        match=r"sorted_earray.h5.*shuffles.*predict on a loader "
-        r"built with shuffle='none'",
-    ):
-        model.predict(ds, verbose=0)
+    for workers in (1, 2):
+        ds = HDF5Dataset(path, "images", "labels", batch_size=64, seed=0, workers=workers)
+        with pytest.warns(
+            UserWarning,
+            match=r"sorted_earray.h5.*shuffles.*predict on a loader "
+            r"built with shuffle='none'",
+        ):
+            model.predict(ds, verbose=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        model.fit(ds, epochs=1, verbose=0, shuffle=False)
         model.evaluate(ds, verbose=0)
         model.predict(
             HDF5Dataset(path, "images", "labels", batch_size=64, shuffle="none"), verbose=0

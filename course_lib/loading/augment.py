@@ -239,9 +239,17 @@ class AugmentedDataset(keras.utils.PyDataset):
 
     @property
     def epoch(self):
-        """The wrapped loader's epoch, so the two never disagree; a counter of
-        this wrapper's own for a loader that has none."""
+        """The wrapped loader's epoch (its counter is the one owner), so the two
+        never disagree; a counter of this wrapper's own only for a loader that
+        has none."""
         return getattr(self.dataset, "epoch", self._own_epoch)
+
+    def set_epoch(self, epoch):
+        """Sets the wrapped loader's epoch (or this wrapper's own counter)."""
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+        else:
+            self._own_epoch = int(epoch)
 
     def __len__(self):
         return len(self.dataset)
@@ -274,5 +282,6 @@ class AugmentedDataset(keras.utils.PyDataset):
         return (inputs, *rest)
 
     def on_epoch_end(self):
-        self._own_epoch += 1
+        if not hasattr(self.dataset, "epoch"):
+            self._own_epoch += 1
         self.dataset.on_epoch_end()

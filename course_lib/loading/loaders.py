@@ -16,6 +16,7 @@ block orders (`"block"`, `"stratified"`) are built for.
 
 import dataclasses
 import json
+import numbers
 import os
 import sys
 import threading
@@ -76,7 +77,35 @@ class SampledDataset(keras.utils.PyDataset):
             raise ValueError(f"{self.describe()}: {error}") from None
         super().__init__(**kwargs)
         self.pydataset_kwargs = kwargs
-        self.epoch = 0
+        self._epoch = 0
+
+    @property
+    def epoch(self):
+        """The epoch whose order this loader serves: its one epoch counter.
+
+        Keras advances it (`on_epoch_end`); `set_epoch` sets it (`FollowEpochs`,
+        a resumed run). Wrappers (`AugmentedDataset`), the `tf.data` adapters
+        (`tfdata.AdvanceEpoch`) and training workers read and advance this one
+        counter instead of keeping their own. Assigning to it is `set_epoch`.
+        """
+        return self._epoch
+
+    @epoch.setter
+    def epoch(self, epoch):
+        self.set_epoch(epoch)
+
+    def set_epoch(self, epoch):
+        """Serves epoch `epoch`'s order from the next batch on.
+
+        Raises:
+            ValueError: unless `epoch` is a whole number >= 0.
+        """
+        if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral) or epoch < 0:
+            raise ValueError(
+                f"{self.describe()}: epoch must be a whole number >= 0, received "
+                f"{str(epoch)[:100]!r}."
+            )
+        self._epoch = int(epoch)
 
     def describe(self):
         """The loader and what it reads, for messages: `HDF5Dataset(data/x.h5)`."""
@@ -127,7 +156,7 @@ class SampledDataset(keras.utils.PyDataset):
             )
 
     def on_epoch_end(self):
-        self.epoch += 1
+        self._epoch += 1
 
 
 class FollowEpochs(keras.callbacks.Callback):
@@ -156,12 +185,18 @@ class FollowEpochs(keras.callbacks.Callback):
         self.loader = getattr(loader, "dataset", loader)
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.loader.epoch = epoch
+        self.loader.set_epoch(epoch)
 
 
 def _inside_keras_predict():
-    """Whether a Keras `predict` call is on the stack (Keras asks the loader
-    to begin an epoch from the caller's thread)."""
+    """Whether a Keras `predict` call is on the stack.
+
+    Keras gives a `PyDataset` no other sign of what reads it: `fit`,
+    `evaluate` and `predict` all call `on_epoch_begin`, from the caller's
+    thread. This is the one place the kit looks at the stack; the entry
+    points are tested in `tests/test_user_files.py` (predict with and
+    without workers warns; fit and evaluate do not).
+    """
     frame = sys._getframe(1)
     while frame is not None:
         code = frame.f_code
