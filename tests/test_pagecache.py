@@ -118,3 +118,28 @@ def test_cpu_per_gigabyte_counts_every_thread(data_file):
     row = cold.measure_reader(busy_threads, [data_file], 10**9, samples=100, repeat=1)
     # 2 threads x 0.25 s per (pretend) GB; os.times() counts in clock ticks (10 ms here)
     assert row["CPU s/GB"] >= 0.45
+
+
+def test_plain_reads_replay_exactly_the_bytes_a_loader_reads(ci_data):
+    from course_lib.loading import HDF5Dataset
+
+    loader = HDF5Dataset(ci_data["hdf5"], batch_size=64, shuffle="block", seed=2)
+    ranges = cold.epoch_ranges(loader)
+    row_bytes = int(np.prod(loader.images.shape[1:]))
+    assert sum(size for _, _, size in ranges) == len(loader.images) * row_bytes
+    assert cold.plain_reads(ranges) == len(loader.images) * row_bytes
+    with open(ci_data["hdf5"], "rb") as file:  # the first run holds the first batch's first rows
+        path, offset, size = ranges[0]
+        file.seek(offset)
+        first = np.frombuffer(file.read(size), np.uint8).reshape(-1, *loader.images.shape[1:])
+    assert np.array_equal(first, loader[0][0][: len(first)])
+    assert cold.epoch_ranges(HDF5Dataset(ci_data["hdf5"], batch_size=64, direct_reads=False)) is None
+
+
+def test_each_cold_epoch_is_paired_with_plain_reads_of_its_bytes(data_file, monkeypatch):
+    seconds = iter([1.0, 2.0, 1.0, 1.0, 3.0, 2.0, 0.5, 0.5, 0.5])  # plain, reader, x3; warm x3
+    monkeypatch.setattr(cold, "timed", lambda run, evict_paths=(): next(seconds))
+    row = cold.measure_reader(
+        lambda: None, [data_file], 10**9, samples=100, repeat=3, ranges=[(data_file, 0, 1)]
+    )
+    assert row["x plain preadv"] == pytest.approx(np.median([0.5, 1.0, 1.5]))

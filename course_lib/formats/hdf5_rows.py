@@ -208,6 +208,25 @@ class RowReader:
             for start, stop in zip(starts, starts[1:] + [len(rows)])
         ]
 
+    def byte_ranges(self, positions):
+        """`(byte offset, bytes)` of each read a call for `positions` makes, in
+        order (direct reads only): what `make bench` part `cold` replays with
+        plain `os.preadv` as the baseline of this reader.
+
+        Raises:
+            ValueError: when this reader goes through h5py (compressed data).
+        """
+        if not self.direct:
+            raise ValueError(
+                f"{self.dataset.file.filename}:{self.dataset.name} is read through h5py "
+                f"(compressed or chunked for it): its byte ranges are h5py's to choose."
+            )
+        positions = np.asarray(positions, np.int64)
+        return [
+            (offset, (stop - start) * self._row_bytes)
+            for start, stop, offset in self._runs(positions)
+        ]
+
     def _offset(self, row):
         """Where row `row` starts in the file."""
         extent, within = divmod(row, self._rows_per_extent)

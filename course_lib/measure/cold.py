@@ -55,6 +55,61 @@ def timed(run, evict_paths=()):
     return time.perf_counter() - started
 
 
+def plain_reads(ranges):
+    """Reads `(path, byte offset, bytes)` ranges in order, one plain `os.preadv`
+    each: no readahead hints, no parsing, one reused buffer.
+
+    The baseline of a reader's cold epoch: the same bytes in the same order,
+    so the ratio shows what the reader's own work and hints cost or gain,
+    whatever this host's disk does. Returns the bytes read.
+    """
+    buffer = memoryview(bytearray(max((n for _, _, n in ranges), default=0)))
+    total, path, fd = 0, None, None
+    try:
+        for where, offset, size in ranges:
+            if where != path:
+                if fd is not None:
+                    os.close(fd)
+                path, fd = where, os.open(where, os.O_RDONLY)
+            total += os.preadv(fd, [buffer[:size]], offset)
+    finally:
+        if fd is not None:
+            os.close(fd)
+    return total
+
+
+def epoch_ranges(loader):
+    """The `(path, byte offset, bytes)` one epoch of `loader` reads, in order.
+
+    Exact for an HDF5 loader with direct reads (its `RowReader`'s runs, batch
+    after batch) and for sources of one file per sample (each file whole, in
+    the epoch's order); `None` for the rest (h5py reads, tf.data pipelines),
+    whose byte order is not the kit's to know.
+    """
+    from course_lib.formats.sources import HDF5Rows, ImageFiles, NpyFiles
+
+    source = getattr(loader, "inputs", None) or getattr(loader, "images", None)
+    batches = loader.sampler.batches(loader.epoch)
+    rows = getattr(loader, "rows", None)
+    if type(source) is HDF5Rows:
+        reader = source.reader()
+        if not isinstance(reader, hdf5_rows.RowReader) or not reader.direct:
+            return None
+        return [
+            (str(source.path), offset, size)
+            for batch in batches
+            for offset, size in reader.byte_ranges(batch if rows is None else rows[batch])
+        ]
+    if isinstance(source, (ImageFiles, NpyFiles)):
+        paths = (
+            source.paths
+            if isinstance(source, ImageFiles)
+            else [source.folder / f"{name}.npy" for name in source.names]
+        )
+        return [(str(paths[i]), 0, os.path.getsize(paths[i])) for b in batches for i in b]
+    return None
+
+
 def disk_bandwidth(path, repeat=3):
     """MB/s of reading `path`'s bytes cold, in order, 8 MiB at a time: best of `repeat`.
 
@@ -103,7 +158,8 @@ def readers(profile="lesson", threads=2):
     """The readers of the training split that `format_reads` measures.
 
     Returns:
-        `{name: (run_one_epoch, paths to evict, stored bytes read per epoch)}`.
+        `{name: (run_one_epoch, paths to evict, stored bytes read per epoch,
+        its byte ranges or None)}` (see `epoch_ranges`).
     """
     import keras
 
@@ -122,11 +178,14 @@ def readers(profile="lesson", threads=2):
     with hdf5_rows.open_file(paths["hdf5_jpeg"]) as file:
         jpeg_bytes = sum(len(row) for row in file["train/images"][:])
 
-    def hdf5(path, shuffle, workers=1, **options):
+    def hdf5(path, shuffle, stored, workers=1, **options):
         loader = loaders.HDF5Dataset(path, batch_size=batch, shuffle=shuffle, seed=0, **options)
-        if workers == 1:
-            return lambda: read_epoch(loader)
-        return lambda: threaded_epoch(loader, workers)
+        run = (
+            (lambda: read_epoch(loader))
+            if workers == 1
+            else lambda: threaded_epoch(loader, workers)
+        )
+        return run, [path], stored, epoch_ranges(loader)
 
     def record_epoch(decode):
         dataset = records.record_dataset(shards, batch, seed=0, decode=decode)
@@ -156,37 +215,29 @@ def readers(profile="lesson", threads=2):
     raw, file_bytes = n * int(np.prod(p.image_shape)), _stored_bytes(files)
     npy_bytes = _stored_bytes(paths["npy"] / f"{name}.npy" for name in partition["train"])
     return {
-        "HDF5 raw pixels, block (readahead 16, the default)": (
-            hdf5(paths["hdf5"], "block"),
-            [paths["hdf5"]],
-            raw,
+        "HDF5 raw pixels, block (readahead 16, the default)": hdf5(paths["hdf5"], "block", raw),
+        "HDF5 raw pixels, block, no readahead": hdf5(paths["hdf5"], "block", raw, readahead=0),
+        "HDF5 raw pixels, full shuffle": hdf5(paths["hdf5"], "full", raw),
+        "HDF5 JPEG bytes, block + decode": hdf5(paths["hdf5_jpeg"], "block", jpeg_bytes),
+        f"HDF5 JPEG bytes, block + decode, {threads} threads": hdf5(
+            paths["hdf5_jpeg"], "block", jpeg_bytes, threads
         ),
-        "HDF5 raw pixels, block, no readahead": (
-            hdf5(paths["hdf5"], "block", readahead=0),
-            [paths["hdf5"]],
-            raw,
+        "TFRecord interleave, records only": (raw_run, [shards], record_bytes, None),
+        "TFRecord interleave, parse": (record_epoch(False), [shards], record_bytes, None),
+        "TFRecord interleave, parse + decode": (record_epoch(True), [shards], record_bytes, None),
+        "per-sample .npy files, full shuffle": (
+            lambda: read_epoch(npy),
+            [paths["npy"]],
+            npy_bytes,
+            epoch_ranges(npy),
         ),
-        "HDF5 raw pixels, full shuffle": (hdf5(paths["hdf5"], "full"), [paths["hdf5"]], raw),
-        "HDF5 JPEG bytes, block + decode": (
-            hdf5(paths["hdf5_jpeg"], "block"),
-            [paths["hdf5_jpeg"]],
-            jpeg_bytes,
-        ),
-        f"HDF5 JPEG bytes, block + decode, {threads} threads": (
-            hdf5(paths["hdf5_jpeg"], "block", threads),
-            [paths["hdf5_jpeg"]],
-            jpeg_bytes,
-        ),
-        "TFRecord interleave, records only": (raw_run, [shards], record_bytes),
-        "TFRecord interleave, parse": (record_epoch(False), [shards], record_bytes),
-        "TFRecord interleave, parse + decode": (record_epoch(True), [shards], record_bytes),
-        "per-sample .npy files, full shuffle": (lambda: read_epoch(npy), [paths["npy"]], npy_bytes),
         f"JPEG files from a DataFrame, {threads} threads": (
             lambda: threaded_epoch(image_files, threads),
             [image_folder],
             file_bytes,
+            epoch_ranges(image_files),
         ),
-        "keras image_dataset_from_directory": (keras_epoch, [image_folder], file_bytes),
+        "keras image_dataset_from_directory": (keras_epoch, [image_folder], file_bytes, None),
     }
 
 
@@ -217,8 +268,13 @@ def photo_records(folder, megabytes=96, side=299, shards=12):
     return Path(folder), count
 
 
-def measure_reader(run, evicted, stored, samples, repeat=3, disk_file=None):
+def measure_reader(run, evicted, stored, samples, repeat=3, disk_file=None, ranges=None):
     """One row of `format_reads`: cold and warm samples/s and MB/s of `run()`.
+
+    With `ranges` (`epoch_ranges`), each cold epoch is also paired with a
+    cold replay of the same byte ranges in the same order by `plain_reads`,
+    interleaved in the same run: `x plain preadv` is the median of the
+    pairs' speed ratios, a verdict that does not depend on this host's disk.
 
     With `disk_file`, each cold epoch is paired with a cold sequential read
     of that file just before it, and `x disk` is the median of the pairs'
@@ -237,14 +293,19 @@ def measure_reader(run, evicted, stored, samples, repeat=3, disk_file=None):
     run()  # warm-up: opens files, builds tf.data functions
     row = {"note": ""}
     try:
-        colds, ratios, disks = [], [], []
+        colds, ratios, disks, plains = [], [], [], []
         for _ in range(repeat):
             disk = disk_bandwidth(disk_file, repeat=1) if disk_file is not None else None
+            plain = timed(lambda: plain_reads(ranges), evicted) if ranges else None
             colds.append(timed(run, evicted))
+            if plain is not None:
+                plains.append(plain / colds[-1])
             if disk is not None:
                 disks.append(disk)
                 ratios.append(stored / 1e6 / colds[-1] / disk)
         row.update({"cold samples/s": samples / min(colds), "cold MB/s": stored / 1e6 / min(colds)})
+        if plains:
+            row["x plain preadv"] = float(np.median(plains))
         if ratios:
             row.update(
                 {
@@ -305,8 +366,8 @@ def format_reads(profile="lesson", repeat=3):
     }
     rows.update(
         {
-            name: measure_reader(run, evicted, stored, p.n_train, repeat, raw_file)
-            for name, (run, evicted, stored) in readers(p).items()
+            name: measure_reader(run, evicted, stored, p.n_train, repeat, raw_file, ranges)
+            for name, (run, evicted, stored, ranges) in readers(p).items()
         }
     )
     with tempfile.TemporaryDirectory(dir=raw_file.parent) as folder:
@@ -324,6 +385,7 @@ def format_reads(profile="lesson", repeat=3):
             "cold MB/s",
             "warm MB/s",
             "CPU s/GB",
+            "x plain preadv",
             "disk MB/s",
             "x disk",
             "x disk min",
