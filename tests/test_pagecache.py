@@ -133,7 +133,9 @@ def test_plain_reads_replay_exactly_the_bytes_a_loader_reads(ci_data):
         file.seek(offset)
         first = np.frombuffer(file.read(size), np.uint8).reshape(-1, *loader.images.shape[1:])
     assert np.array_equal(first, loader[0][0][: len(first)])
-    assert cold.epoch_ranges(HDF5Dataset(ci_data["hdf5"], batch_size=64, direct_reads=False)) is None
+    assert (
+        cold.epoch_ranges(HDF5Dataset(ci_data["hdf5"], batch_size=64, direct_reads=False)) is None
+    )
 
 
 def test_each_cold_epoch_is_paired_with_plain_reads_of_its_bytes(data_file, monkeypatch):
