@@ -37,6 +37,8 @@ DEFAULT_PROFILE = "lesson"
 class Profile:
     """How big the course data is and how long the lessons train.
 
+    First used in lesson 00 (setup_and_data).
+
     Args:
         name: profile name (`"ci"`, `"lesson"` or `"large"`).
         n_train: number of training samples.
@@ -141,6 +143,8 @@ PROFILES = {
 def get_profile(name=None):
     """Returns the profile called `name`, or the one `COURSE_PROFILE` selects.
 
+    First used in lesson 00 (setup_and_data).
+
     Args:
         name: a profile name; when `None`, the `COURSE_PROFILE` environment
             variable is read, and `"lesson"` is used when it is unset.
@@ -175,7 +179,10 @@ def _repository_root():
 
 def data_root():
     """The folder that holds every profile's data: `$COURSE_DATA_DIR`, or `data/` at the
-    repository root."""
+    repository root.
+
+    Used by the kit, not by a lesson.
+    """
     configured = os.environ.get(DATA_DIR_ENV, "").strip()
     return (
         Path(configured).expanduser()
@@ -186,6 +193,8 @@ def data_root():
 
 def rebuild_hint(path, own_data):
     """What to tell a user whose file at `path` is missing or damaged.
+
+    Used by the kit, not by a lesson.
 
     The kit's own data can be rebuilt with `make data`; a user's own file
     cannot, so for anything outside the course data folder the advice is
@@ -205,6 +214,8 @@ def rebuild_hint(path, own_data):
 
 def data_dir(profile=None):
     """Returns the writable folder that holds the data of one profile.
+
+    First used in lesson 00 (setup_and_data).
 
     The folder is `$COURSE_DATA_DIR/<profile>` (default `COURSE_DATA_DIR`:
     `data/` at the repository root). It is created when missing.

@@ -19,6 +19,8 @@ import numpy as np
 def check_choice(what, value, choices, fix=""):
     """Raises `ValueError` unless `value` is one of `choices`.
 
+    Used by the kit, not by a lesson.
+
     Args:
         what: what the value chooses, for the message: `"shuffle strategy"`.
         value: the value received.
@@ -43,6 +45,8 @@ def check_choice(what, value, choices, fix=""):
 def check_rows(where, rows, n):
     """Raises `IndexError` if any of `rows` is outside `[0, n)`.
 
+    Used by the kit, not by a lesson.
+
     Args:
         where: the file (and dataset) the rows belong to, for the message.
         rows: row numbers, any order.
@@ -64,6 +68,8 @@ def check_rows(where, rows, n):
 
 def check_shard(shard):
     """The shard `(index, count)` as two ints, checked; `None` is `(0, 1)`.
+
+    Used by the kit, not by a lesson.
 
     Any integers count (`np.int64` from an array too), but not `True` or 1.5.
 

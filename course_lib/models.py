@@ -20,6 +20,8 @@ from course_lib.loading import labels as class_labels
 class CourseModel(keras.Model):
     """A functional Keras model that checks the pixel range of its first batch.
 
+    Used by the kit, not by a lesson.
+
     Attributes:
         max_pixel: the largest pixel value the model expects (it rescales by
             `1 / max_pixel`).
@@ -84,6 +86,8 @@ class CourseModel(keras.Model):
 def first_images(x):
     """The image array a model input starts with, read cheaply; `None` if unknown.
 
+    Used by the kit, not by a lesson.
+
     A `PyDataset`'s first batch, a numpy array's first 256 rows, or the first
     input of a tuple or dict of them. Generators and `tf.data` datasets are
     not read (that would consume them).
@@ -108,6 +112,8 @@ def small_convnet(
     label_mode="sparse",
 ):
     """Builds and compiles the small convnet every lesson trains.
+
+    First used in lesson 00 (setup_and_data).
 
     Three convolution blocks and a dense head: small enough to train at about a
     thousand samples per second on a laptop CPU, big enough to learn the course
@@ -199,6 +205,8 @@ def merged_model(
     label_mode="sparse",
 ):
     """Builds and compiles a two-input model: a convnet on images, a dense branch on features.
+
+    First used in lesson 07 (merged_models_bcolz).
 
     The two branches are concatenated and share one dense head. Feed it
     `(images, features)` tuples, or dicts keyed by `input_names`

@@ -133,3 +133,45 @@ def test_lessons_use_only_public_names_of_the_modules_they_import(name, code):
             assert hasattr(loaded, attribute), (
                 f"{name} uses {alias}.{attribute}, which is not there"
             )
+
+
+def _lesson_texts():
+    texts = {}
+    for path in sorted((ROOT / "notebooks" / "solutions").glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        texts[path.stem] = "\n".join("".join(c["source"]) for c in cells)
+    return texts
+
+
+def _public_definitions():
+    """`(where, object)` of every exported class and function, and those of the
+    modules beside the folders."""
+    import inspect
+
+    for folder in FOLDERS:
+        package = importlib.import_module(f"course_lib.{folder}")
+        for name in package.__all__:
+            value = getattr(package, name)
+            if inspect.isclass(value) or inspect.isfunction(value):
+                yield f"{folder}.{name}", value
+    for module in ("config", "errors", "models"):
+        loaded = importlib.import_module(f"course_lib.{module}")
+        for name, value in vars(loaded).items():
+            if (inspect.isclass(value) or inspect.isfunction(value)) and not name.startswith("_"):
+                if value.__module__ == loaded.__name__:
+                    yield f"{module}.{name}", value
+
+
+LESSON = re.compile(r"First used in lesson (\d\d) \((\w+)\)\.|Used by the kit, not by a lesson\.")
+
+
+def test_every_public_name_says_which_lesson_first_uses_it():
+    """As d2l does: each class or function names the first lesson that uses it, and is right."""
+    texts = _lesson_texts()
+    for where, value in _public_definitions():
+        said = LESSON.search(value.__doc__ or "")
+        assert said, f"{where}'s docstring does not say which lesson first uses it"
+        name = value.__name__
+        using = [s for s, text in texts.items() if re.search(rf"(?<!\w){name}(?!\w)", text)]
+        stated = f"{said.group(1)}_{said.group(2)}" if said.group(1) else None
+        assert stated == (using[0] if using else None), f"{where}: says {stated}, used in {using}"

@@ -53,6 +53,8 @@ FORMAT_VERSION = 1
 class Layout:
     """How one layout of the course data is named, written, sized and checked.
 
+    Used by the kit, not by a lesson.
+
     Attributes:
         name: the layout's name, a key of `LAYOUTS`: `"hdf5"`, `"npy"`, `"bcolz"`
             (the core three, `CORE_LAYOUTS`), `"images"`, `"hdf5_jpeg"`, `"records"`.
@@ -76,6 +78,8 @@ class Layout:
 
 def split_ranges(profile=None):
     """Returns `{split: range of global sample ids}` for a profile.
+
+    First used in lesson 00 (setup_and_data).
 
     Example:
 
@@ -229,6 +233,8 @@ def _jpeg_blocks(profile, progress, label):
 def image_path(split, label, sample_id):
     """A sample's file in the `images` layout, relative to its folder.
 
+    Used by the kit, not by a lesson.
+
     Example:
 
     >>> str(image_path("train", 2, 7))
@@ -254,6 +260,8 @@ def _images_are_usable(folder, profile):
 
 def image_table(split="train", profile=None):
     """The `images` layout's files of one split as a DataFrame: `path`, `label`, `id`.
+
+    First used in lesson 09 (files_and_records).
 
     The shape many classic recipes start from: file paths and labels in a
     table, read one file per sample.
@@ -369,6 +377,8 @@ def _layout(name):
 def layout_path(layout, profile=None):
     """Returns where `layout` lives for a profile (built or not).
 
+    Used by the kit, not by a lesson.
+
     Raises:
         ValueError: if `layout` is not one of `LAYOUTS`.
     """
@@ -390,6 +400,8 @@ def _fingerprint(layout, profile):
 def disk_usage(path):
     """Returns `(bytes, files)` used on disk by a file or a folder tree.
 
+    First used in lesson 00 (setup_and_data).
+
     Bytes are what the file system allocates (whole blocks, usually 4 KiB),
     so a thousand 100-byte files count as about 4 MB, not 100 KB.
     """
@@ -410,6 +422,8 @@ def _check_free_space(folder, needed):
 
 def layout_status(layout, profile=None):
     """Says whether a layout can be used as it is.
+
+    First used in lesson 00 (setup_and_data).
 
     Returns:
         `"complete"`, `"missing"`, `"incomplete"` (a `.partial` build or no
@@ -435,6 +449,8 @@ def layout_status(layout, profile=None):
 
 def ensure_layout(layout, profile=None, force=False, progress=True):
     """Builds one layout of the course data unless a complete one exists.
+
+    First used in lesson 03 (pydataset).
 
     Idempotent and quick when the data is already there. An incomplete, stale
     or damaged layout is rebuilt, and a line says why.
@@ -476,6 +492,8 @@ def ensure_layout(layout, profile=None, force=False, progress=True):
 def ensure_all(profile=None, names=CORE_LAYOUTS, force=False, progress=True):
     """Builds every layout a lesson needs; returns `{layout: path}`.
 
+    First used in lesson 00 (setup_and_data).
+
     Example:
 
     ```python
@@ -488,6 +506,8 @@ def ensure_all(profile=None, names=CORE_LAYOUTS, force=False, progress=True):
 
 def course_hdf5(profile=None, progress=True):
     """Returns the HDF5 file the lessons train on, building it if needed.
+
+    First used in lesson 01 (in_memory_fit).
 
     When `COURSE_HDF5` names a file (for example one made from your own images
     with `data_scripts/images_to_hdf5.py`), that file is checked and used
@@ -508,6 +528,8 @@ def course_hdf5(profile=None, progress=True):
 def open_features(profile=None):
     """Opens the feature matrix of a profile read-only, building it if needed.
 
+    First used in lesson 00 (setup_and_data).
+
     Returns:
         A `bcolz.carray` of shape `(n_samples, n_features)`; row i is sample i.
     """
@@ -516,6 +538,9 @@ def open_features(profile=None):
 
 
 def read_index(profile=None):
-    """Reads the index table (id, name, split, label, npy_path) of a profile."""
+    """Reads the index table (id, name, split, label, npy_path) of a profile.
+
+    First used in lesson 00 (setup_and_data).
+    """
     folder = ensure_layout("bcolz", profile)
     return pd.read_csv(folder / INDEX_NAME)

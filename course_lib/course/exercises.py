@@ -33,6 +33,8 @@ STUB = "# YOUR CODE HERE\npass"
 def learner_version(solution):
     """Returns the learner notebook made from a solution notebook (a path or node).
 
+    Used by the kit, not by a lesson.
+
     Raises:
         RuntimeError: from nbgrader, for a solution region without its end.
     """
@@ -50,12 +52,18 @@ def learner_version(solution):
 
 
 def text(notebook):
-    """A notebook as the kit writes it: nbformat's JSON with one trailing newline."""
+    """A notebook as the kit writes it: nbformat's JSON with one trailing newline.
+
+    First used in lesson 04 (hdf5_writing).
+    """
     return nbformat.writes(notebook).rstrip("\n") + "\n"
 
 
 def stale_notebooks():
-    """Names of the learner notebooks that differ from their solution notebook's version."""
+    """Names of the learner notebooks that differ from their solution notebook's version.
+
+    Used by the kit, not by a lesson.
+    """
     return [
         path.name
         for path in sorted(SOLUTIONS.glob("*.ipynb"))

@@ -14,11 +14,16 @@ from course_lib.course import workloads
 
 
 class SimulatedCrash(RuntimeError):
-    """Raised by `fit_resumable` to stand for a crash or a killed job."""
+    """Raised by `fit_resumable` to stand for a crash or a killed job.
+
+    First used in lesson 11 (capstone).
+    """
 
 
 def fit_resumable(path, backup_dir, epochs=4, crash_after_epoch=None, batch_size=64):
     """Streams a fit that survives interruptions with `keras.callbacks.BackupAndRestore`.
+
+    First used in lesson 11 (capstone).
 
     Run it, let it crash (`crash_after_epoch`), run it again with the same
     `backup_dir`: the second run restores the model, the optimizer and the

@@ -45,6 +45,8 @@ def _check_range(start, stop):
 def labels(start, stop, seed):
     """Class labels of samples `start..stop-1`, as int64.
 
+    First used in lesson 00 (setup_and_data).
+
     Args:
         start: first sample id.
         stop: one past the last sample id.
@@ -107,6 +109,8 @@ def _draw_block(block_labels, rng, size):
 def images(start, stop, image_size, seed):
     """Images of samples `start..stop-1`, as uint8 `(n, size, size, 3)`.
 
+    First used in lesson 00 (setup_and_data).
+
     Args:
         start: first sample id.
         stop: one past the last sample id.
@@ -135,6 +139,8 @@ def images(start, stop, image_size, seed):
 
 def features(start, stop, n_features, seed):
     """Feature vectors of samples `start..stop-1`, as float32 `(n, n_features)`.
+
+    First used in lesson 00 (setup_and_data).
 
     A vector is a noisy sine curve whose frequency is `label + 1` cycles, so
     it tells the classes apart through the noise; for a random

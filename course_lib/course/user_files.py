@@ -17,6 +17,8 @@ DRAWING_CLASSES = ("blob", "bar", "ring")
 def drawings(n, size=64, seed=0):
     """Noisy drawings of three classes, a stand-in for a user's own images.
 
+    First used in lesson 05 (hdf5_reading).
+
     Each image is one blob (a filled disc), bar (an upright rectangle) or
     ring, of random place, size and colour, over Gaussian noise. Nothing is
     shared with `synthetic`, so a result on these files is not a result on
@@ -61,6 +63,8 @@ def write_class_sorted(
     path, images, labels, n_classes, one_hot=True, block_size=1024, chunk_rows=None
 ):
     """Writes `images` and their labels as PyTables EArrays, one class after another.
+
+    First used in lesson 04 (hdf5_writing).
 
     Each class is appended in blocks of at most `block_size` rows, as a user's
     script that walks one folder per class does.

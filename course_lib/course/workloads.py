@@ -12,14 +12,20 @@ import numpy as np
 
 
 def allocate(mib, hold_s=0.3):
-    """Allocates and touches `mib` MiB, holds it `hold_s` seconds, returns `mib`."""
+    """Allocates and touches `mib` MiB, holds it `hold_s` seconds, returns `mib`.
+
+    Used by the kit, not by a lesson.
+    """
     block = np.ones(int(mib * 2**20), np.uint8)
     time.sleep(hold_s)
     return int(block.size // 2**20)
 
 
 def fail(message):
-    """Raises `ValueError(message)`: a workload with an error of its own."""
+    """Raises `ValueError(message)`: a workload with an error of its own.
+
+    First used in lesson 11 (capstone).
+    """
     raise ValueError(message)
 
 
@@ -34,6 +40,8 @@ def _model(image_shape, n_classes=3):
 
 def fit_in_memory(path, epochs=1, batch_size=64, limit=None):
     """The classic recipe: load the training split, convert to float32, fit.
+
+    First used in lesson 01 (in_memory_fit).
 
     Args:
         limit: train on the first `limit` samples only.
@@ -52,6 +60,8 @@ def fit_in_memory(path, epochs=1, batch_size=64, limit=None):
 def fit_streaming(path, epochs=1, batch_size=64):
     """The same training, streamed from the HDF5 file with `HDF5Dataset`.
 
+    First used in lesson 01 (in_memory_fit).
+
     Returns:
         `{"loss": last training loss, "samples": training samples}`.
     """
@@ -61,6 +71,8 @@ def fit_streaming(path, epochs=1, batch_size=64):
 
 def streamed_fit(path, epochs, batch_size, callbacks=(), loader=None):
     """Fits the small convnet on `HDF5Dataset(path)`; returns the loader and the history.
+
+    First used in lesson 01 (in_memory_fit).
 
     The loader follows Keras's epoch (`loaders.FollowEpochs`), so a resumed
     run continues the orders where it stopped. Pass `loader` to use your own.
@@ -77,6 +89,8 @@ def streamed_fit(path, epochs, batch_size, callbacks=(), loader=None):
 
 def shuffle_buffer_bytes(n):
     """Bytes per element that `Dataset.range(n).shuffle(n)` holds once its buffer is full.
+
+    First used in lesson 08 (tf_data).
 
     Run it in a fresh process (`child.run`), where no freed memory hides the growth.
 

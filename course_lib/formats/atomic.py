@@ -14,19 +14,28 @@ from pathlib import Path
 
 
 def manifest_path(path):
-    """Where the manifest of `path` lives: `<path>.manifest.json`."""
+    """Where the manifest of `path` lives: `<path>.manifest.json`.
+
+    Used by the kit, not by a lesson.
+    """
     path = Path(path)
     return path.with_name(path.name + ".manifest.json")
 
 
 def partial_path(path):
-    """Where `path` is built before it is renamed into place: `<path>.partial`."""
+    """Where `path` is built before it is renamed into place: `<path>.partial`.
+
+    Used by the kit, not by a lesson.
+    """
     path = Path(path)
     return path.with_name(path.name + ".partial")
 
 
 def remove(path):
-    """Removes a file or a folder tree, if there is one."""
+    """Removes a file or a folder tree, if there is one.
+
+    Used by the kit, not by a lesson.
+    """
     path = Path(path)
     if path.is_dir():
         shutil.rmtree(path)
@@ -36,6 +45,8 @@ def remove(path):
 
 def is_built(path, fingerprint=None):
     """Whether `path` was built completely, from `fingerprint` when one is given.
+
+    Used by the kit, not by a lesson.
 
     Example:
 
@@ -56,6 +67,8 @@ def is_built(path, fingerprint=None):
 @contextlib.contextmanager
 def building(path, fingerprint=None):
     """Yields a partial path to write into; puts it in place when the block ends.
+
+    Used by the kit, not by a lesson.
 
     On success the old `path` (if any) is replaced and the manifest written.
     On any error the partial build is removed, the old `path` is left as it
@@ -89,6 +102,8 @@ def building(path, fingerprint=None):
 
 def build(path, write, fingerprint=None, force=False):
     """Builds `path` with `write(partial_path)` unless a complete, matching build exists.
+
+    First used in lesson 00 (setup_and_data).
 
     Args:
         path: the file or folder.

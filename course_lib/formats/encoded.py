@@ -28,12 +28,17 @@ times smaller than them."""
 
 
 def check_encoding(encoding):
-    """Raises ValueError unless `encoding` is one of `ENCODINGS`."""
+    """Raises ValueError unless `encoding` is one of `ENCODINGS`.
+
+    Used by the kit, not by a lesson.
+    """
     errors.check_choice("image encoding", encoding, ENCODINGS)
 
 
 def encode(image, encoding="jpeg", quality=JPEG_QUALITY):
     """Encodes one uint8 `(h, w, 3)` image; returns the bytes.
+
+    Used by the kit, not by a lesson.
 
     Raises:
         ValueError: for an unknown encoding.
@@ -47,6 +52,8 @@ def encode(image, encoding="jpeg", quality=JPEG_QUALITY):
 
 def decode(data, shape, where="image"):
     """Decodes one encoded image to uint8 RGB and checks its shape.
+
+    First used in lesson 09 (files_and_records).
 
     Args:
         data: the encoded bytes (`bytes` or a uint8 array).
@@ -76,6 +83,8 @@ def decode(data, shape, where="image"):
 
 def decode_batch(values, shape, where, rows):
     """Decodes a batch of encoded images into one uint8 `(n, *shape)` array.
+
+    Used by the kit, not by a lesson.
 
     Args:
         values: the encoded images.

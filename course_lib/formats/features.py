@@ -189,6 +189,8 @@ SUFFIXES = {adapter.suffix: kind for kind, adapter in ADAPTERS.items()}
 def format_of(path):
     """The format of a feature store path, from its suffix.
 
+    Used by the kit, not by a lesson.
+
     Raises:
         ValueError: for a suffix that is not one of `SUFFIXES`.
     """
@@ -202,12 +204,17 @@ def format_of(path):
 
 
 def default_chunk_rows(n_features, itemsize=4):
-    """Rows per chunk so that a chunk holds about `CHUNK_BYTES`."""
+    """Rows per chunk so that a chunk holds about `CHUNK_BYTES`.
+
+    Used by the kit, not by a lesson.
+    """
     return max(16, CHUNK_BYTES // (n_features * itemsize))
 
 
 def write_features(path, blocks, n_rows, n_features, chunk_rows=None):
     """Writes a float32 feature matrix block by block; the format comes from the suffix.
+
+    First used in lesson 07 (merged_models_bcolz).
 
     Only one block is in memory at a time, so the matrix may be far larger
     than RAM. An existing store at `path` is replaced.
@@ -256,6 +263,8 @@ def write_features(path, blocks, n_rows, n_features, chunk_rows=None):
 
 class FeatureStore:
     """A feature matrix on disk, in any of `FORMATS`, opened lazily per process.
+
+    First used in lesson 07 (merged_models_bcolz).
 
     Pickling keeps only the path, so worker processes open their own handle.
 
@@ -352,6 +361,8 @@ def _new_cache():
 
 class ChunkReader:
     """Reads rows of a `FeatureStore` one whole chunk at a time, with a chunk cache.
+
+    First used in lesson 07 (merged_models_bcolz).
 
     Every chunk a batch touches is read (decompressed) once; the last
     `cache_chunks` chunks stay in memory for the next batches. The rows a

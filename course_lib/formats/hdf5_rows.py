@@ -30,6 +30,8 @@ from course_lib import config, errors
 def open_file(path, own_data="Copy the file again, or rewrite it with the tool that made it."):
     """Opens an HDF5 file read-only, or raises an error that names it and says why.
 
+    First used in lesson 04 (hdf5_writing).
+
     Args:
         path: the HDF5 file.
         own_data: the advice for a file that is not part of the course data
@@ -72,7 +74,10 @@ def open_file(path, own_data="Copy the file again, or rewrite it with the tool t
 
 
 def dataset_names(file):
-    """Paths of every dataset in an open h5py file, e.g. `["train/images", ...]`."""
+    """Paths of every dataset in an open h5py file, e.g. `["train/images", ...]`.
+
+    Used by the kit, not by a lesson.
+    """
     names = []
 
     def collect(name, item):
@@ -85,6 +90,8 @@ def dataset_names(file):
 
 def read_rows(dataset, positions, max_gap=16):
     """Reads sorted rows of an h5py dataset as a few contiguous slices.
+
+    Used by the kit, not by a lesson.
 
     Rows closer than `max_gap` are read in one slice and the extra rows
     dropped in memory: one slice read costs about as much as a few rows, and
@@ -110,6 +117,8 @@ def read_rows(dataset, positions, max_gap=16):
 
 def row_extents(dataset):
     """Where each block of rows of `dataset` lies in its file, if it is plain bytes.
+
+    First used in lesson 05 (hdf5_reading).
 
     Args:
         dataset: an open h5py dataset.
@@ -154,6 +163,8 @@ _NOWAIT = getattr(os, "RWF_NOWAIT", None)
 
 class RowReader:
     """Reads sorted rows of one HDF5 dataset, straight from the file when it can.
+
+    First used in lesson 05 (hdf5_reading).
 
     Build it in the process that reads (file descriptors must not cross
     `fork`); `HDF5Dataset` makes one per process.

@@ -29,6 +29,8 @@ NOT_AN_IMAGE = "not converted: not a .jpg, .jpeg or .png file"
 def scan_image_folder(source):
     """Lists the images of a folder of class sub-folders.
 
+    Used by the kit, not by a lesson.
+
     Args:
         source: folder with one sub-folder of images per class.
 
@@ -74,6 +76,8 @@ def scan_image_folder(source):
 def read_image(path, size, resize="crop"):
     """Reads an image as uint8 `(size, size, 3)` RGB.
 
+    Used by the kit, not by a lesson.
+
     Raises:
         OSError, ValueError: when the file cannot be decoded (PIL's errors).
     """
@@ -89,6 +93,8 @@ def read_image(path, size, resize="crop"):
 
 class ImageBlocks:
     """A folder of class sub-folders, split and read a block of images at a time.
+
+    Used by the kit, not by a lesson.
 
     Iterating yields `(split, images, labels, kept)`: uint8 images of one
     block of a split, their labels, and their indices into `files`. Every
@@ -155,6 +161,8 @@ class ImageBlocks:
 def write_left_out(out, entries):
     """Lists every source file not converted in `OUT.skipped.txt`, one line each.
 
+    Used by the kit, not by a lesson.
+
     Each line is `path<TAB>reason`, the reason folded onto one line, and the
     file ends with a newline, so `wc -l` counts the files. No file is written
     (and an old one is removed) when nothing was left out.
@@ -188,7 +196,10 @@ def _read_block(files, ids, size, resize, on_error, skipped):
 
 
 def arguments(doc, out_help):
-    """The command-line options the image converters share."""
+    """The command-line options the image converters share.
+
+    First used in lesson 08 (tf_data).
+    """
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("source", help="folder of class sub-folders of images")
     parser.add_argument("out", help=out_help)
@@ -214,7 +225,10 @@ def arguments(doc, out_help):
 
 
 def report(out, sizes, skipped):
-    """Prints what a conversion wrote and where the files left out are listed."""
+    """Prints what a conversion wrote and where the files left out are listed.
+
+    First used in lesson 00 (setup_and_data).
+    """
     print(f"Wrote {out}: " + ", ".join(f"{s} {n}" for s, n in sizes.items()))
     listing = Path(f"{out}.skipped.txt")
     if listing.exists():
@@ -225,7 +239,10 @@ def report(out, sizes, skipped):
 
 
 def block_options(args):
-    """The `ImageBlocks` settings given on the command line."""
+    """The `ImageBlocks` settings given on the command line.
+
+    Used by the kit, not by a lesson.
+    """
     return dict(
         size=args.size,
         valid_fraction=args.valid,
@@ -240,7 +257,10 @@ def block_options(args):
 
 
 def run_cli(main):
-    """Runs a converter's `main`; a bad input ends it with a one-line error, status 1."""
+    """Runs a converter's `main`; a bad input ends it with a one-line error, status 1.
+
+    Used by the kit, not by a lesson.
+    """
     try:
         sys.exit(main())
     except (ValueError, OSError) as error:

@@ -30,6 +30,8 @@ LABELS_NAME = "labels.json"
 def sample_name(sample_id):
     """The name of sample `sample_id` in the npy layout.
 
+    First used in lesson 00 (setup_and_data).
+
     Example:
 
     >>> sample_name(42)
@@ -40,6 +42,8 @@ def sample_name(sample_id):
 
 class HDF5Writer:
     """Appends blocks of images and labels to the splits of an HDF5 file.
+
+    First used in lesson 01 (in_memory_fit).
 
     Each split is a group holding resizable, chunked datasets that grow by one
     block per `append`: `images` (uint8, `(n, h, w, c)`), `labels` (int64) and
@@ -173,6 +177,8 @@ class HDF5Writer:
 def check_hdf5(path):
     """Checks that an HDF5 file has the course layout and describes it.
 
+    Used by the kit, not by a lesson.
+
     Args:
         path: an HDF5 file written by `HDF5Writer`, `make_dataset.py` or
             `images_to_hdf5.py`.
@@ -239,7 +245,10 @@ def check_hdf5(path):
 
 
 def image_encoding(dataset):
-    """`None` for a dataset of raw pixels, else its `encoding` attribute."""
+    """`None` for a dataset of raw pixels, else its `encoding` attribute.
+
+    Used by the kit, not by a lesson.
+    """
     return dataset.attrs.get("encoding") if dataset.dtype.kind == "O" else None
 
 
@@ -269,6 +278,8 @@ def _check_images(path, images, image_shape, fix):
 def write_partition(folder, partition, labels):
     """Writes the npy layout's `partition.json` and `labels.json`.
 
+    Used by the kit, not by a lesson.
+
     Args:
         folder: the npy folder (it must exist).
         partition: `{split: [sample names]}`.
@@ -283,6 +294,8 @@ def write_partition(folder, partition, labels):
 
 def read_partition(folder):
     """Reads the npy layout's `partition.json` and `labels.json`.
+
+    First used in lesson 00 (setup_and_data).
 
     Returns:
         `(partition, labels)`: `{split: [names]}` and `{name: label}`.
@@ -305,6 +318,8 @@ def read_partition(folder):
 
 def load_split(path, split, limit=None, dtype=None):
     """Loads a whole split of an HDF5 file into memory: the classic recipe.
+
+    First used in lesson 00 (setup_and_data).
 
     Encoded images (JPEG/PNG bytes) are decoded.
 

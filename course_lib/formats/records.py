@@ -50,6 +50,8 @@ _HEADER = 12  # a record: uint64 length, uint32 CRC of the length, data, uint32 
 def serialize(image_bytes, label, sample_id):
     """One sample as a serialized `tf.train.Example` (`image`, `label`, `id`).
 
+    First used in lesson 09 (files_and_records).
+
     Example:
 
     >>> record = serialize(b"not really a jpeg", 2, 17)
@@ -72,6 +74,8 @@ def serialize(image_bytes, label, sample_id):
 def parse(record):
     """Parses one serialized record into `{"image", "label", "id"}` tensors.
 
+    First used in lesson 09 (files_and_records).
+
     A missing feature parses as its default (`""` or -1); `record_dataset`
     turns that into an error naming the shard and the record.
     """
@@ -80,6 +84,8 @@ def parse(record):
 
 class ShardWriter:
     """Writes serialized records into numbered shards of about `shard_bytes`.
+
+    First used in lesson 09 (files_and_records).
 
     `folder/shard-00000.tfrecord`, `shard-00001.tfrecord`, ...; a new shard
     starts when the current one reaches `shard_bytes`. `close()` writes
@@ -142,6 +148,8 @@ class ShardWriter:
 def record_offsets(path):
     """The byte offset of each record of a shard, found by walking their headers.
 
+    Used by the kit, not by a lesson.
+
     Reads 12 bytes per record and seeks over the data, so it costs one pass
     over the file's blocks at most (checksums are left to TensorFlow, which
     verifies them as it reads).
@@ -174,6 +182,8 @@ def record_offsets(path):
 def scan_shard(path):
     """Counts a shard's records (`record_offsets`), checking its structure.
 
+    Used by the kit, not by a lesson.
+
     Raises:
         FileNotFoundError, ValueError: as `record_offsets`.
     """
@@ -182,6 +192,8 @@ def scan_shard(path):
 
 def check_shards(path):
     """Lists a folder's (or a list of files') shards with their record counts.
+
+    First used in lesson 08 (tf_data).
 
     With `shards.json` (written by `ShardWriter`), every shard's size is
     compared with the one it was written with, and a shard of another size is
@@ -266,6 +278,8 @@ def record_dataset(
     declare_length=True,
 ):
     """The training pipeline over TFRecord shards: each sample once per epoch.
+
+    First used in lesson 09 (files_and_records).
 
     Shard files are listed (and this worker's taken), shuffled each epoch,
     read `cycle_length` at a time with `interleave`, mixed in a shuffle
@@ -402,6 +416,8 @@ def record_dataset(
 
 def find_bad_record(path):
     """Reads every record through TensorFlow and names the first damaged one.
+
+    First used in lesson 09 (files_and_records).
 
     TensorFlow's own read error says only "corrupted record at <byte>",
     without the file. Call this on the same shards to find which.

@@ -42,6 +42,8 @@ from course_lib.formats.hdf5_rows import RowReader, dataset_names, open_file, re
 class RowSource(typing.Protocol):
     """The contract every format implements: rows by position.
 
+    Used by the kit, not by a lesson.
+
     A row source has `len(source)` rows and `source.read(positions)`, which
     returns the rows at sorted positions as one array (`len(positions)`
     first); its `repr` names what it reads, for messages. It opens its file
@@ -63,7 +65,10 @@ class RowSource(typing.Protocol):
 
 
 def check_source(source, name="source"):
-    """Raises `TypeError` unless `source` is a `RowSource`, naming what it lacks."""
+    """Raises `TypeError` unless `source` is a `RowSource`, naming what it lacks.
+
+    Used by the kit, not by a lesson.
+    """
     if not isinstance(source, RowSource):
         missing = [m for m in ("__len__", "read") if not hasattr(source, m)]
         raise TypeError(
@@ -75,6 +80,8 @@ def check_source(source, name="source"):
 
 class ArrayRows:
     """The rows of an array in memory, as a row source (labels, ids, small data).
+
+    Used by the kit, not by a lesson.
 
     Args:
         values: the array, samples first.
@@ -101,6 +108,8 @@ class ArrayRows:
 
 class PerProcess:
     """A resource opened lazily, once per process, and never pickled.
+
+    First used in lesson 05 (hdf5_reading).
 
     `get(opener)` returns this process's resource, calling `opener()` the
     first time it is asked for in a process (and again in a forked child,
@@ -143,6 +152,8 @@ class PerProcess:
 
 class HDF5Rows:
     """The rows of one dataset of an HDF5 file, as a row source.
+
+    First used in lesson 05 (hdf5_reading).
 
     Rows are read with `hdf5_rows.RowReader`: straight from their byte
     offsets when the dataset is uncompressed, else as a few h5py slices.
@@ -224,6 +235,8 @@ class HDF5Rows:
 class EncodedHDF5Rows(HDF5Rows):
     """An HDF5 dataset of encoded images (one JPEG/PNG byte row each), decoded.
 
+    Used by the kit, not by a lesson.
+
     `read` returns uint8 pixels of `image_shape`, like `HDF5Rows` on raw
     pixels: the bytes of a batch are read with a few h5py slices and decoded
     one image at a time. Decoding releases the GIL, so a loader with thread
@@ -271,7 +284,10 @@ class EncodedHDF5Rows(HDF5Rows):
 
 def hdf5_image_rows(path, dataset, direct_reads=True, hint=""):
     """The row source for an HDF5 images dataset: `EncodedHDF5Rows` when it
-    holds encoded bytes (an `encoding` attribute), else `HDF5Rows`."""
+    holds encoded bytes (an `encoding` attribute), else `HDF5Rows`.
+
+    Used by the kit, not by a lesson.
+    """
     with open_file(path) as file:
         item = file.get(dataset)
         encoding = isinstance(item, h5py.Dataset) and layouts.image_encoding(item)
@@ -282,6 +298,8 @@ def hdf5_image_rows(path, dataset, direct_reads=True, hint=""):
 
 class NpyFiles:
     """Samples stored one `<folder>/<name>.npy` file each, as a row source.
+
+    Used by the kit, not by a lesson.
 
     Args:
         folder: the folder.
@@ -310,6 +328,8 @@ class NpyFiles:
 
 class ImageFiles:
     """One JPEG/PNG image file per sample, as a row source: the classic layout.
+
+    Used by the kit, not by a lesson.
 
     Each read opens and decodes one file per sample, the way a DataFrame of
     file paths is read in many older recipes.
@@ -359,6 +379,8 @@ class ImageFiles:
 
 def load_npy_batch(folder, names):
     """Loads `<folder>/<name>.npy` for each name and stacks them into a batch.
+
+    Used by the kit, not by a lesson.
 
     Raises:
         FileNotFoundError: naming the first missing file.

@@ -13,6 +13,8 @@ import numpy as np
 def stratified_split(labels, valid_fraction, test_fraction=0.0, seed=0, shuffle=True):
     """Splits sample positions into train/valid/test, class by class.
 
+    Used by the kit, not by a lesson.
+
     Each class gives `round(fraction * its size)` samples to valid and to
     test, so every split keeps the class balance of the whole. The splits
     are disjoint and together hold every position once; the same seed gives

@@ -23,6 +23,8 @@ import numpy as np
 class Affine:
     """Base of the geometric transforms: one 3x3 matrix per sample.
 
+    Used by the kit, not by a lesson.
+
     A matrix maps output pixel coordinates `(x, y, 1)`, centred on the image
     centre, to the source coordinates the pixel is sampled from.
     """
@@ -37,6 +39,8 @@ class Affine:
 
 class RandomFlip(Affine):
     """Flips each image left-right and/or upside down with probability 1/2.
+
+    First used in lesson 06 (augmentation).
 
     Example:
 
@@ -59,7 +63,10 @@ class RandomFlip(Affine):
 
 
 class RandomRotation(Affine):
-    """Rotates each image by a uniform angle in `[-degrees, degrees]`."""
+    """Rotates each image by a uniform angle in `[-degrees, degrees]`.
+
+    First used in lesson 06 (augmentation).
+    """
 
     def __init__(self, degrees):
         self.degrees = float(degrees)
@@ -73,7 +80,10 @@ class RandomRotation(Affine):
 
 
 class RandomShift(Affine):
-    """Shifts each image by up to `fraction` of its size, in x and y."""
+    """Shifts each image by up to `fraction` of its size, in x and y.
+
+    First used in lesson 06 (augmentation).
+    """
 
     def __init__(self, fraction):
         self.fraction = float(fraction)
@@ -86,7 +96,10 @@ class RandomShift(Affine):
 
 
 class RandomZoom(Affine):
-    """Zooms each image by a factor in `[1 - fraction, 1 + fraction]` (above 1: in)."""
+    """Zooms each image by a factor in `[1 - fraction, 1 + fraction]` (above 1: in).
+
+    First used in lesson 06 (augmentation).
+    """
 
     def __init__(self, fraction):
         self.fraction = float(fraction)
@@ -99,7 +112,10 @@ class RandomZoom(Affine):
 
 
 class RandomBrightness:
-    """Adds a uniform offset in `[-delta, delta] * 255` to each image."""
+    """Adds a uniform offset in `[-delta, delta] * 255` to each image.
+
+    First used in lesson 06 (augmentation).
+    """
 
     def __init__(self, delta):
         self.delta = float(delta)
@@ -110,7 +126,10 @@ class RandomBrightness:
 
 
 class RandomContrast:
-    """Scales each image's deviation from its mean by a factor in `[1 - f, 1 + f]`."""
+    """Scales each image's deviation from its mean by a factor in `[1 - f, 1 + f]`.
+
+    First used in lesson 06 (augmentation).
+    """
 
     def __init__(self, factor):
         self.factor = float(factor)
@@ -124,6 +143,8 @@ class RandomContrast:
 
 class Compose:
     """Applies transforms in order; consecutive geometric ones become one warp.
+
+    First used in lesson 06 (augmentation).
 
     Example:
 
@@ -149,6 +170,8 @@ class Compose:
 class KerasLayer:
     """Uses a Keras preprocessing layer (`keras.layers.RandomFlip`, ...) as a transform.
 
+    First used in lesson 06 (augmentation).
+
     The layer draws one random transformation per batch, seeded from the
     batch's sample generators, so the result is reproducible for a given
     epoch and batch composition. Keras layers run TensorFlow ops: use them
@@ -171,6 +194,8 @@ class KerasLayer:
 
 def warp(images, matrices):
     """Resamples each image through its affine matrix, bilinearly, edges repeated.
+
+    Used by the kit, not by a lesson.
 
     Args:
         images: float32 batch `(n, height, width, channels)`.
@@ -196,12 +221,17 @@ def warp(images, matrices):
 
 
 def sample_rngs(seed, epoch, keys):
-    """One generator per sample, seeded from `(seed, epoch, key)`."""
+    """One generator per sample, seeded from `(seed, epoch, key)`.
+
+    First used in lesson 06 (augmentation).
+    """
     return [np.random.default_rng([seed, epoch, int(key)]) for key in keys]
 
 
 class AugmentedDataset(keras.utils.PyDataset):
     """Wraps a loader and augments the images of every batch it yields.
+
+    First used in lesson 06 (augmentation).
 
     Wrap the training loader only: validation and test data must be the
     real images. The wrapped loader's batches may be `(images, labels)`,

@@ -23,6 +23,8 @@ MODES = ("sparse", "one_hot")
 def stored_mode(shape):
     """How labels of this shape are stored: `"sparse"`, `"one_hot"`, or `None`.
 
+    Used by the kit, not by a lesson.
+
     Args:
         shape: the shape of the labels, samples first.
 
@@ -44,12 +46,17 @@ def stored_mode(shape):
 
 def check_mode(label_mode, targets=True):
     """Raises `ValueError` unless `label_mode` is one of `MODES`, or `None`
-    where `targets` allows it (targets as stored)."""
+    where `targets` allows it (targets as stored).
+
+    Used by the kit, not by a lesson.
+    """
     errors.check_choice("label_mode", label_mode, (*MODES, None) if targets else MODES)
 
 
 def class_indices(values, n_classes=None, where="labels", rows=None):
     """Checks a block of labels and returns their class indices.
+
+    First used in lesson 05 (hdf5_reading).
 
     Args:
         values: labels, sparse `(n,)` / `(n, 1)` or one-hot `(n, k)`.
@@ -112,6 +119,8 @@ def class_indices(values, n_classes=None, where="labels", rows=None):
 
 def convert(values, label_mode, n_classes=None):
     """Labels of one batch in `label_mode`; `None` returns them as they are.
+
+    First used in lesson 01 (in_memory_fit).
 
     Raises:
         ValueError: when one-hot output is asked for without `n_classes`.

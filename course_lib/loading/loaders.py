@@ -43,6 +43,8 @@ from course_lib.loading.sampling import DEFAULT_STRATEGY, SamplerOptions
 class SampledDataset(keras.utils.PyDataset):
     """Base class: batch positions from a `BatchSampler`, one epoch at a time.
 
+    Used by the kit, not by a lesson.
+
     Subclasses implement `read(positions)`, returning the batch for those
     sorted sample positions. The epoch counter advances in `on_epoch_end`,
     which Keras calls before it hands worker processes their copy of the
@@ -162,6 +164,8 @@ class SampledDataset(keras.utils.PyDataset):
 class FollowEpochs(keras.callbacks.Callback):
     """Sets a loader's epoch to Keras's at the start of every epoch.
 
+    First used in lesson 11 (capstone).
+
     A loader counts its epochs itself, from 0 in each new process. After
     `keras.callbacks.BackupAndRestore` resumes a run at epoch 2, the loader
     would otherwise replay the orders of epochs 0, 1, ...; with this callback
@@ -224,6 +228,8 @@ as labels, say) are streamed like the images."""
 
 class HDF5Dataset(SampledDataset):
     """Streams batches of (images, labels) from datasets in an HDF5 file.
+
+    First used in lesson 00 (setup_and_data).
 
     Works with any file and dataset names: the kit's layout
     (`train/images`, `train/labels`), a food-101 style file (`train_img`,
@@ -469,6 +475,8 @@ class HDF5Dataset(SampledDataset):
 class SourceDataset(SampledDataset):
     """Batches from any row source: the one loader every format plugs into.
 
+    Used by the kit, not by a lesson.
+
     `inputs` is a row source (`formats.RowSource`: `len()` and
     `read(sorted positions)`), so a new format needs a source, not a new
     `PyDataset`. The sampler's order picks the positions of each batch;
@@ -561,6 +569,8 @@ class SourceDataset(SampledDataset):
 class NpyDirectoryDataset(SourceDataset):
     """Streams batches from a folder of one `.npy` file per sample.
 
+    First used in lesson 03 (pydataset).
+
     The classic layout: `<folder>/<id>.npy` per sample, a list of ids per
     split (`partition.json`) and a dict from id to class (`labels.json`).
     A `SourceDataset` over `NpyFiles`.
@@ -650,6 +660,8 @@ class NpyDirectoryDataset(SourceDataset):
 def to_float32(images):
     """Converts a batch of uint8 images to float32 in [0, 1], in place.
 
+    Used by the kit, not by a lesson.
+
     Example:
 
     >>> float(to_float32(np.full((1, 2, 2, 3), 255, np.uint8)).max())
@@ -662,6 +674,8 @@ def to_float32(images):
 
 class ThreadSafeIterator:
     """Wraps an iterator so that several threads can call `next` on it.
+
+    First used in lesson 02 (python_generators).
 
     A Python generator raises `ValueError: generator already executing` when
     two threads advance it at once; a lock around `next` makes them take
@@ -693,6 +707,8 @@ class ThreadSafeIterator:
 
 def threadsafe_generator(generator_function):
     """Decorator: the generator function returns a `ThreadSafeIterator`.
+
+    First used in lesson 02 (python_generators).
 
     Example:
 

@@ -27,6 +27,8 @@ from course_lib.loading.sampling import DEFAULT_STRATEGY, SamplerOptions, defaul
 class HDF5Images:
     """The images of one HDF5 split, looked up by sample id.
 
+    First used in lesson 07 (merged_models_bcolz).
+
     Args:
         path: the HDF5 file.
         images: name of the images dataset.
@@ -82,6 +84,8 @@ class HDF5Images:
 class NpyImages:
     """Images stored one `.npy` file per sample, `<folder>/id-000042.npy`.
 
+    Used by the kit, not by a lesson.
+
     Example:
 
     ```python
@@ -104,6 +108,8 @@ class NpyImages:
 
 class MergedDataset(SampledDataset):
     """Batches of `((images, features), labels)` for a two-input model.
+
+    First used in lesson 07 (merged_models_bcolz).
 
     Args:
         images: an image source: `HDF5Images` or `NpyImages`.
@@ -241,6 +247,8 @@ class MergedDataset(SampledDataset):
 
 def split_loader(images_path, features, index, split, **options):
     """The `MergedDataset` of one split of an index table, in the course layout.
+
+    First used in lesson 07 (merged_models_bcolz).
 
     The index has one row per sample: its `id` (its feature row), `split`
     and `label`, as `course_data.read_index()` gives; the images of split `s`

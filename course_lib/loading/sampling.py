@@ -70,6 +70,8 @@ BLOCKS_PER_BATCH = 8
 def default_block_size(batch_size):
     """Positions per block (`"block"`, `"stratified"`) when none is given.
 
+    Used by the kit, not by a lesson.
+
     An eighth of a batch: eight blocks per batch keep a class-sorted file
     mixed (with `"stratified"`, close to the file's class mix in every
     batch), while a block is still one read.
@@ -91,6 +93,8 @@ def _check_count(name, value, least):
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class SamplerOptions:
     """How a loader orders its epochs: the sampler's settings as one bundle.
+
+    Used by the kit, not by a lesson.
 
     Every loader takes them by keyword (`HDF5Dataset(path, shuffle="full",
     seed=1)`) or as one bundle (`options=SamplerOptions(...)`); the fields
@@ -144,6 +148,8 @@ chunk_rows=None, chunks_in_flight=4, shard=(0, 2))
 
 class BatchSampler:
     """The batches of each epoch, as arrays of sorted sample positions.
+
+    First used in lesson 04 (hdf5_writing).
 
     Args:
         n: number of samples.
@@ -333,6 +339,8 @@ class BatchSampler:
 
 def mixing_distance(labels, batches, n_classes=None):
     """How far batches are from the class mix of the whole dataset.
+
+    First used in lesson 05 (hdf5_reading).
 
     The mean, over batches, of the total variation distance between a batch's
     class histogram and the global one: 0 when every batch has the global class

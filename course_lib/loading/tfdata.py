@@ -21,6 +21,8 @@ import tensorflow as tf
 def output_signature(loader):
     """The `tf.TensorSpec` structure of the loader's batches, batch size left open.
 
+    First used in lesson 08 (tf_data).
+
     Example:
 
     ```python
@@ -40,6 +42,8 @@ def output_signature(loader):
 def from_generator(loader):
     """`Dataset.from_generator` over one epoch of the loader, in batch order.
 
+    First used in lesson 08 (tf_data).
+
     The number of batches is declared (`assert_cardinality`), so Keras knows
     the epoch length instead of finding it by running out of data.
     """
@@ -51,6 +55,8 @@ def from_generator(loader):
 
 def parallel_reads(loader, parallel_calls=tf.data.AUTOTUNE, deterministic=True):
     """Batch indices mapped to `loader[index]` reads, `parallel_calls` at a time.
+
+    First used in lesson 08 (tf_data).
 
     Args:
         loader: a kit loader (or any object with `__len__` and `__getitem__`
@@ -82,7 +88,10 @@ def parallel_reads(loader, parallel_calls=tf.data.AUTOTUNE, deterministic=True):
 
 class AdvanceEpoch(keras.callbacks.Callback):
     """Calls `loader.on_epoch_end()` after every epoch, so a `tf.data` pipeline
-    over the loader reads a new order each epoch, as a `PyDataset` would."""
+    over the loader reads a new order each epoch, as a `PyDataset` would.
+
+    First used in lesson 08 (tf_data).
+    """
 
     def __init__(self, loader):
         super().__init__()
@@ -94,6 +103,8 @@ class AdvanceEpoch(keras.callbacks.Callback):
 
 def flip_and_shift(images, shift_fraction=1 / 16):
     """Random horizontal flips and shifts of a uint8 batch, in graph ops only.
+
+    First used in lesson 06 (augmentation).
 
     Each image gets its own flip (half of them) and shift (a whole number of
     pixels, up to `shift_fraction` of its width and height each way; the edge

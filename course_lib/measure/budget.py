@@ -31,6 +31,8 @@ from course_lib.scale_out.child import tree_memory_mib
 class BudgetResult:
     """What happened to work run under a memory budget.
 
+    Used by the kit, not by a lesson.
+
     Attributes:
         outcome: `"completed"`, `"exceeded"` (stopped at the budget) or
             `"failed"` (an error of its own).
@@ -85,6 +87,8 @@ def _watchdog(budget_mib):
 def run_function(fn, *args, budget_mib, interval=0.02, timeout=None, **kwargs):
     """Runs `fn(*args, **kwargs)` in a child process under a memory budget.
 
+    First used in lesson 01 (in_memory_fit).
+
     The child is a fresh interpreter (`course_lib.scale_out.child`, safe with
     TensorFlow). `fn` may be a module's function or one defined in a notebook
     cell (it travels by value); its return value must be picklable.
@@ -125,6 +129,8 @@ def run_function(fn, *args, budget_mib, interval=0.02, timeout=None, **kwargs):
 
 def run_script(command, budget_mib, interval=0.02, timeout=None):
     """Runs a command (e.g. `["python", "train.py"]`) under a memory budget.
+
+    Used by the kit, not by a lesson.
 
     Args:
         command: the command line, as a list; a single path to a `.py` file

@@ -37,7 +37,10 @@ BLOCK = 8 * 2**20
 
 
 def read_sequentially(paths, block=BLOCK):
-    """Reads every byte of the files in order, `block` at a time; returns the bytes read."""
+    """Reads every byte of the files in order, `block` at a time; returns the bytes read.
+
+    Used by the kit, not by a lesson.
+    """
     buffer, total = bytearray(block), 0
     for path in paths:
         with open(path, "rb", buffering=0) as file:
@@ -47,7 +50,10 @@ def read_sequentially(paths, block=BLOCK):
 
 
 def timed(run, evict_paths=()):
-    """Seconds `run()` takes, after evicting `evict_paths` (checked) when given."""
+    """Seconds `run()` takes, after evicting `evict_paths` (checked) when given.
+
+    First used in lesson 10 (scale_out).
+    """
     for path in evict_paths:
         pagecache.evict(path)
     started = time.perf_counter()
@@ -113,6 +119,8 @@ def epoch_ranges(loader):
 def disk_bandwidth(path, repeat=3):
     """MB/s of reading `path`'s bytes cold, in order, 8 MiB at a time: best of `repeat`.
 
+    Used by the kit, not by a lesson.
+
     The physical limit of any reader of this disk: no reader of data bigger
     than memory can beat it.
 
@@ -126,7 +134,10 @@ def disk_bandwidth(path, repeat=3):
 
 def threaded_epoch(loader, threads):
     """Reads one epoch of a loader's batches with `threads` threads at once
-    (what `PyDataset(workers=threads)` does, without Keras's queue)."""
+    (what `PyDataset(workers=threads)` does, without Keras's queue).
+
+    Used by the kit, not by a lesson.
+    """
     with ThreadPoolExecutor(threads) as pool:
         for _ in pool.map(loader.__getitem__, range(len(loader))):
             pass
@@ -138,6 +149,8 @@ def _stored_bytes(files):
 
 def raw_records_epoch(folder, batch_size):
     """One epoch over a folder's TFRecord shards read with `interleave`, not parsed.
+
+    Used by the kit, not by a lesson.
 
     Returns:
         `(run_one_epoch, stored bytes of the shards)`.
@@ -156,6 +169,8 @@ def raw_records_epoch(folder, batch_size):
 
 def readers(profile="lesson", threads=2):
     """The readers of the training split that `format_reads` measures.
+
+    First used in lesson 05 (hdf5_reading).
 
     Returns:
         `{name: (run_one_epoch, paths to evict, stored bytes read per epoch,
@@ -244,6 +259,8 @@ def readers(profile="lesson", threads=2):
 def photo_records(folder, megabytes=96, side=299, shards=12):
     """Writes TFRecord shards of 299x299 photo crops (food-101-sized records).
 
+    Used by the kit, not by a lesson.
+
     The course's 64x64 records are about 2.5 KiB, so reading them costs
     per-record work more than disk time. These records are about 30 KiB, like
     a real dataset's, to measure the pipeline where the disk is the limit.
@@ -270,6 +287,8 @@ def photo_records(folder, megabytes=96, side=299, shards=12):
 
 def measure_reader(run, evicted, stored, samples, repeat=3, disk_file=None, ranges=None):
     """One row of `format_reads`: cold and warm samples/s and MB/s of `run()`.
+
+    Used by the kit, not by a lesson.
 
     With `ranges` (`epoch_ranges`), each cold epoch is also paired with a
     cold replay of the same byte ranges in the same order by `plain_reads`,
@@ -335,6 +354,8 @@ def measure_reader(run, evicted, stored, samples, repeat=3, disk_file=None, rang
 def format_reads(profile="lesson", repeat=3):
     """Cold and warm reads of one training epoch in every format, in one run.
 
+    First used in lesson 09 (files_and_records).
+
     Each cold epoch follows an eviction of the reader's files (checked) and
     a cold sequential read of the raw HDF5 file, the disk's limit, measured
     right then (`disk_bandwidth`); the warm epochs come after the cold ones,
@@ -398,6 +419,8 @@ def format_reads(profile="lesson", repeat=3):
 def disk_sizes(profile="lesson"):
     """Bytes on disk of the same images in each layout, against the raw pixels.
 
+    First used in lesson 09 (files_and_records).
+
     Returns:
         A DataFrame: `MiB` on disk (whole file-system blocks), `files`, and
         `x raw` (size against the raw-pixel HDF5 file).
@@ -421,6 +444,8 @@ def disk_sizes(profile="lesson"):
 
 def photo_crops(side, count=64):
     """Crops of the photographs that ship with installed packages, `side` pixels square.
+
+    Used by the kit, not by a lesson.
 
     matplotlib's sample data holds one photograph (Grace Hopper); when
     scikit-learn is installed its two sample images are used too. Crops are
@@ -483,7 +508,10 @@ def _decode_row(images, threads=2, repeat=3):
 
 
 def training_step_us(profile="lesson", steps=10):
-    """Microseconds per sample of one training step of the kit's small convnet."""
+    """Microseconds per sample of one training step of the kit's small convnet.
+
+    Used by the kit, not by a lesson.
+    """
     from course_lib import models
 
     p = config.get_profile(profile)
@@ -498,6 +526,8 @@ def training_step_us(profile="lesson", steps=10):
 
 def decode_costs(profile="lesson"):
     """JPEG size and decode time per image, course images against photographs.
+
+    First used in lesson 09 (files_and_records).
 
     Rows: the course's synthetic images, crops of real photographs at the
     same size, and photographs at 299x299 (food-101's usual training size),

@@ -20,6 +20,8 @@ from course_lib.scale_out import child
 def in_fresh_process(measurement, *args):
     """Runs `measurement(*args)` in a new Python process and returns its result.
 
+    First used in lesson 05 (hdf5_reading).
+
     Lessons call the benchmarks this way, so a notebook's earlier cells (its
     memory, its allocator's state, its threads) do not change the figures:
     they match `make bench`.
@@ -37,7 +39,10 @@ def in_fresh_process(measurement, *args):
 
 
 def value_of(result):
-    """The value of a `ChildResult`, or a `RuntimeError` with the child's error and log."""
+    """The value of a `ChildResult`, or a `RuntimeError` with the child's error and log.
+
+    Used by the kit, not by a lesson.
+    """
     if not result.ok:
         raise RuntimeError(
             f"The benchmark's child process failed: {result.error}\n{result.log[-2000:]}"
@@ -47,6 +52,8 @@ def value_of(result):
 
 def rate(run, samples, repeat=3):
     """Samples per second of `run()`, which handles `samples` samples: best of `repeat`.
+
+    First used in lesson 07 (merged_models_bcolz).
 
     Example:
 
@@ -62,7 +69,10 @@ def rate(run, samples, repeat=3):
 
 
 def batches_rate(read, batches, repeat=3):
-    """Samples per second of calling `read(positions)` on each batch: best of `repeat`."""
+    """Samples per second of calling `read(positions)` on each batch: best of `repeat`.
+
+    Used by the kit, not by a lesson.
+    """
 
     def run():
         for positions in batches:
@@ -73,13 +83,18 @@ def batches_rate(read, batches, repeat=3):
 
 def read_epoch(ds, count=None):
     """Reads batches `0..count-1` of a loader (all by default), dropping each at
-    once, as the in-memory ceiling does."""
+    once, as the in-memory ceiling does.
+
+    First used in lesson 09 (files_and_records).
+    """
     for index in range(len(ds) if count is None else count):
         ds[index]
 
 
 def table(values, column, index, ratios=None):
     """One measurement as a DataFrame: a figure per row, and ratio columns.
+
+    First used in lesson 00 (setup_and_data).
 
     Args:
         values: `{row name: figure}`, in the order to show.
@@ -104,7 +119,10 @@ def table(values, column, index, ratios=None):
 
 def render(frame, title):
     """A benchmark's DataFrame as the text `make bench` prints: its title, then
-    the rows, each column shown to the precision its largest value needs."""
+    the rows, each column shown to the precision its largest value needs.
+
+    Used by the kit, not by a lesson.
+    """
 
     def column_format(values):
         top = np.nanmax(np.abs(values)) if len(values) else 0
@@ -120,13 +138,19 @@ def render(frame, title):
 
 
 def own_cpu_seconds():
-    """CPU seconds this process, all its threads, has used so far."""
+    """CPU seconds this process, all its threads, has used so far.
+
+    Used by the kit, not by a lesson.
+    """
     times = os.times()
     return times.user + times.system
 
 
 def cpu_seconds_of(pids):
-    """CPU seconds the processes `pids` have used so far (those still running)."""
+    """CPU seconds the processes `pids` have used so far (those still running).
+
+    Used by the kit, not by a lesson.
+    """
     import psutil
 
     total = 0.0

@@ -24,12 +24,17 @@ _LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if ctypes.util.find_library("
 
 
 def rss_mib():
-    """This process's resident memory (RSS), in MiB."""
+    """This process's resident memory (RSS), in MiB.
+
+    First used in lesson 00 (setup_and_data).
+    """
     return psutil.Process().memory_info().rss / 2**20
 
 
 def release_free_memory():
     """Collects garbage and hands freed heap memory back to the OS.
+
+    Used by the kit, not by a lesson.
 
     glibc keeps freed blocks for reuse, so without this a new allocation can
     fit in memory that RSS already counts, and measure as zero.
@@ -41,6 +46,8 @@ def release_free_memory():
 
 def peak_increase_mib(fn, *args, interval=0.002, repeat=3, **kwargs):
     """Measures how far `fn(*args, **kwargs)` raises this process's RSS, in MiB.
+
+    First used in lesson 01 (in_memory_fit).
 
     Uses memory-profiler's `memory_usage`, which samples RSS from a helper
     process while `fn` runs. memory-profiler calls a function again when it
@@ -80,6 +87,8 @@ def peak_increase_mib(fn, *args, interval=0.002, repeat=3, **kwargs):
 def peak_rss_mib():
     """This process's peak resident memory since it started, in MiB.
 
+    First used in lesson 00 (setup_and_data).
+
     Linux: its own `VmHWM`. Not `ru_maxrss`, which Linux carries across
     `exec`, so a notebook kernel started by a big server would show the
     server's peak. Elsewhere, `ru_maxrss` (bytes on macOS).
@@ -92,7 +101,10 @@ def peak_rss_mib():
 
 
 def available_mib():
-    """Memory the system can still give to programs without swapping, in MiB."""
+    """Memory the system can still give to programs without swapping, in MiB.
+
+    Used by the kit, not by a lesson.
+    """
     return psutil.virtual_memory().available / 2**20
 
 
@@ -145,6 +157,8 @@ def _tensorflow_gpu_mib():
 def gpu_status():
     """What the GPUs are doing, merged from the NVIDIA driver and TensorFlow.
 
+    Used by the kit, not by a lesson.
+
     Returns:
         `(gpus, note)`: a list of dicts (`index`, `name`, `used_mib`,
         `total_mib`, `utilisation` in %, and `tf_current_mib` /
@@ -183,6 +197,8 @@ def gpu_status():
 def enable_gpu_memory_growth():
     """Lets TensorFlow take GPU memory as it needs it instead of all at once.
 
+    First used in lesson 00 (setup_and_data).
+
     By default TensorFlow reserves nearly all the memory of every GPU it sees
     when it first uses one, so that its own allocator never waits for the
     driver. That is fast, but the GPU then looks full to other programs (and
@@ -220,7 +236,10 @@ def enable_gpu_memory_growth():
 
 
 class Timeline:
-    """Memory samples of one call: `seconds` since it started, `mib` (RSS), its `value`."""
+    """Memory samples of one call: `seconds` since it started, `mib` (RSS), its `value`.
+
+    Used by the kit, not by a lesson.
+    """
 
     def __init__(self, seconds, mib, value):
         self.seconds, self.mib, self.value = seconds, mib, value
@@ -233,6 +252,8 @@ class Timeline:
 
 def memory_timeline(fn, *args, interval=0.05, **kwargs):
     """Runs `fn(*args, **kwargs)` and samples this process's RSS while it runs.
+
+    First used in lesson 01 (in_memory_fit).
 
     Uses memory-profiler's `memory_usage` with timestamps.
 
@@ -256,6 +277,8 @@ def memory_timeline(fn, *args, interval=0.05, **kwargs):
 
 def plot_timelines(timelines, axis=None, relative=True):
     """Plots several `Timeline`s on one chart, e.g. `{"in memory": a, "streaming": b}`.
+
+    First used in lesson 01 (in_memory_fit).
 
     Args:
         timelines: dict from a label to a `Timeline`.

@@ -21,13 +21,18 @@ from course_lib.scale_out import child
 
 
 def write_layout(layout, overrides):
-    """Builds one layout of a profile changed by `overrides` (run in a child)."""
+    """Builds one layout of a profile changed by `overrides` (run in a child).
+
+    Used by the kit, not by a lesson.
+    """
     profile = dataclasses.replace(config.get_profile("ci"), **overrides)
     course_data.ensure_layout(layout, profile, progress=False)
 
 
 def writer_peak_memory(layout, n_samples, image_size=64, block_size=256):
     """Writes a dataset of `n_samples` in a child process; returns its memory.
+
+    Used by the kit, not by a lesson.
 
     Feature rows (the bcolz layout) are 1024 float32 values.
 
@@ -72,6 +77,8 @@ def writer_peak_memory(layout, n_samples, image_size=64, block_size=256):
 def writer_memory(sizes=(4096, 32768), image_size=64):
     """Memory of the block-wise writers at two sizes, each in a child process.
 
+    Used by the kit, not by a lesson.
+
     Returns:
         A DataFrame, one row per layout and size: `data MiB`, `after imports
         MiB`, `peak MiB` (the child's own) and `added MiB`, the last of which
@@ -95,7 +102,10 @@ def writer_memory(sizes=(4096, 32768), image_size=64):
 
 
 def stream_epoch(path):
-    """Reads one epoch of `HDF5Dataset(path)`, dropping each batch (run in a child)."""
+    """Reads one epoch of `HDF5Dataset(path)`, dropping each batch (run in a child).
+
+    Used by the kit, not by a lesson.
+    """
     from course_lib.loading.loaders import HDF5Dataset
 
     ds = HDF5Dataset(path, batch_size=64, seed=0)
@@ -105,6 +115,8 @@ def stream_epoch(path):
 
 def streaming_peak_memory(n_samples, image_size=64):
     """Memory of a child process streaming one epoch of `n_samples`.
+
+    Used by the kit, not by a lesson.
 
     Returns:
         The child's `ChildResult`: its own peak (`peak_mib`, VmHWM), its RSS
@@ -130,6 +142,8 @@ def streaming_peak_memory(n_samples, image_size=64):
 
 def streaming_memory(sizes=(4096, 8 * 4096)):
     """Memory of a child process streaming one epoch of 64x64 images, at each size.
+
+    Used by the kit, not by a lesson.
 
     Returns:
         A DataFrame, one row per size: `images MiB`, the child's own `peak

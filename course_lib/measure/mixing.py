@@ -21,6 +21,8 @@ from course_lib.measure.throughput import course_merged
 def merged_mixing(profile="lesson"):
     """How well the merged loader's block order mixes class-sorted labels.
 
+    First used in lesson 07 (merged_models_bcolz).
+
     Returns:
         A DataFrame: the `mixing distance` (see `sampling.mixing_distance`:
         0 when every batch has the overall class mix) of no shuffle, the
@@ -83,6 +85,8 @@ def _validation_accuracy(train, image_shape, n_classes, x_valid, y_valid, seed, 
 def class_sorted_files(folder, profile, n_samples=3000):
     """The class-sorted training files `class_sorted_accuracy` trains on.
 
+    Used by the kit, not by a lesson.
+
     Two kinds, built here: a user's file (`user_files.drawings`, the kit's
     generator never involved), as PyTables EArrays appended class by class
     with one-hot labels, once in chunks of 64 rows and once in chunks of 1
@@ -118,6 +122,8 @@ def class_sorted_files(folder, profile, n_samples=3000):
 
 def class_sorted_accuracy(profile="lesson", epochs=3, seeds=tuple(range(1, 9)), n_samples=3000):
     """Validation accuracy of the small convnet trained on class-sorted files.
+
+    Used by the kit, not by a lesson.
 
     Trains on each of `class_sorted_files` with each order of
     `MIXING_ORDERS` and seed (`HDF5Dataset(path, "images", "labels",
@@ -190,6 +196,8 @@ def class_sorted_accuracy(profile="lesson", epochs=3, seeds=tuple(range(1, 9)), 
 def mixing_causes(profile="lesson", epochs=3, seeds=tuple(range(1, 9)), n_samples=3000):
     """Training on orders built to tell apart why `block` trails `full` on a sorted file.
 
+    Used by the kit, not by a lesson.
+
     The drawings of `class_sorted_files` (class-sorted, a random seventh held
     out), in memory, served batch by batch in five orders:
 
@@ -257,7 +265,10 @@ def mixing_causes(profile="lesson", epochs=3, seeds=tuple(range(1, 9)), n_sample
 
 
 def cause_orders(labels, batch_size, seed):
-    """`{name: batches_of(epoch)}`: the orders of `mixing_causes` (cached per epoch)."""
+    """`{name: batches_of(epoch)}`: the orders of `mixing_causes` (cached per epoch).
+
+    Used by the kit, not by a lesson.
+    """
     n = len(labels)
     full, block, stratified = (
         BatchSampler(n, batch_size, strategy, seed=seed, labels=labels)

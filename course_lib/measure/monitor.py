@@ -19,6 +19,8 @@ from course_lib.measure import memory
 class ResourcePanel:
     """A live panel of this process's memory, the system's, and the GPUs'.
 
+    First used in lesson 00 (setup_and_data).
+
     Shows RSS now and at its peak, the memory the system still has available,
     and per GPU the device memory used/total, utilisation and what TensorFlow
     itself holds; without a GPU it says so. Below the figures, a chart of the
@@ -134,6 +136,8 @@ class ResourcePanel:
 class PanelCallback(keras.callbacks.Callback):
     """Refreshes a `ResourcePanel` during `fit`, `evaluate` and `predict`.
 
+    Used by the kit, not by a lesson.
+
     It looks at the clock after every batch and redraws only when
     `min_interval` seconds have passed, so its cost stays far below a batch.
 
@@ -205,6 +209,8 @@ CHART_SECONDS = 60
 
 def memory_chart_svg(history, now, width=420, height=120):
     """An inline SVG chart of memory over the last `CHART_SECONDS` seconds.
+
+    Used by the kit, not by a lesson.
 
     Args:
         history: `(time, rss_mib, gpu_mib or None)` samples, oldest first.

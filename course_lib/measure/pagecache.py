@@ -27,11 +27,17 @@ RESIDENT_LIMIT = 0.02
 
 
 class EvictionFailed(RuntimeError):
-    """A file's pages could not be dropped from the page cache."""
+    """A file's pages could not be dropped from the page cache.
+
+    Used by the kit, not by a lesson.
+    """
 
 
 def files_of(path):
-    """The regular files at `path`: the file itself, or every file under a folder."""
+    """The regular files at `path`: the file itself, or every file under a folder.
+
+    Used by the kit, not by a lesson.
+    """
     path = Path(path)
     if path.is_dir():
         return sorted(p for p in path.rglob("*") if p.is_file())
@@ -58,6 +64,8 @@ def _libc():
 
 def resident_bytes(file):
     """Returns `(resident, total)` bytes of one file in the page cache.
+
+    Used by the kit, not by a lesson.
 
     Maps the file without reading it and asks the kernel which of its pages
     are in memory (`mincore(2)`), as `fincore` does.
@@ -90,6 +98,8 @@ def resident_bytes(file):
 def resident_fraction(path):
     """The share of a file's (or a folder's files') bytes in the page cache.
 
+    First used in lesson 09 (files_and_records).
+
     Example:
 
     ```python
@@ -105,6 +115,8 @@ def resident_fraction(path):
 
 def evict(path):
     """Drops a file's (or every file under a folder's) pages from the page cache.
+
+    First used in lesson 09 (files_and_records).
 
     Dirty pages are written first (`fsync`), since the kernel drops only clean
     ones. Then the residency is measured, and a file still cached is an error.

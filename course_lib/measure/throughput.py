@@ -31,6 +31,8 @@ from course_lib.measure.harness import (
 def loader_throughput(profile="lesson", naive_batches=20):
     """Measures samples/s of each way to read training batches, in one run.
 
+    First used in lesson 05 (hdf5_reading).
+
     Args:
         profile: the profile whose HDF5 file and npy folder are read.
         naive_batches: how many batches to time for the (very slow) naive recipe.
@@ -99,7 +101,10 @@ def loader_throughput(profile="lesson", naive_batches=20):
 
 
 def course_merged(profile, split="train", **options):
-    """`merged.split_loader` over a profile's course images and bcolz features."""
+    """`merged.split_loader` over a profile's course images and bcolz features.
+
+    Used by the kit, not by a lesson.
+    """
     from course_lib.loading.merged import split_loader
 
     paths = course_data.ensure_all(profile, names=("hdf5", "bcolz"), progress=False)
@@ -114,6 +119,8 @@ def course_merged(profile, split="train", **options):
 
 def merged_throughput(profile="lesson", naive_batches=20):
     """Rows/s of the merged loader against the naive `carray[batch_ids]` recipe.
+
+    First used in lesson 07 (merged_models_bcolz).
 
     Returns:
         A DataFrame, one row per reader: `rows/s` and `x naive`.
@@ -137,6 +144,8 @@ def merged_throughput(profile="lesson", naive_batches=20):
 
 def feature_store_comparison(profile="lesson", naive_batches=20):
     """Writes the profile's features in every format and reads them back.
+
+    First used in lesson 07 (merged_models_bcolz).
 
     Returns:
         A DataFrame, one row per format: `MiB on disk`, `random rows/s` (the
@@ -182,6 +191,8 @@ def feature_store_comparison(profile="lesson", naive_batches=20):
 
 def augmentation_cost(profile="lesson", batches=20):
     """Samples/s of a batch pipeline with and without augmentation, and where it runs.
+
+    First used in lesson 06 (augmentation).
 
     Returns:
         A DataFrame, `samples/s` and `x plain loader` for: reading HDF5
@@ -241,6 +252,8 @@ def augmentation_cost(profile="lesson", batches=20):
 def panel_overhead(profile="ci", epochs=7, min_interval=0.5):
     """What the resource panel's Keras callback costs a training epoch.
 
+    Used by the kit, not by a lesson.
+
     Trains the small convnet on the profile's training split, alternating
     epochs with and without the callback, and also times the callback's own
     hooks.
@@ -295,6 +308,8 @@ def panel_overhead(profile="ci", epochs=7, min_interval=0.5):
 
 def training_overlap(profile="lesson", epochs=2):
     """Epoch time of streaming fits divided by the epoch time of the in-memory fit.
+
+    First used in lesson 08 (tf_data).
 
     Trains the small convnet on the same training split with each pipeline:
     numpy arrays in memory (the baseline), `HDF5Dataset` with one worker,
@@ -358,6 +373,8 @@ def training_overlap(profile="lesson", epochs=2):
 
 def service_throughput(megabytes=96, batch_size=32, workers=(1, 2)):
     """One epoch of decode + augmentation in-process and on a local tf.data service.
+
+    First used in lesson 10 (scale_out).
 
     The records are 299x299 photo crops (`cold.photo_records`), so decoding
     costs about what it does on food-101; each batch is also flipped and

@@ -33,6 +33,8 @@ import psutil
 class ChildResult:
     """What a function run in a child process returned, printed and used.
 
+    Used by the kit, not by a lesson.
+
     Attributes:
         value: what the function returned (`None` if it failed or was stopped).
         error: the last line of its exception, or why it ended without a result.
@@ -66,6 +68,8 @@ class ChildResult:
 def own_memory_mib(field="VmHWM"):
     """A memory figure of this process from `/proc/self/status`, in MiB (0 elsewhere).
 
+    Used by the kit, not by a lesson.
+
     Args:
         field: `"VmHWM"` (peak RSS since the program started) or `"VmRSS"` (now).
 
@@ -86,6 +90,8 @@ def own_memory_mib(field="VmHWM"):
 
 def tree_memory_mib(process):
     """Memory of a process and its descendants, in MiB (0 once gone).
+
+    Used by the kit, not by a lesson.
 
     Sums PSS (proportional set size) where the system reports it: a page
     that forked workers share counts once in all, instead of once per
@@ -108,7 +114,10 @@ def tree_memory_mib(process):
 
 
 def stop_tree(process):
-    """Kills a process and all its descendants."""
+    """Kills a process and all its descendants.
+
+    Used by the kit, not by a lesson.
+    """
     try:
         members = [*process.children(recursive=True), process]
     except psutil.NoSuchProcess:
@@ -122,6 +131,8 @@ def stop_tree(process):
 
 def supervise(popen, watch=None, timeout=None, interval=0.02):
     """Waits for a started process, stopping its whole tree if it must stop.
+
+    Used by the kit, not by a lesson.
 
     Args:
         popen: a `subprocess.Popen`.
@@ -149,6 +160,8 @@ def supervise(popen, watch=None, timeout=None, interval=0.02):
 
 class Child:
     """A function running in a child process; `wait()` for its `ChildResult`.
+
+    Used by the kit, not by a lesson.
 
     Use `start` to make one.
     """
@@ -223,6 +236,8 @@ def _parent_path():
 def start(fn, *args, imports=(), env=None, **kwargs):
     """Starts `fn(*args, **kwargs)` in a fresh Python process.
 
+    First used in lesson 00 (setup_and_data).
+
     Args:
         fn: the function. A module-level function of an importable module
             is imported by name in the child; one defined in a notebook cell
@@ -247,7 +262,10 @@ def start(fn, *args, imports=(), env=None, **kwargs):
 
 
 def run(fn, *args, imports=(), env=None, timeout=None, **kwargs):
-    """`start(...)` then `wait(timeout)`: the `ChildResult` of `fn(*args, **kwargs)`."""
+    """`start(...)` then `wait(timeout)`: the `ChildResult` of `fn(*args, **kwargs)`.
+
+    First used in lesson 00 (setup_and_data).
+    """
     return start(fn, *args, imports=imports, env=env, **kwargs).wait(timeout=timeout)
 
 

@@ -22,7 +22,10 @@ from course_lib.scale_out import child
 
 
 def free_ports(count):
-    """`count` TCP ports on 127.0.0.1 that are free right now."""
+    """`count` TCP ports on 127.0.0.1 that are free right now.
+
+    Used by the kit, not by a lesson.
+    """
     sockets = [socket.socket() for _ in range(count)]
     try:
         for sock in sockets:
@@ -34,7 +37,10 @@ def free_ports(count):
 
 
 def tf_config(ports, index):
-    """The `TF_CONFIG` JSON of worker `index` in a localhost cluster on `ports`."""
+    """The `TF_CONFIG` JSON of worker `index` in a localhost cluster on `ports`.
+
+    Used by the kit, not by a lesson.
+    """
     return json.dumps(
         {
             "cluster": {"worker": [f"127.0.0.1:{port}" for port in ports]},
@@ -45,6 +51,8 @@ def tf_config(ports, index):
 
 def train_worker(path, epochs=1, batch_size=32, seed=0):
     """Trains the small convnet as one worker of the cluster in `TF_CONFIG`.
+
+    First used in lesson 11 (capstone).
 
     Args:
         path: the HDF5 file (its `train/images` and `train/labels`).
@@ -130,6 +138,8 @@ def train_worker(path, epochs=1, batch_size=32, seed=0):
 
 def launch(path, n_workers=2, epochs=1, batch_size=32, timeout=600):
     """Starts `n_workers` local workers running `train_worker`, waits for them.
+
+    First used in lesson 11 (capstone).
 
     Args:
         path: the HDF5 file to train on.

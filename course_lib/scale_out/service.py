@@ -62,15 +62,23 @@ _PR_SET_PDEATHSIG = 1
 
 
 class ServiceUnreachable(ConnectionError):
-    """No tf.data dispatcher answers at the given address."""
+    """No tf.data dispatcher answers at the given address.
+
+    First used in lesson 10 (scale_out).
+    """
 
 
 class ServiceStartError(RuntimeError):
-    """A dispatcher or worker process did not start; the message holds its log."""
+    """A dispatcher or worker process did not start; the message holds its log.
+
+    Used by the kit, not by a lesson.
+    """
 
 
 def address_of(service):
     """`(host, port)` of a service given as `grpc://host:port` or `host:port`.
+
+    Used by the kit, not by a lesson.
 
     Example:
 
@@ -88,6 +96,8 @@ def address_of(service):
 
 def check_reachable(service, timeout=3.0):
     """Raises `ServiceUnreachable` unless something listens at `service`.
+
+    Used by the kit, not by a lesson.
 
     TensorFlow itself retries an unreachable dispatcher for a long time
     while the first batch never comes; this check fails in `timeout` seconds.
@@ -127,6 +137,8 @@ def _die_with_parent():
 
 class LocalService:
     """A tf.data service on this machine: one dispatcher and `workers` workers.
+
+    First used in lesson 10 (scale_out).
 
     Each server is its own Python process, started with
     `python -m course_lib.scale_out.service`, listening on a free port of 127.0.0.1
@@ -398,6 +410,8 @@ def _checked_epoch(batches, samples, batch_size, service):
 def service_dataset(pipeline, service, mode, samples, batch_size, job_name=None, check_timeout=3.0):
     """Runs a pipeline on the tf.data service; returns what `fit` reads.
 
+    First used in lesson 10 (scale_out).
+
     Every pass over the returned dataset (every Keras epoch) is a new
     service *job*: the workers start the pipeline again from scratch. A
     pipeline given as a dataset therefore repeats the same seeded order each
@@ -470,6 +484,8 @@ def service_dataset(pipeline, service, mode, samples, batch_size, job_name=None,
 
 def record_pipeline(path, batch_size, mode, seed=0, augment=None, **options):
     """The kit's TFRecord pipeline (`records.record_dataset`), shaped for `mode`.
+
+    First used in lesson 10 (scale_out).
 
     In `distributed_epoch` mode the shard files are the splits the
     dispatcher hands out, in an order drawn from `(seed, epoch)`. In
