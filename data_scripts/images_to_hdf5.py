@@ -30,8 +30,8 @@ pixels (a few times smaller on disk; decoded again at every read, see
 
 from pathlib import Path
 
-from course_lib.formats import atomic, encoded, layouts
-from course_lib.formats.image_folders import ImageBlocks, arguments, block_options, report, run_cli
+from course_lib.formats import atomic, encoded, hdf5
+from course_lib.formats.image_files import ImageBlocks, arguments, block_options, report, run_cli
 
 
 def convert(source, out, encoding=None, **options):
@@ -57,7 +57,7 @@ def convert(source, out, encoding=None, **options):
     out = Path(out)
     with (
         atomic.building(out, {**blocks.settings, "encoding": encoding}) as partial,
-        layouts.HDF5Writer(
+        hdf5.HDF5Writer(
             partial,
             (blocks.size, blocks.size, 3),
             blocks.class_names,
@@ -68,7 +68,7 @@ def convert(source, out, encoding=None, **options):
         for split, images, labels, kept in blocks:
             writer.append(split, images, labels, kept, sources=blocks.relative(kept))
     blocks.list_left_out(out)
-    sizes = layouts.check_hdf5(out)["split_sizes"]
+    sizes = hdf5.check_hdf5(out)["split_sizes"]
     return sizes, blocks.skipped
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from course_lib import config
 from course_lib.formats import atomic, encoded, records
-from course_lib.formats.image_folders import ImageBlocks, arguments, block_options, report, run_cli
+from course_lib.formats.image_files import ImageBlocks, arguments, block_options, report, run_cli
 
 
 def convert(source, out, shard_bytes=records.SHARD_BYTES, encoding="jpeg", **options):

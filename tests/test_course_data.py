@@ -11,13 +11,13 @@ import pytest
 
 from course_lib import config
 from course_lib.course import course_data, synthetic
-from course_lib.formats import atomic, layouts
+from course_lib.formats import atomic, hdf5, npy
 
 CI = config.get_profile("ci")
 
 
 def test_hdf5_layout_holds_every_sample_once(ci_data):
-    info = layouts.check_hdf5(ci_data["hdf5"])
+    info = hdf5.check_hdf5(ci_data["hdf5"])
     assert info["split_sizes"] == CI.split_sizes
     assert info["image_shape"] == CI.image_shape
     assert info["class_names"] == list(config.CLASS_NAMES)
@@ -36,11 +36,11 @@ def test_hdf5_layout_holds_every_sample_once(ci_data):
 
 
 def test_npy_layout_matches_the_hdf5_layout(ci_data):
-    partition, labels = layouts.read_partition(ci_data["npy"])
+    partition, labels = npy.read_partition(ci_data["npy"])
     assert {s: len(ids) for s, ids in partition.items()} == CI.split_sizes
     names = [n for s in config.SPLITS for n in partition[s]]
     assert len(set(names)) == CI.n_samples
-    x, y = layouts.load_split(ci_data["hdf5"], "test")
+    x, y = hdf5.load_split(ci_data["hdf5"], "test")
     for position in (0, 17, len(y) - 1):
         name = partition["test"][position]
         assert np.array_equal(np.load(ci_data["npy"] / f"{name}.npy"), x[position])
@@ -125,7 +125,7 @@ def test_truncated_hdf5_is_damaged_and_rebuilt(fresh_data_dir, capsys):
     course_data.ensure_layout("hdf5", profile, progress=False)
     assert "damaged" in capsys.readouterr().out
     assert path.stat().st_size == size
-    assert layouts.check_hdf5(path)["split_sizes"] == profile.split_sizes
+    assert hdf5.check_hdf5(path)["split_sizes"] == profile.split_sizes
 
 
 def test_missing_npy_file_is_damaged(fresh_data_dir):

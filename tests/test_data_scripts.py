@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from course_lib.formats import image_folders, layouts
+from course_lib.formats import hdf5, image_files
 from course_lib.formats.splits import stratified_split
 from data_scripts import images_to_hdf5
 
@@ -52,7 +52,7 @@ def test_make_dataset_builds_then_reuses(tmp_path):
     )
     assert first.returncode == 0, first.stderr
     assert re.search(r"hdf5 +built", first.stdout)
-    assert layouts.check_hdf5(tmp_path / "ci" / "course.h5")["split_sizes"]["train"] == 2048
+    assert hdf5.check_hdf5(tmp_path / "ci" / "course.h5")["split_sizes"]["train"] == 2048
     again = run_script(
         "make_dataset.py", "--profile", "ci", "--format", "hdf5", "--out", str(tmp_path), "--quiet"
     )
@@ -70,7 +70,7 @@ def test_conversion_is_stratified_and_complete(image_folder, tmp_path):
         image_folder, out, size=24, valid_fraction=0.2, test_fraction=0.1, progress=False
     )
     assert skipped == [] and sum(sizes.values()) == sum(CLASS_SIZES.values())
-    info = layouts.check_hdf5(out)
+    info = hdf5.check_hdf5(out)
     assert info["class_names"] == list(CLASS_SIZES) and info["image_shape"] == (24, 24, 3)
     with h5py.File(out, "r") as file:
         ids = np.concatenate([file[s]["ids"][:] for s in ("train", "valid", "test")])
@@ -122,18 +122,18 @@ def test_skip_mode_reports_and_lists_every_skipped_file(image_folder, tmp_path):
     listed = Path(f"{out}.skipped.txt").read_text()
     assert "broken.jpg" in listed and "notes.txt" in listed and listed.endswith("\n")
     assert "2 file(s) not converted (1 unreadable), listed in" in result.stdout
-    assert sum(layouts.check_hdf5(out)["split_sizes"].values()) == 60
+    assert sum(hdf5.check_hdf5(out)["split_sizes"].values()) == 60
 
 
 def test_bad_source_folders(tmp_path):
     with pytest.raises(FileNotFoundError, match="is not a folder"):
-        image_folders.scan_image_folder(tmp_path / "missing")
+        image_files.scan_image_folder(tmp_path / "missing")
     (tmp_path / "flat").mkdir()
     with pytest.raises(ValueError, match="has no class sub-folders"):
-        image_folders.scan_image_folder(tmp_path / "flat")
+        image_files.scan_image_folder(tmp_path / "flat")
     (tmp_path / "flat" / "empty_class").mkdir()
     with pytest.raises(ValueError, match="empty_class holds no"):
-        image_folders.scan_image_folder(tmp_path / "flat")
+        image_files.scan_image_folder(tmp_path / "flat")
     with pytest.raises(ValueError, match="valid \\+ test < 1"):
         stratified_split(np.zeros(5), 0.5, 0.5, seed=0)
 
@@ -149,6 +149,6 @@ def test_both_converters_take_the_same_encoding_option(image_folder, tmp_path, s
     assert result.returncode == 0, result.stderr
     if script == "images_to_hdf5.py":
         with h5py.File(out) as file:
-            assert layouts.image_encoding(file["train/images"]) == "png"
+            assert hdf5.image_encoding(file["train/images"]) == "png"
     else:
         assert json.loads((out / "train" / "shards.json").read_text())["encoding"] == "png"

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from course_lib.formats import encoded, layouts
-from course_lib.formats.sources import ImageFiles
+from course_lib.formats import encoded, hdf5
+from course_lib.formats.image_files import ImageFiles
 from course_lib.loading.loaders import HDF5Dataset
 from data_scripts import images_to_hdf5, images_to_tfrecord
 
@@ -26,7 +26,7 @@ def smooth_images(n, seed=0):
 def jpeg_h5(tmp_path):
     images, labels = smooth_images(90)
     path = tmp_path / "jpeg.h5"
-    with layouts.HDF5Writer(path, SHAPE, ["a", "b", "c"], encoding="jpeg") as writer:
+    with hdf5.HDF5Writer(path, SHAPE, ["a", "b", "c"], encoding="jpeg") as writer:
         for split in ("train", "valid", "test"):
             writer.append(split, images, labels, np.arange(90))
     return path, images, labels
@@ -41,7 +41,7 @@ def test_png_round_trip_is_exact_and_jpeg_is_close():
 
 def test_encoded_hdf5_is_checked_and_streams_decoded_batches(jpeg_h5):
     path, images, labels = jpeg_h5
-    described = layouts.check_hdf5(path)
+    described = hdf5.check_hdf5(path)
     assert described["encoding"] == "jpeg" and described["split_sizes"]["train"] == 90
     with h5py.File(path) as file:
         assert file["train/images"].dtype.kind == "O"
@@ -55,7 +55,7 @@ def test_encoded_hdf5_is_checked_and_streams_decoded_batches(jpeg_h5):
         assert (np.abs(x.astype(int).mean(axis=(1, 2, 3)) - 60 * y - 30 - 29) < 5).all()
         seen.append(len(y))
     assert sum(seen) == 90
-    x_all, y_all = layouts.load_split(path, "valid")
+    x_all, y_all = hdf5.load_split(path, "valid")
     assert x_all.shape == (90, *SHAPE) and (y_all == labels).all()
 
 
@@ -97,13 +97,13 @@ def class_sorted_folder(root, per_class=12):
 
 
 def test_converters_write_jpeg_hdf5_and_tfrecord_from_a_class_folder(tmp_path):
-    from course_lib.formats import records
+    from course_lib.formats import hdf5, records
 
     source = class_sorted_folder(tmp_path / "photos")
     options = dict(size=16, valid_fraction=0.25, test_fraction=0.25, progress=False)
     sizes, skipped = images_to_hdf5.convert(source, tmp_path / "enc.h5", encoding="jpeg", **options)
     assert sizes == {"train": 12, "valid": 6, "test": 6} and skipped == []
-    assert layouts.check_hdf5(tmp_path / "enc.h5")["encoding"] == "jpeg"
+    assert hdf5.check_hdf5(tmp_path / "enc.h5")["encoding"] == "jpeg"
     x, y = HDF5Dataset(tmp_path / "enc.h5", batch_size=12, shuffle="none")[0]
     assert (np.abs(x.astype(int).mean(axis=(1, 2, 3)) - (100 * y + 20)) < 4).all()
 

@@ -635,7 +635,7 @@ def test_epoch_callback_checker():
 def sample_reader(paths, global_rows=False):
     """Reads one sample from the three ci layouts; `global_rows` forgets the split offset."""
     from course_lib.course import course_data
-    from course_lib.formats import layouts
+    from course_lib.formats import npy
 
     features = course_data.open_features("ci")
 
@@ -648,8 +648,8 @@ def sample_reader(paths, global_rows=False):
             images, labels = file[f"{split}/images"], file[f"{split}/labels"]
             row = min(row, len(images) - 1)
             image, label = images[row], labels[row]
-        npy = np.load(paths["npy"] / f"{layouts.sample_name(sample_id)}.npy")
-        return image, npy, features[sample_id], label
+        from_npy = np.load(paths["npy"] / f"{npy.sample_name(sample_id)}.npy")
+        return image, from_npy, features[sample_id], label
 
     return read_sample
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tables
 
-from course_lib.formats.hdf5_rows import RowReader, read_rows, row_extents
+from course_lib.formats.hdf5 import RowReader, read_rows, row_extents
 from course_lib.loading.loaders import HDF5Dataset
 
 ROWS = np.arange(300 * 5 * 2, dtype=np.int32).reshape(300, 5, 2)

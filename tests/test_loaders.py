@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from course_lib import config
-from course_lib.formats import layouts
+from course_lib.formats import hdf5, npy
 from course_lib.loading.loaders import (
     HDF5Dataset,
     NpyDirectoryDataset,
@@ -47,7 +47,7 @@ def test_hdf5_loader_images_match_their_labels(ci_data):
     ds = HDF5Dataset(
         ci_data["hdf5"], "valid/images", "valid/labels", batch_size=64, shuffle="full", seed=2
     )
-    x_all, y_all = layouts.load_split(ci_data["hdf5"], "valid")
+    x_all, y_all = hdf5.load_split(ci_data["hdf5"], "valid")
     position = {row.tobytes(): i for i, row in enumerate(x_all)}
     x, y = ds[3]
     assert [y_all[position[row.tobytes()]] for row in x] == list(y)
@@ -170,7 +170,7 @@ def test_fit_with_process_workers_advances_the_epoch(ci_data):
 
 
 def test_npy_loader_sparse_and_one_hot(ci_data):
-    partition, labels = layouts.read_partition(ci_data["npy"])
+    partition, labels = npy.read_partition(ci_data["npy"])
     ds = NpyDirectoryDataset(ci_data["npy"], partition["valid"], labels, batch_size=100, seed=3)
     assert len(ds) == 6 and len(ds[5][0]) == 12
     y = served(ds)
@@ -192,7 +192,7 @@ def test_npy_loader_sparse_and_one_hot(ci_data):
 
 
 def test_npy_loader_errors(ci_data, tmp_path):
-    partition, labels = layouts.read_partition(ci_data["npy"])
+    partition, labels = npy.read_partition(ci_data["npy"])
     ids = partition["test"][:10]
     with pytest.raises(ValueError, match="1 id.*have no label.*id-999999"):
         NpyDirectoryDataset(ci_data["npy"], ids + ["id-999999"], labels)

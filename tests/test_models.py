@@ -2,7 +2,7 @@ import keras
 import pytest
 
 from course_lib import config, models
-from course_lib.formats import layouts
+from course_lib.formats import hdf5
 
 
 def test_small_convnet_shapes_and_errors():
@@ -19,8 +19,8 @@ def test_the_ci_data_is_learnable(ci_data):
     """The small convnet clearly beats chance (1/3) in the ci profile."""
     profile = config.get_profile("ci")
     keras.utils.set_random_seed(config.SEED)
-    x, y = layouts.load_split(ci_data["hdf5"], "train")
-    x_valid, y_valid = layouts.load_split(ci_data["hdf5"], "valid")
+    x, y = hdf5.load_split(ci_data["hdf5"], "train")
+    x_valid, y_valid = hdf5.load_split(ci_data["hdf5"], "valid")
     model = models.small_convnet(profile.image_shape, profile.n_classes)
     model.fit(x, y, batch_size=profile.batch_size, epochs=profile.epochs, verbose=0)
     _, accuracy = model.evaluate(x_valid, y_valid, verbose=0)

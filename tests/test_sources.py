@@ -8,7 +8,9 @@ import h5py
 import numpy as np
 import pytest
 
-from course_lib.formats.sources import HDF5Rows, NpyFiles, PerProcess
+from course_lib.formats.hdf5 import HDF5Rows
+from course_lib.formats.npy import NpyFiles
+from course_lib.formats.sources import PerProcess
 
 
 @pytest.fixture

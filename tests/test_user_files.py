@@ -19,9 +19,9 @@ import tables
 
 from course_lib import models
 from course_lib.checks import check_dataset
-from course_lib.formats import image_folders, layouts
+from course_lib.formats import hdf5, image_files
 from course_lib.formats.features import FeatureStore
-from course_lib.formats.hdf5_rows import open_file
+from course_lib.formats.hdf5 import open_file
 from course_lib.loading import labels
 from course_lib.loading.loaders import HDF5Dataset, NpyDirectoryDataset
 from course_lib.loading.merged import HDF5Images, MergedDataset
@@ -351,7 +351,7 @@ def test_a_truncated_file_is_named_and_called_truncated(tmp_path, ci_data):
     with pytest.raises(ValueError, match=message + r".*Copy the file again"):
         HDF5Dataset(cut, "images", "labels")
     with pytest.raises(ValueError, match=message + r".*images_to_hdf5.py"):
-        layouts.check_hdf5(cut)
+        hdf5.check_hdf5(cut)
     with pytest.raises(ValueError, match=message):
         HDF5Images(cut, "images", None)
     with pytest.raises(FileNotFoundError) as missing:
@@ -431,7 +431,7 @@ def test_converter_lists_every_file_left_out_one_line_each(tmp_path):
     listing = (tmp_path / "pets.h5.skipped.txt").read_text()
     assert listing.endswith("\n") and len(listing.splitlines()) == 2
     assert "broken.jpg\t" in listing and "notes.txt\tnot converted" in listing
-    image_folders.write_left_out(out, [("a.jpg", "line one\nline two\tend")])
+    image_files.write_left_out(out, [("a.jpg", "line one\nline two\tend")])
     assert (tmp_path / "pets.h5.skipped.txt").read_text() == "a.jpg\tline one line two end\n"
 
 

@@ -55,7 +55,7 @@ def check_sample_reader(read_sample, profile=None, verbose=True):
             if not np.array_equal(npy_image, image):
                 found.stop(
                     f"{where}: the .npy image is another sample's; its file is "
-                    f"layouts.sample_name({sample_id}) + '.npy'."
+                    f"npy.sample_name({sample_id}) + '.npy'."
                 )
             expected = synthetic.features(
                 sample_id, sample_id + 1, profile.n_features, config.SEED

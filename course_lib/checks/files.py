@@ -8,7 +8,7 @@ import numpy as np
 from course_lib import config
 from course_lib.checks.report import Findings, file_key, reference_run
 from course_lib.course import synthetic
-from course_lib.formats import hdf5_rows
+from course_lib.formats import hdf5
 from course_lib.scale_out import child
 
 # h5py's guide: chunks between about 10 KiB and 1 MiB; the default chunk
@@ -35,7 +35,7 @@ def check_hdf5_file(
     """
     found = Findings()
     with found:
-        with found.call(f"opening {Path(path).name}", hdf5_rows.open_file, path) as file:
+        with found.call(f"opening {Path(path).name}", hdf5.open_file, path) as file:
             for name in (images, labels):
                 if name not in file:
                     found.stop(
@@ -98,9 +98,9 @@ def _check_chunks(found, where, images, image_shape):
 
 def _one_block_at_a_time(path, n_samples, block_size, image_size):
     """The reference writer: what writing block by block costs in memory."""
-    from course_lib.formats import layouts
+    from course_lib.formats import hdf5
 
-    with layouts.HDF5Writer(path, (image_size, image_size, 3), config.CLASS_NAMES) as writer:
+    with hdf5.HDF5Writer(path, (image_size, image_size, 3), config.CLASS_NAMES) as writer:
         for start in range(0, n_samples, block_size):
             stop = min(start + block_size, n_samples)
             writer.append(
@@ -191,7 +191,7 @@ def _against_one_block(found, added, data_mib, doing, who, advice, key, referenc
 
 def _compare_rows(found, path, n_samples, profile):
     """Compares a few rows, the last one included, with the synthetic data."""
-    with hdf5_rows.open_file(path) as file:
+    with hdf5.open_file(path) as file:
         for row in sorted({0, n_samples // 2, n_samples - 1}):
             image = synthetic.images(row, row + 1, profile.image_size, config.SEED)[0]
             label = synthetic.labels(row, row + 1, config.SEED)[0]
@@ -285,7 +285,7 @@ def check_conversion(convert, source, n_classes, block_size=256, verbose=True):
 
 def _compare_with_source(found, source, target, block_size):
     """Compares images and labels with the source's, a block at a time; names the first bad row."""
-    with hdf5_rows.open_file(source) as src, hdf5_rows.open_file(target) as dst:
+    with hdf5.open_file(source) as src, hdf5.open_file(target) as dst:
         for start in range(0, len(src["images"]), block_size):
             stop = start + block_size
             images, got = src["images"][start:stop], dst["images"][start:stop]

@@ -9,7 +9,7 @@
 | `hdf5_jpeg` | `course_jpeg.h5`    | as `hdf5`, but each image stored as its JPEG bytes |
 | `records` | `records/`            | `<split>/shard-*.tfrecord` + `shards.json` (`records`) |
 
-The HDF5 and npy formats are described in `layouts`, and the TFRecord shards
+The HDF5 and npy formats are described in `formats.hdf5` and `formats.npy`, and the TFRecord shards
 in `records`; users' own files follow them too. The three encoded layouts hold
 the same images as JPEG (quality `encoded.JPEG_QUALITY`), so they can be
 compared with the raw pixels: size on disk against decoding work. Samples have global ids: the
@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 
 from course_lib import config, errors
 from course_lib.course import synthetic
-from course_lib.formats import atomic, encoded, features, layouts
+from course_lib.formats import atomic, encoded, features, hdf5, npy
 
 FEATURE_MATRIX_NAME = "matrix.bcolz"
 INDEX_NAME = "index.csv"
@@ -116,7 +116,7 @@ def _hdf5_writer(encoding=None):
     """The writer of the `hdf5` layout (raw pixels) or, with `encoding`, of `hdf5_jpeg`."""
 
     def write(path, profile, progress):
-        with layouts.HDF5Writer(
+        with hdf5.HDF5Writer(
             path,
             profile.image_shape,
             config.CLASS_NAMES,
@@ -139,7 +139,7 @@ def _hdf5_check(encoding=None):
     """The usability check of the `hdf5` layout, or of `hdf5_jpeg` with `encoding`."""
 
     def is_usable(path, profile):
-        described = layouts.check_hdf5(path)
+        described = hdf5.check_hdf5(path)
         return described["split_sizes"] == profile.split_sizes and described["encoding"] == encoding
 
     return is_usable
@@ -153,20 +153,17 @@ def _write_npy(folder, profile, progress):
     for _, start, stop in _blocks(profile, progress, "npy"):
         block = synthetic.images(start, stop, profile.image_size, config.SEED)
         for sample_id, image in zip(range(start, stop), block):
-            np.save(folder / f"{layouts.sample_name(sample_id)}.npy", image)
+            np.save(folder / f"{npy.sample_name(sample_id)}.npy", image)
     labels = synthetic.labels(0, profile.n_samples, config.SEED)
-    layouts.write_partition(
+    npy.write_partition(
         folder,
-        {
-            split: [layouts.sample_name(i) for i in ids]
-            for split, ids in split_ranges(profile).items()
-        },
-        {layouts.sample_name(i): label for i, label in enumerate(labels)},
+        {split: [npy.sample_name(i) for i in ids] for split, ids in split_ranges(profile).items()},
+        {npy.sample_name(i): label for i, label in enumerate(labels)},
     )
 
 
 def _npy_is_usable(folder, profile):
-    partition, labels = layouts.read_partition(folder)
+    partition, labels = npy.read_partition(folder)
     names = [name for split in config.SPLITS for name in partition.get(split, [])]
     on_disk = {entry.name[:-4] for entry in os.scandir(folder) if entry.name.endswith(".npy")}
     return len(names) == profile.n_samples and set(labels) == set(names) and on_disk == set(names)
@@ -197,7 +194,7 @@ def _write_bcolz(folder, profile, progress):
 
 def _index_block(split, start, stop):
     """Rows `start..stop-1` of the index table (id, name, split, label, npy_path)."""
-    names = [layouts.sample_name(i) for i in range(start, stop)]
+    names = [npy.sample_name(i) for i in range(start, stop)]
     return pd.DataFrame(
         {
             "id": np.arange(start, stop),
@@ -240,7 +237,7 @@ def image_path(split, label, sample_id):
     >>> str(image_path("train", 2, 7))
     'train/triangle/id-000007.jpg'
     """
-    return Path(split, config.CLASS_NAMES[label], f"{layouts.sample_name(sample_id)}.jpg")
+    return Path(split, config.CLASS_NAMES[label], f"{npy.sample_name(sample_id)}.jpg")
 
 
 def _write_images(folder, profile, progress):
@@ -287,7 +284,9 @@ def image_table(split="train", profile=None):
 
 
 def _write_records(folder, profile, progress):
-    from course_lib.formats import records  # imports TensorFlow: only when records are built
+    from course_lib.formats import (
+        records,
+    )  # imports TensorFlow: only when records are built
 
     info = {"class_names": list(config.CLASS_NAMES), "image_shape": list(profile.image_shape)}
     writers = {
@@ -515,12 +514,12 @@ def course_hdf5(profile=None, progress=True):
 
     Raises:
         FileNotFoundError, ValueError: if `COURSE_HDF5` names a file that is
-            missing or not in the course layout (see `layouts.check_hdf5`).
+            missing or not in the course layout (see `hdf5.check_hdf5`).
     """
     user_file = os.environ.get(USER_HDF5_ENV, "").strip()
     if user_file:
         path = Path(user_file).expanduser()
-        layouts.check_hdf5(path)
+        hdf5.check_hdf5(path)
         return path
     return ensure_layout("hdf5", profile, progress=progress)
 

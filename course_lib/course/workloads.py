@@ -49,9 +49,9 @@ def fit_in_memory(path, epochs=1, batch_size=64, limit=None):
     Returns:
         `{"loss": last training loss, "samples": training samples}`.
     """
-    from course_lib.formats import layouts
+    from course_lib.formats import hdf5
 
-    x, y = layouts.load_split(path, "train", limit=limit)
+    x, y = hdf5.load_split(path, "train", limit=limit)
     x = x.astype("float32")  # the conversion most recipes do next
     history = _model(x.shape[1:]).fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0)
     return {"loss": float(history.history["loss"][-1]), "samples": len(x)}

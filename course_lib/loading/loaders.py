@@ -26,15 +26,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from course_lib.formats.hdf5_rows import open_file
-from course_lib.formats.sources import (
-    ArrayRows,
-    HDF5Rows,
-    NpyFiles,
-    RowSource,
-    check_source,
-    hdf5_image_rows,
-)
+from course_lib.formats.hdf5 import HDF5Rows, hdf5_image_rows, open_file
+from course_lib.formats.npy import NpyFiles
+from course_lib.formats.sources import ArrayRows, RowSource, check_source
 from course_lib.formats.splits import stratified_split
 from course_lib.loading import labels as class_labels
 from course_lib.loading.sampling import DEFAULT_STRATEGY, SamplerOptions
@@ -234,9 +228,9 @@ class HDF5Dataset(SampledDataset):
     Works with any file and dataset names: the kit's layout
     (`train/images`, `train/labels`), a food-101 style file (`train_img`,
     one-hot `train_labels`), an EArray written by PyTables, or a file of
-    JPEG/PNG bytes (`sources.EncodedHDF5Rows`: decoded per batch; use thread
+    JPEG/PNG bytes (`hdf5.EncodedHDF5Rows`: decoded per batch; use thread
     workers, `workers=2`, to decode in parallel). Images and
-    labels are two row sources (`sources.HDF5Rows`): read straight from their
+    labels are two row sources (`hdf5.HDF5Rows`): read straight from their
     byte offsets when uncompressed, else as a few contiguous h5py slices,
     opened lazily once per process and never pickled, so the loader is safe
     with thread and process workers, under `fork` and `spawn`.
@@ -593,7 +587,7 @@ class NpyDirectoryDataset(SourceDataset):
     Example:
 
     ```python
-    partition, labels = layouts.read_partition("data/lesson/npy")
+    partition, labels = npy.read_partition("data/lesson/npy")
     train = NpyDirectoryDataset("data/lesson/npy", partition["train"], labels,
                                 batch_size=64, seed=1)
     ```

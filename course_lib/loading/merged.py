@@ -17,8 +17,8 @@ import numpy as np
 
 from course_lib import config
 from course_lib.formats.features import ChunkReader
-from course_lib.formats.layouts import sample_name
-from course_lib.formats.sources import HDF5Rows, load_npy_batch
+from course_lib.formats.hdf5 import HDF5Rows
+from course_lib.formats.npy import load_npy_batch, sample_name
 from course_lib.loading import labels as class_labels
 from course_lib.loading.loaders import SampledDataset
 from course_lib.loading.sampling import DEFAULT_STRATEGY, SamplerOptions, default_block_size

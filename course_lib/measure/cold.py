@@ -29,7 +29,7 @@ import pandas as pd
 
 from course_lib import config
 from course_lib.course import course_data
-from course_lib.formats import encoded, hdf5_rows, layouts
+from course_lib.formats import encoded, hdf5, npy
 from course_lib.measure import pagecache
 from course_lib.measure.harness import own_cpu_seconds, rate, read_epoch
 
@@ -92,14 +92,16 @@ def epoch_ranges(loader):
     the epoch's order); `None` for the rest (h5py reads, tf.data pipelines),
     whose byte order is not the kit's to know.
     """
-    from course_lib.formats.sources import HDF5Rows, ImageFiles, NpyFiles
+    from course_lib.formats.hdf5 import HDF5Rows
+    from course_lib.formats.image_files import ImageFiles
+    from course_lib.formats.npy import NpyFiles
 
     source = getattr(loader, "inputs", None) or getattr(loader, "images", None)
     batches = loader.sampler.batches(loader.epoch)
     rows = getattr(loader, "rows", None)
     if type(source) is HDF5Rows:
         reader = source.reader()
-        if not isinstance(reader, hdf5_rows.RowReader) or not reader.direct:
+        if not isinstance(reader, hdf5.RowReader) or not reader.direct:
             return None
         return [
             (str(source.path), offset, size)
@@ -178,8 +180,8 @@ def readers(profile="lesson", threads=2):
     """
     import keras
 
-    from course_lib.formats import records
-    from course_lib.formats.sources import ImageFiles
+    from course_lib.formats import hdf5, records
+    from course_lib.formats.image_files import ImageFiles
     from course_lib.loading import loaders
 
     p = config.get_profile(profile)
@@ -189,11 +191,11 @@ def readers(profile="lesson", threads=2):
     }
     batch, n = p.batch_size, p.n_train
     shards, image_folder = paths["records"] / "train", paths["images"] / "train"
-    partition, labels = layouts.read_partition(paths["npy"])
-    with hdf5_rows.open_file(paths["hdf5_jpeg"]) as file:
+    partition, labels = npy.read_partition(paths["npy"])
+    with hdf5.open_file(paths["hdf5_jpeg"]) as file:
         jpeg_bytes = sum(len(row) for row in file["train/images"][:])
 
-    def hdf5(path, shuffle, stored, workers=1, **options):
+    def hdf5_loader(path, shuffle, stored, workers=1, **options):
         loader = loaders.HDF5Dataset(path, batch_size=batch, shuffle=shuffle, seed=0, **options)
         run = (
             (lambda: read_epoch(loader))
@@ -223,28 +225,32 @@ def readers(profile="lesson", threads=2):
         for _ in dataset:
             pass
 
-    npy = loaders.NpyDirectoryDataset(
+    npy_loader = loaders.NpyDirectoryDataset(
         paths["npy"], partition["train"], labels, batch_size=batch, seed=0
     )
     raw_run, record_bytes = raw_records_epoch(shards, batch)
     raw, file_bytes = n * int(np.prod(p.image_shape)), _stored_bytes(files)
     npy_bytes = _stored_bytes(paths["npy"] / f"{name}.npy" for name in partition["train"])
     return {
-        "HDF5 raw pixels, block (readahead 16, the default)": hdf5(paths["hdf5"], "block", raw),
-        "HDF5 raw pixels, block, no readahead": hdf5(paths["hdf5"], "block", raw, readahead=0),
-        "HDF5 raw pixels, full shuffle": hdf5(paths["hdf5"], "full", raw),
-        "HDF5 JPEG bytes, block + decode": hdf5(paths["hdf5_jpeg"], "block", jpeg_bytes),
-        f"HDF5 JPEG bytes, block + decode, {threads} threads": hdf5(
+        "HDF5 raw pixels, block (readahead 16, the default)": hdf5_loader(
+            paths["hdf5"], "block", raw
+        ),
+        "HDF5 raw pixels, block, no readahead": hdf5_loader(
+            paths["hdf5"], "block", raw, readahead=0
+        ),
+        "HDF5 raw pixels, full shuffle": hdf5_loader(paths["hdf5"], "full", raw),
+        "HDF5 JPEG bytes, block + decode": hdf5_loader(paths["hdf5_jpeg"], "block", jpeg_bytes),
+        f"HDF5 JPEG bytes, block + decode, {threads} threads": hdf5_loader(
             paths["hdf5_jpeg"], "block", jpeg_bytes, threads
         ),
         "TFRecord interleave, records only": (raw_run, [shards], record_bytes, None),
         "TFRecord interleave, parse": (record_epoch(False), [shards], record_bytes, None),
         "TFRecord interleave, parse + decode": (record_epoch(True), [shards], record_bytes, None),
         "per-sample .npy files, full shuffle": (
-            lambda: read_epoch(npy),
+            lambda: read_epoch(npy_loader),
             [paths["npy"]],
             npy_bytes,
-            epoch_ranges(npy),
+            epoch_ranges(npy_loader),
         ),
         f"JPEG files from a DataFrame, {threads} threads": (
             lambda: threaded_epoch(image_files, threads),

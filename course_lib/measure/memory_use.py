@@ -15,7 +15,7 @@ import pandas as pd
 
 from course_lib import config
 from course_lib.course import course_data
-from course_lib.formats import layouts
+from course_lib.formats import hdf5
 from course_lib.measure.harness import value_of
 from course_lib.scale_out import child
 
@@ -125,7 +125,7 @@ def streaming_peak_memory(n_samples, image_size=64):
     """
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "stream.h5")
-        with layouts.HDF5Writer(path, (image_size, image_size, 3), config.CLASS_NAMES) as writer:
+        with hdf5.HDF5Writer(path, (image_size, image_size, 3), config.CLASS_NAMES) as writer:
             for start in range(0, n_samples, 1024):
                 stop = min(start + 1024, n_samples)
                 writer.append(

@@ -15,7 +15,7 @@ import pandas as pd
 
 from course_lib import config
 from course_lib.course import course_data, synthetic
-from course_lib.formats import layouts
+from course_lib.formats import hdf5, npy
 from course_lib.loading.sampling import BatchSampler
 from course_lib.measure import cold
 from course_lib.measure.harness import (
@@ -50,14 +50,14 @@ def loader_throughput(profile="lesson", naive_batches=20):
     profile = config.get_profile(profile)
     paths = course_data.ensure_all(profile, names=("hdf5", "npy"), progress=False)
     batch = profile.batch_size
-    x_memory, _ = layouts.load_split(paths["hdf5"], "train")  # also warms the page cache
-    partition, labels = layouts.read_partition(paths["npy"])
+    x_memory, _ = hdf5.load_split(paths["hdf5"], "train")  # also warms the page cache
+    partition, labels = npy.read_partition(paths["npy"])
     for name in partition["train"]:
         (paths["npy"] / f"{name}.npy").read_bytes()
     n = len(x_memory)
     full = BatchSampler(n, batch, "full", seed=0).batches(0)
 
-    def hdf5(strategy, direct_reads=True, **options):
+    def hdf5_loader(strategy, direct_reads=True, **options):
         return HDF5Dataset(
             paths["hdf5"],
             batch_size=batch,
@@ -76,21 +76,27 @@ def loader_throughput(profile="lesson", naive_batches=20):
         ("block", "block"),
         ("full", "full"),
     ):
-        rates[f"HDF5 loader, {name}"] = epoch_rate(hdf5(strategy))
-        rates[f"HDF5 loader, {name}, h5py reads"] = epoch_rate(hdf5(strategy, direct_reads=False))
-    rates["HDF5 loader, block of half a batch"] = epoch_rate(hdf5("block", block_size=batch // 2))
+        rates[f"HDF5 loader, {name}"] = epoch_rate(hdf5_loader(strategy))
+        rates[f"HDF5 loader, {name}, h5py reads"] = epoch_rate(
+            hdf5_loader(strategy, direct_reads=False)
+        )
+    rates["HDF5 loader, block of half a batch"] = epoch_rate(
+        hdf5_loader("block", block_size=batch // 2)
+    )
     with h5py.File(paths["hdf5"], "r") as file:
         images = file["train/images"]
         rates["naive: h5py fancy index per batch"] = batches_rate(
             lambda b: images[b], full[:naive_batches]
         )
-    npy = NpyDirectoryDataset(paths["npy"], partition["train"], labels, batch_size=batch, seed=0)
-    rates["npy loader, full"] = epoch_rate(npy)
+    npy_loader = NpyDirectoryDataset(
+        paths["npy"], partition["train"], labels, batch_size=batch, seed=0
+    )
+    rates["npy loader, full"] = epoch_rate(npy_loader)
     files = [paths["npy"] / f"{name}.npy" for name in partition["train"]]
     rates["plain np.load loop"] = batches_rate(
-        lambda b: np.stack([np.load(files[i]) for i in b]), npy.sampler.batches(0)
+        lambda b: np.stack([np.load(files[i]) for i in b]), npy_loader.sampler.batches(0)
     )
-    pipeline = tfdata.from_generator(hdf5("block")).prefetch(tf.data.AUTOTUNE)
+    pipeline = tfdata.from_generator(hdf5_loader("block")).prefetch(tf.data.AUTOTUNE)
     rates["tf.data from_generator (block reads)"] = rate(lambda: [_ for _ in pipeline], n)
     return table(
         rates,
@@ -267,7 +273,7 @@ def panel_overhead(profile="ci", epochs=7, min_interval=0.5):
     from course_lib.measure import monitor
 
     profile = config.get_profile(profile)
-    x, y = layouts.load_split(course_data.ensure_layout("hdf5", profile, progress=False), "train")
+    x, y = hdf5.load_split(course_data.ensure_layout("hdf5", profile, progress=False), "train")
     model = models.small_convnet(profile.image_shape, profile.n_classes)
     model.fit(x, y, batch_size=profile.batch_size, epochs=1, verbose=0)  # trace once
     panel = monitor.ResourcePanel()
@@ -328,7 +334,7 @@ def training_overlap(profile="lesson", epochs=2):
 
     profile = config.get_profile(profile)
     path = course_data.ensure_layout("hdf5", profile, progress=False)
-    x, y = layouts.load_split(path, "train")
+    x, y = hdf5.load_split(path, "train")
 
     def loader(**workers):
         return HDF5Dataset(path, batch_size=profile.batch_size, seed=0, **workers)

@@ -1,14 +1,17 @@
-"""A folder of class sub-folders of images, as the image converters read it.
+"""Image files: one JPEG/PNG file per sample, as users bring them.
+
+`ImageFiles` is the row source (`sources.RowSource`) over a list of image
+files, decoded per batch. A folder of class sub-folders of images
 
     SOURCE/
         apple_pie/ 1005649.jpg 1011328.jpg ...
         baby_back_ribs/ ...
 
-`ImageBlocks` lists the images (`scan_image_folder`), splits them per class
-and reads a block of resized images at a time; `data_scripts/images_to_hdf5.py`
-and `data_scripts/images_to_tfrecord.py` write those blocks to an HDF5 file or
-to TFRecord shards, and share the command line built here (`arguments`,
-`block_options`, `report`, `run_cli`).
+is read by `ImageBlocks`: it lists the images (`scan_image_folder`), splits
+them per class and reads a block of resized images at a time;
+`data_scripts/images_to_hdf5.py` and `data_scripts/images_to_tfrecord.py`
+write those blocks to an HDF5 file or to TFRecord shards, and share the
+command line built here (`arguments`, `block_options`, `report`, `run_cli`).
 """
 
 import argparse
@@ -20,9 +23,64 @@ from PIL import Image, ImageOps
 from tqdm.auto import tqdm
 
 from course_lib import config
+from course_lib.formats import encoded
 from course_lib.formats.splits import stratified_split
 
+
+class ImageFiles:
+    """One JPEG/PNG image file per sample, as a row source: the classic layout.
+
+    Used by the kit, not by a lesson.
+
+    Each read opens and decodes one file per sample, the way a DataFrame of
+    file paths is read in many older recipes.
+
+    Args:
+        paths: the image files, in position order.
+        image_shape: the shape every image decodes to, `(h, w, 3)`.
+
+    Raises:
+        FileNotFoundError: from `read`, naming a missing file.
+        ValueError: from `read`, naming a file that does not decode to
+            `image_shape`.
+
+    Example:
+
+    ```python
+    files = ImageFiles(table["path"], (64, 64, 3))
+    files.read([0, 1]).shape  # -> (2, 64, 64, 3)
+    ```
+    """
+
+    def __init__(self, paths, image_shape):
+        self.paths = [Path(p) for p in paths]
+        self.image_shape = tuple(int(d) for d in image_shape)
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __repr__(self):
+        where = self.paths[0].parent if self.paths else "no files"
+        return f"ImageFiles({where}, {len(self)} files of {self.image_shape})"
+
+    def read(self, positions):
+        out = np.empty((len(positions), *self.image_shape), np.uint8)
+        for i, position in enumerate(positions):
+            path = self.paths[position]
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                raise FileNotFoundError(
+                    f"Missing image file {path}. "
+                    f"{config.rebuild_hint(path, 'Check the paths you listed.')}"
+                ) from None
+            out[i] = encoded.decode(data, self.image_shape, str(path))
+        return out
+
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
 NOT_AN_IMAGE = "not converted: not a .jpg, .jpeg or .png file"
 
 
