@@ -12,11 +12,13 @@ exception type and the same sentence wherever it is made:
 """
 
 import numbers
+from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
-def check_choice(what, value, choices, fix=""):
+def check_choice(what: str, value: object, choices: Sequence, fix: str = "") -> None:
     """Raises `ValueError` unless `value` is one of `choices`.
 
     Used by the kit, not by a lesson.
@@ -42,7 +44,7 @@ def check_choice(what, value, choices, fix=""):
     )
 
 
-def check_rows(where, rows, n):
+def check_rows(where: object, rows: ArrayLike, n: int) -> None:
     """Raises `IndexError` if any of `rows` is outside `[0, n)`.
 
     Used by the kit, not by a lesson.
@@ -66,7 +68,7 @@ def check_rows(where, rows, n):
         )
 
 
-def check_shard(shard):
+def check_shard(shard: tuple[int, int] | None) -> tuple[int, int]:
     """The shard `(index, count)` as two ints, checked; `None` is `(0, 1)`.
 
     Used by the kit, not by a lesson.

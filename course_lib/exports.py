@@ -9,9 +9,10 @@ within its subpackage without changing what lessons import.
 """
 
 import importlib
+from collections.abc import Callable
 
 
-def lazy_exports(package, table):
+def lazy_exports(package: str, table: dict[str, list[str]]) -> tuple[list[str], Callable, Callable]:
     """`(__all__, __getattr__, __dir__)` for a package exporting `table`'s names.
 
     Args:

@@ -175,3 +175,57 @@ def test_every_public_name_says_which_lesson_first_uses_it():
         using = [s for s, text in texts.items() if re.search(rf"(?<!\w){name}(?!\w)", text)]
         stated = f"{said.group(1)}_{said.group(2)}" if said.group(1) else None
         assert stated == (using[0] if using else None), f"{where}: says {stated}, used in {using}"
+
+
+FRONT_DOOR = {
+    "formats": [
+        "RowSource.read",
+        "ArrayRows",
+        "HDF5Rows",
+        "EncodedHDF5Rows",
+        "NpyFiles",
+        "ImageFiles",
+        "RowReader",
+        "RowReader.byte_ranges",
+        "open_file",
+        "load_split",
+        "check_hdf5",
+        "read_rows",
+        "read_partition",
+        "stratified_split",
+        "check_source",
+    ],
+    "loading": [
+        "BatchSampler",
+        "BatchSampler.batches",
+        "SamplerOptions.sampler",
+        "SourceDataset",
+        "HDF5Dataset",
+        "HDF5Dataset.split",
+        "NpyDirectoryDataset",
+        "MergedDataset",
+        "mixing_distance",
+        "default_block_size",
+    ],
+}
+
+
+@pytest.mark.parametrize("folder", FRONT_DOOR)
+def test_the_route_s_public_signatures_have_type_hints(folder):
+    import inspect
+
+    package = importlib.import_module(f"course_lib.{folder}")
+    for name in FRONT_DOOR[folder]:
+        value = package
+        for part in name.split("."):
+            value = getattr(value, part)
+        function = value.__init__ if inspect.isclass(value) else value
+        parameters = inspect.signature(function).parameters.values()
+        bare = [
+            p.name
+            for p in parameters
+            if p.annotation is inspect.Parameter.empty
+            and p.name != "self"
+            and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+        assert not bare, f"{folder}.{name}: no type hint on {bare}"

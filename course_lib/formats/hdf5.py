@@ -33,13 +33,17 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from course_lib import config, errors
 from course_lib.formats import encoded
 from course_lib.formats.sources import PerProcess
 
 
-def open_file(path, own_data="Copy the file again, or rewrite it with the tool that made it."):
+def open_file(
+    path: str | Path,
+    own_data: str = "Copy the file again, or rewrite it with the tool that made it.",
+) -> h5py.File:
     """Opens an HDF5 file read-only, or raises an error that names it and says why.
 
     First used in lesson 04 (hdf5_writing).
@@ -100,7 +104,7 @@ def dataset_names(file):
     return names
 
 
-def read_rows(dataset, positions, max_gap=16):
+def read_rows(dataset: h5py.Dataset, positions: ArrayLike, max_gap: int = 16) -> np.ndarray:
     """Reads sorted rows of an h5py dataset as a few contiguous slices.
 
     Used by the kit, not by a lesson.
@@ -197,7 +201,7 @@ class RowReader:
     ```
     """
 
-    def __init__(self, dataset, direct=True):
+    def __init__(self, dataset: h5py.Dataset, direct: bool = True):
         self._fd = None
         self.dataset = dataset
         # h5py looks these up through its lock on every access: keep them.
@@ -231,7 +235,7 @@ class RowReader:
             for start, stop in zip(starts, starts[1:] + [len(rows)])
         ]
 
-    def byte_ranges(self, positions):
+    def byte_ranges(self, positions: ArrayLike) -> list[tuple[int, int]]:
         """`(byte offset, bytes)` of each read a call for `positions` makes, in
         order (direct reads only): what `make bench` part `cold` replays with
         plain `os.preadv` as the baseline of this reader.
@@ -255,7 +259,7 @@ class RowReader:
         extent, within = divmod(row, self._rows_per_extent)
         return int(self._offsets[extent]) + within * self._row_bytes
 
-    def __call__(self, positions):
+    def __call__(self, positions: ArrayLike) -> np.ndarray:
         positions = np.asarray(positions, np.int64)
         if not self.direct or len(positions) == 0:
             return read_rows(self.dataset, positions)
@@ -453,7 +457,7 @@ class HDF5Writer:
         self.close()
 
 
-def check_hdf5(path):
+def check_hdf5(path: str | Path) -> dict:
     """Checks that an HDF5 file has the course layout and describes it.
 
     Used by the kit, not by a lesson.
@@ -554,7 +558,9 @@ def _check_images(path, images, image_shape, fix):
     return encoding
 
 
-def load_split(path, split, limit=None, dtype=None):
+def load_split(
+    path: str | Path, split: str, limit: int | None = None, dtype: DTypeLike = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Loads a whole split of an HDF5 file into memory: the classic recipe.
 
     First used in lesson 00 (setup_and_data).
@@ -619,7 +625,14 @@ class HDF5Rows:
     ```
     """
 
-    def __init__(self, path, dataset, direct_reads=True, cache_bytes=0, hint=""):
+    def __init__(
+        self,
+        path: str | Path,
+        dataset: str,
+        direct_reads: bool = True,
+        cache_bytes: int = 0,
+        hint: str = "",
+    ):
         self.path, self.name = Path(path), dataset
         self.direct_reads, self.cache_bytes = direct_reads, int(cache_bytes)
         with open_file(self.path) as file:
@@ -699,7 +712,13 @@ class EncodedHDF5Rows(HDF5Rows):
     ```
     """
 
-    def __init__(self, path, dataset, image_shape=None, hint=""):
+    def __init__(
+        self,
+        path: str | Path,
+        dataset: str,
+        image_shape: tuple[int, int, int] | None = None,
+        hint: str = "",
+    ):
         super().__init__(path, dataset, direct_reads=False, hint=hint)
         if image_shape is None:
             with open_file(self.path) as file:
@@ -721,7 +740,9 @@ class EncodedHDF5Rows(HDF5Rows):
         return encoded.decode_batch(values, self.image_shape, self.where, positions)
 
 
-def hdf5_image_rows(path, dataset, direct_reads=True, hint=""):
+def hdf5_image_rows(
+    path: str | Path, dataset: str, direct_reads: bool = True, hint: str = ""
+) -> "HDF5Rows":
     """The row source for an HDF5 images dataset: `EncodedHDF5Rows` when it
     holds encoded bytes (an `encoding` attribute), else `HDF5Rows`.
 

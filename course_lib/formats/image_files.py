@@ -16,6 +16,7 @@ command line built here (`arguments`, `block_options`, `report`, `run_cli`).
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,7 @@ class ImageFiles:
     ```
     """
 
-    def __init__(self, paths, image_shape):
+    def __init__(self, paths: Sequence[str | Path], image_shape: tuple[int, int, int]):
         self.paths = [Path(p) for p in paths]
         self.image_shape = tuple(int(d) for d in image_shape)
 

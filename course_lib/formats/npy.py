@@ -8,6 +8,7 @@ recipe that stacks a batch of them.
 """
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +51,7 @@ def write_partition(folder, partition, labels):
     )
 
 
-def read_partition(folder):
+def read_partition(folder: str | Path) -> tuple[dict[str, list[str]], dict[str, int]]:
     """Reads the npy layout's `partition.json` and `labels.json`.
 
     First used in lesson 00 (setup_and_data).
@@ -91,7 +92,7 @@ class NpyFiles:
     ```
     """
 
-    def __init__(self, folder, names):
+    def __init__(self, folder: str | Path, names: Sequence[str]):
         self.folder, self.names = Path(folder), list(names)
 
     def __len__(self):

@@ -30,6 +30,7 @@ import threading
 import typing
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
 @typing.runtime_checkable
@@ -58,7 +59,7 @@ class RowSource(typing.Protocol):
     def read(self, positions: np.ndarray) -> np.ndarray: ...
 
 
-def check_source(source, name="source"):
+def check_source(source: object, name: str = "source") -> None:
     """Raises `TypeError` unless `source` is a `RowSource`, naming what it lacks.
 
     Used by the kit, not by a lesson.
@@ -87,13 +88,13 @@ class ArrayRows:
     array([2, 6])
     """
 
-    def __init__(self, values, name="array"):
+    def __init__(self, values: ArrayLike, name: str = "array"):
         self.values, self.name = np.asarray(values), name
 
     def __len__(self):
         return len(self.values)
 
-    def read(self, positions):
+    def read(self, positions: ArrayLike) -> np.ndarray:
         return self.values[np.asarray(positions, np.int64)]
 
     def __repr__(self):

@@ -8,9 +8,16 @@ drawn here, so both keep every class's share in every split.
 import numbers
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
-def stratified_split(labels, valid_fraction, test_fraction=0.0, seed=0, shuffle=True):
+def stratified_split(
+    labels: ArrayLike | int,
+    valid_fraction: float,
+    test_fraction: float = 0.0,
+    seed: int = 0,
+    shuffle: bool = True,
+) -> dict[str, np.ndarray]:
     """Splits sample positions into train/valid/test, class by class.
 
     Used by the kit, not by a lesson.

@@ -21,10 +21,12 @@ import os
 import sys
 import threading
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import keras
 import numpy as np
+from numpy.typing import ArrayLike
 
 from course_lib.formats.hdf5 import HDF5Rows, hdf5_image_rows, open_file
 from course_lib.formats.npy import NpyFiles
@@ -65,7 +67,16 @@ class SampledDataset(keras.utils.PyDataset):
             unknown strategy; the message names the loader.
     """
 
-    def __init__(self, n, *, batch_size, options=None, default="full", labels=None, **kwargs):
+    def __init__(
+        self,
+        n: int,
+        *,
+        batch_size: int,
+        options: SamplerOptions | None = None,
+        default: str = "full",
+        labels: np.ndarray | None = None,
+        **kwargs,
+    ):
         try:
             self.options = SamplerOptions.take(kwargs, options)
             self.sampler = self.options.sampler(n, batch_size, default, labels)
@@ -90,7 +101,7 @@ class SampledDataset(keras.utils.PyDataset):
     def epoch(self, epoch):
         self.set_epoch(epoch)
 
-    def set_epoch(self, epoch):
+    def set_epoch(self, epoch: int) -> None:
         """Serves epoch `epoch`'s order from the next batch on.
 
         Raises:
@@ -293,18 +304,18 @@ class HDF5Dataset(SampledDataset):
 
     def __init__(
         self,
-        path,
-        images="train/images",
-        labels="train/labels",
-        batch_size=32,
+        path: str | Path,
+        images: str = "train/images",
+        labels: str | None = "train/labels",
+        batch_size: int = 32,
         *,
-        preprocess=None,
-        direct_reads=True,
-        label_mode="sparse",
-        n_classes=None,
-        rows=None,
-        readahead=16,
-        options=None,
+        preprocess: Callable[[np.ndarray], np.ndarray] | None = None,
+        direct_reads: bool = True,
+        label_mode: str | None = "sparse",
+        n_classes: int | None = None,
+        rows: ArrayLike | None = None,
+        readahead: int = 16,
+        options: SamplerOptions | None = None,
         **kwargs,
     ):
         class_labels.check_mode(label_mode)
@@ -410,7 +421,9 @@ class HDF5Dataset(SampledDataset):
                 parts.append(class_labels.class_indices(values, self.n_classes, where, wanted))
         return np.concatenate(parts)
 
-    def split(self, valid_fraction=0.2, seed=None, stratify=True):
+    def split(
+        self, valid_fraction: float = 0.2, seed: int | None = None, stratify: bool = True
+    ) -> tuple["HDF5Dataset", "HDF5Dataset"]:
         """Splits this loader's rows into a training and a validation loader.
 
         Nothing is copied: both loaders read the same file, each its own
@@ -505,14 +518,14 @@ class SourceDataset(SampledDataset):
 
     def __init__(
         self,
-        inputs,
-        targets=None,
-        batch_size=32,
+        inputs: RowSource,
+        targets: ArrayLike | RowSource | None = None,
+        batch_size: int = 32,
         *,
-        preprocess=None,
-        label_mode="sparse",
-        n_classes=None,
-        options=None,
+        preprocess: Callable[[np.ndarray], np.ndarray] | None = None,
+        label_mode: str = "sparse",
+        n_classes: int | None = None,
+        options: SamplerOptions | None = None,
         **kwargs,
     ):
         check_source(inputs, "inputs")
@@ -595,15 +608,15 @@ class NpyDirectoryDataset(SourceDataset):
 
     def __init__(
         self,
-        folder,
-        ids,
-        labels=None,
-        batch_size=32,
+        folder: str | Path,
+        ids: Sequence[str],
+        labels: dict[str, int] | None = None,
+        batch_size: int = 32,
         *,
-        label_mode="sparse",
-        n_classes=None,
-        preprocess=None,
-        options=None,
+        label_mode: str = "sparse",
+        n_classes: int | None = None,
+        preprocess: Callable[[np.ndarray], np.ndarray] | None = None,
+        options: SamplerOptions | None = None,
         **kwargs,
     ):
         self.folder = Path(folder)

@@ -14,9 +14,10 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from course_lib import config
-from course_lib.formats.features import ChunkReader
+from course_lib.formats.features import ChunkReader, FeatureStore
 from course_lib.formats.hdf5 import HDF5Rows
 from course_lib.formats.npy import load_npy_batch, sample_name
 from course_lib.loading import labels as class_labels
@@ -151,16 +152,16 @@ class MergedDataset(SampledDataset):
 
     def __init__(
         self,
-        images,
-        features,
-        ids,
-        labels=None,
-        batch_size=32,
+        images: "HDF5Images | NpyImages",
+        features: "str | Path | FeatureStore",
+        ids: ArrayLike,
+        labels: ArrayLike | None = None,
+        batch_size: int = 32,
         *,
-        n_rows=None,
-        input_names=None,
-        cache_chunks=16,
-        options=None,
+        n_rows: int | None = None,
+        input_names: tuple[str, str] | None = None,
+        cache_chunks: int = 16,
+        options: SamplerOptions | None = None,
         **kwargs,
     ):
         ids = np.asarray(ids, np.int64)

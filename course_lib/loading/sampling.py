@@ -55,8 +55,10 @@ its blocks from several chunks.
 
 import dataclasses
 import numbers
+from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from course_lib import errors
 
@@ -67,7 +69,7 @@ DEFAULT_STRATEGY = "stratified"
 BLOCKS_PER_BATCH = 8
 
 
-def default_block_size(batch_size):
+def default_block_size(batch_size: int) -> int:
     """Positions per block (`"block"`, `"stratified"`) when none is given.
 
     Used by the kit, not by a lesson.
@@ -138,7 +140,9 @@ chunk_rows=None, chunks_in_flight=4, shard=(0, 2))
         given = {f.name: kwargs.pop(f.name) for f in dataclasses.fields(cls) if f.name in kwargs}
         return dataclasses.replace(options or cls(), **given)
 
-    def sampler(self, n, batch_size, default="full", labels=None):
+    def sampler(
+        self, n: int, batch_size: int, default: str = "full", labels: ArrayLike | None = None
+    ) -> "BatchSampler":
         """The `BatchSampler` of `n` positions with these options (`default`
         when `shuffle` is `None`)."""
         settings = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -195,18 +199,18 @@ class BatchSampler:
 
     def __init__(
         self,
-        n,
-        batch_size,
-        strategy="full",
+        n: int,
+        batch_size: int,
+        strategy: str = "full",
         *,
-        seed=None,
-        drop_last=False,
-        block_size=None,
-        window=None,
-        chunk_rows=None,
-        chunks_in_flight=4,
-        shard=None,
-        labels=None,
+        seed: int | None = None,
+        drop_last: bool = False,
+        block_size: int | None = None,
+        window: int | None = None,
+        chunk_rows: int | None = None,
+        chunks_in_flight: int = 4,
+        shard: tuple[int, int] | None = None,
+        labels: ArrayLike | None = None,
     ):
         errors.check_choice("shuffle strategy", strategy, STRATEGIES)
         for name, value, least in (
@@ -278,7 +282,7 @@ class BatchSampler:
             return size // self.batch_size
         return -(-size // self.batch_size)
 
-    def order(self, epoch):
+    def order(self, epoch: int) -> np.ndarray:
         """All positions of epoch `epoch`, in the order batches take them (all shards)."""
         rng = np.random.default_rng([self.seed, int(epoch)])
         if self.strategy == "none":
@@ -323,7 +327,7 @@ class BatchSampler:
             keys[members] = (np.arange(len(members)) + rng.random()) / len(members)
         return np.argsort(keys, kind="stable")
 
-    def batches(self, epoch):
+    def batches(self, epoch: int) -> list[np.ndarray]:
         """The batches of epoch `epoch`: a list of sorted position arrays."""
         cached_epoch, cached = self._cache
         if cached_epoch == epoch:
@@ -337,7 +341,9 @@ class BatchSampler:
         return batches
 
 
-def mixing_distance(labels, batches, n_classes=None):
+def mixing_distance(
+    labels: ArrayLike, batches: Sequence[ArrayLike], n_classes: int | None = None
+) -> float:
     """How far batches are from the class mix of the whole dataset.
 
     First used in lesson 05 (hdf5_reading).
