@@ -3,6 +3,7 @@
 import ast
 import collections
 import inspect
+import os
 import re
 import signal
 import socket
@@ -19,7 +20,7 @@ import tensorflow as tf
 
 from course_lib.course import course_data
 from course_lib.formats import encoded, records
-from course_lib.scale_out import distributed, service
+from course_lib.scale_out import distributed, servers, service
 
 BATCH = 32
 
@@ -31,7 +32,7 @@ def shards():
 
 @pytest.fixture(scope="module")
 def local():
-    with service.LocalService(workers=2) as running:
+    with servers.LocalService(workers=2) as running:
         yield running
 
 
@@ -78,15 +79,15 @@ def restarted(local, since=0, timeout=30):
 
 
 def test_address_of_rejects_a_bare_host():
-    assert service.address_of("grpc://127.0.0.1:5050") == ("127.0.0.1", 5050)
+    assert servers.address_of("grpc://127.0.0.1:5050") == ("127.0.0.1", 5050)
     with pytest.raises(ValueError, match="grpc://host:port"):
-        service.address_of("dispatcher.example")
+        servers.address_of("dispatcher.example")
 
 
 def test_unreachable_dispatcher_fails_within_seconds():
     port = distributed.free_ports(1)[0]
     started = time.monotonic()
-    with pytest.raises(service.ServiceUnreachable, match=f"127.0.0.1:{port}.*LocalService"):
+    with pytest.raises(servers.ServiceUnreachable, match=f"127.0.0.1:{port}.*LocalService"):
         service.service_dataset(
             tf.data.Dataset.range(4).batch(2),
             f"grpc://127.0.0.1:{port}",
@@ -113,14 +114,14 @@ def test_local_service_uses_only_public_tensorflow_api():
 
 def test_servers_are_separate_processes_on_localhost(local):
     assert local.target.startswith("grpc://127.0.0.1:")
-    assert len(local.alive()) == 3 and service.os.getpid() not in local.alive()
+    assert len(local.alive()) == 3 and os.getpid() not in local.alive()
     assert local.serving_workers() == 2
     assert local.work_dir.parent.name == "service"
 
 
 def test_an_interrupt_stops_every_server_and_removes_the_work_dir():
     with pytest.raises(KeyboardInterrupt):
-        with service.LocalService(workers=1) as running:
+        with servers.LocalService(workers=1) as running:
             pids, work_dir = running.alive(), running.work_dir
             raise KeyboardInterrupt
     assert len(pids) == 2 and gone(pids)
@@ -129,8 +130,8 @@ def test_an_interrupt_stops_every_server_and_removes_the_work_dir():
 
 def test_servers_die_with_a_killed_parent(tmp_path):
     script = (
-        "from course_lib.scale_out import service\n"
-        "s = service.LocalService(workers=1)\n"
+        "from course_lib.scale_out import servers\n"
+        "s = servers.LocalService(workers=1)\n"
         "print(*s.alive(), flush=True)\n"
         "import time; time.sleep(600)\n"
     )
@@ -150,7 +151,7 @@ def test_a_server_that_cannot_start_shows_its_log(local):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        with pytest.raises(service.ServiceStartError, match="worker-9 did not start.*log"):
+        with pytest.raises(servers.ServiceStartError, match="worker-9 did not start.*log"):
             local._start_worker(9, port=busy.getsockname()[1])
 
 

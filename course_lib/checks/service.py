@@ -147,7 +147,7 @@ def check_parallel_order(make_pipeline, batch_size=16, verbose=True):
     import keras
     import tensorflow as tf
 
-    from course_lib.scale_out import service
+    from course_lib.scale_out import servers
 
     found, n = Findings(), 320
     with found, tempfile.TemporaryDirectory() as folder:
@@ -166,7 +166,7 @@ def check_parallel_order(make_pipeline, batch_size=16, verbose=True):
                 "into your Python. Build it from TensorFlow ops only (records.parse, "
                 "tf.io.decode_jpeg, tf.image)."
             )
-        with service.LocalService(workers=2) as local:
+        with servers.LocalService(workers=2) as local:
             distributed = dataset.apply(
                 tf.data.experimental.service.distribute("parallel_epochs", local.target)
             )

@@ -194,7 +194,7 @@ class FollowEpochs(keras.callbacks.Callback):
         self.loader = getattr(loader, "dataset", loader)
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.loader.set_epoch(epoch)
+        self.loader.epoch = epoch  # a kit loader checks it (`set_epoch`)
 
 
 def _inside_keras_predict():

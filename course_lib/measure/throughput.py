@@ -393,7 +393,7 @@ def service_throughput(megabytes=96, batch_size=32, workers=(1, 2)):
     """
     from course_lib.formats import records
     from course_lib.loading import tfdata
-    from course_lib.scale_out import service
+    from course_lib.scale_out import servers, service
 
     folder = Path(tempfile.mkdtemp(dir=config.data_dir(), prefix="bench-service-"))
     try:
@@ -418,7 +418,7 @@ def service_throughput(megabytes=96, batch_size=32, workers=(1, 2)):
             )
         }
         for count in workers:
-            with service.LocalService(workers=count) as running:
+            with servers.LocalService(workers=count) as running:
                 pipeline, _ = service.record_pipeline(
                     path, batch_size, "distributed_epoch", augment=tfdata.flip_and_shift
                 )

@@ -3,7 +3,8 @@
 | module        | what it holds                                                          |
 |---------------|------------------------------------------------------------------------|
 | `child`       | a function run in a fresh process: its value, its log, its own peak    |
-| `service`     | a local tf.data service (dispatcher and workers) and its pipelines     |
+| `servers`     | a local tf.data service: dispatcher and workers as processes, supervised |
+| `service`     | the trainer's side of the service: the datasets `fit` reads from it    |
 | `distributed` | several local training workers (MultiWorkerMirroredStrategy), one shard each |
 """
 
@@ -22,9 +23,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "start",
             "run",
         ],
-        "distributed": ["free_ports", "tf_config", "train_worker", "launch"],
-        "service": [
-            "MODES",
+        "servers": [
             "HEARTBEAT_MS",
             "WORKER_TIMEOUT_MS",
             "CHECK_INTERVAL_MS",
@@ -33,8 +32,8 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "address_of",
             "check_reachable",
             "LocalService",
-            "service_dataset",
-            "record_pipeline",
         ],
+        "service": ["MODES", "service_dataset", "record_pipeline"],
+        "distributed": ["free_ports", "tf_config", "train_worker", "launch"],
     },
 )
