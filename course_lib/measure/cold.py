@@ -10,7 +10,8 @@ own bytes read in order in large blocks.
 | measurement      | what it returns                                               |
 |------------------|---------------------------------------------------------------|
 | `disk_bandwidth` | MB/s of a cold sequential read of a file, 8 MiB at a time      |
-| `format_reads`   | cold and warm MB/s, CPU s/GB and `x disk` of every reader      |
+| `format_reads`   | cold and warm MB/s, CPU s/GB, `x disk`, `x plain preadv`       |
+| `plain_reads`    | the same byte ranges in the same order, plain `os.preadv`      |
 | `disk_sizes`     | the same images as raw pixels, JPEG in HDF5, TFRecord, files   |
 | `decode_costs`   | JPEG size and decode time on the course images and on photos  |
 
