@@ -10,10 +10,11 @@ A path without a matching manifest is rebuilt, never used.
 import contextlib
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 
-def manifest_path(path):
+def manifest_path(path: str | Path):
     """Where the manifest of `path` lives: `<path>.manifest.json`.
 
     Used by the kit, not by a lesson.
@@ -22,7 +23,7 @@ def manifest_path(path):
     return path.with_name(path.name + ".manifest.json")
 
 
-def partial_path(path):
+def partial_path(path: str | Path):
     """Where `path` is built before it is renamed into place: `<path>.partial`.
 
     Used by the kit, not by a lesson.
@@ -31,7 +32,7 @@ def partial_path(path):
     return path.with_name(path.name + ".partial")
 
 
-def remove(path):
+def remove(path: str | Path):
     """Removes a file or a folder tree, if there is one.
 
     Used by the kit, not by a lesson.
@@ -43,7 +44,7 @@ def remove(path):
         path.unlink()
 
 
-def is_built(path, fingerprint=None):
+def is_built(path: str | Path, fingerprint: dict | None = None):
     """Whether `path` was built completely, from `fingerprint` when one is given.
 
     Used by the kit, not by a lesson.
@@ -65,7 +66,7 @@ def is_built(path, fingerprint=None):
 
 
 @contextlib.contextmanager
-def building(path, fingerprint=None):
+def building(path: str | Path, fingerprint: dict | None = None):
     """Yields a partial path to write into; puts it in place when the block ends.
 
     Used by the kit, not by a lesson.
@@ -100,7 +101,12 @@ def building(path, fingerprint=None):
     manifest_path(path).write_text(json.dumps(fingerprint or {}))
 
 
-def build(path, write, fingerprint=None, force=False):
+def build(
+    path: str | Path,
+    write: Callable[[Path], object],
+    fingerprint: dict | None = None,
+    force: bool = False,
+):
     """Builds `path` with `write(partial_path)` unless a complete, matching build exists.
 
     First used in lesson 00 (setup_and_data).

@@ -17,6 +17,7 @@ Example:
 import io
 
 import numpy as np
+from numpy.typing import ArrayLike
 from PIL import Image
 
 from course_lib import errors
@@ -27,7 +28,7 @@ JPEG_QUALITY = 90
 times smaller than them."""
 
 
-def check_encoding(encoding):
+def check_encoding(encoding: str):
     """Raises ValueError unless `encoding` is one of `ENCODINGS`.
 
     Used by the kit, not by a lesson.
@@ -35,7 +36,7 @@ def check_encoding(encoding):
     errors.check_choice("image encoding", encoding, ENCODINGS)
 
 
-def encode(image, encoding="jpeg", quality=JPEG_QUALITY):
+def encode(image: np.ndarray, encoding: str = "jpeg", quality: int = JPEG_QUALITY):
     """Encodes one uint8 `(h, w, 3)` image; returns the bytes.
 
     Used by the kit, not by a lesson.
@@ -50,7 +51,7 @@ def encode(image, encoding="jpeg", quality=JPEG_QUALITY):
     return out.getvalue()
 
 
-def decode(data, shape, where="image"):
+def decode(data: bytes, shape: tuple[int, int, int], where: str = "image"):
     """Decodes one encoded image to uint8 RGB and checks its shape.
 
     First used in lesson 09 (files_and_records).
@@ -81,7 +82,7 @@ def decode(data, shape, where="image"):
     return pixels
 
 
-def decode_batch(values, shape, where, rows):
+def decode_batch(values: ArrayLike, shape: tuple[int, int, int], where: str, rows: ArrayLike):
     """Decodes a batch of encoded images into one uint8 `(n, *shape)` array.
 
     Used by the kit, not by a lesson.

@@ -21,9 +21,11 @@ cache for the next batches, instead of once per row.
 import collections
 import os
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from course_lib import config, errors
 from course_lib.formats import atomic
@@ -186,7 +188,7 @@ FORMATS = tuple(ADAPTERS)
 SUFFIXES = {adapter.suffix: kind for kind, adapter in ADAPTERS.items()}
 
 
-def format_of(path):
+def format_of(path: str | Path):
     """The format of a feature store path, from its suffix.
 
     Used by the kit, not by a lesson.
@@ -203,7 +205,7 @@ def format_of(path):
     return SUFFIXES[suffix]
 
 
-def default_chunk_rows(n_features, itemsize=4):
+def default_chunk_rows(n_features: int, itemsize: int = 4):
     """Rows per chunk so that a chunk holds about `CHUNK_BYTES`.
 
     Used by the kit, not by a lesson.
@@ -211,7 +213,13 @@ def default_chunk_rows(n_features, itemsize=4):
     return max(16, CHUNK_BYTES // (n_features * itemsize))
 
 
-def write_features(path, blocks, n_rows, n_features, chunk_rows=None):
+def write_features(
+    path: str | Path,
+    blocks: Iterable[np.ndarray],
+    n_rows: int,
+    n_features: int,
+    chunk_rows: int | None = None,
+):
     """Writes a float32 feature matrix block by block; the format comes from the suffix.
 
     First used in lesson 07 (merged_models_bcolz).
@@ -286,7 +294,7 @@ class FeatureStore:
     ```
     """
 
-    def __init__(self, source):
+    def __init__(self, source: str | Path | object):
         self.path, self.format = self._locate(source)
         if not self.path.exists():
             fix = config.rebuild_hint(self.path, "Write it with features.write_features.")
@@ -329,7 +337,7 @@ class FeatureStore:
     def __len__(self):
         return self.shape[0]
 
-    def read(self, start, stop):
+    def read(self, start: int, stop: int):
         """Rows `start..stop-1` as a float32 array."""
         return np.asarray(self.array[start:stop], np.float32)
 
@@ -349,7 +357,7 @@ class FeatureStore:
         ]
         return np.concatenate(bad or [np.zeros(0, np.int64)])
 
-    def gather(self, rows):
+    def gather(self, rows: ArrayLike):
         """Rows at the given indices, the naive way: the format's own fancy indexing."""
         return np.asarray(ADAPTERS[self.format].gather(self.array, np.asarray(rows)), np.float32)
 
@@ -385,7 +393,7 @@ class ChunkReader:
     ```
     """
 
-    def __init__(self, store, cache_chunks=16):
+    def __init__(self, store: FeatureStore | str | Path, cache_chunks: int = 16):
         self.store = store if isinstance(store, FeatureStore) else FeatureStore(store)
         self.cache_chunks = int(cache_chunks)
         self._per_process = PerProcess()  # this process's (chunk cache, its lock)
@@ -414,7 +422,7 @@ class ChunkReader:
                 cache.popitem(last=False)
         return entry
 
-    def read(self, rows):
+    def read(self, rows: ArrayLike):
         """The feature rows at `rows` (any order), as one float32 array."""
         rows = np.asarray(rows, np.int64)
         errors.check_rows(self.store.path, rows, len(self.store))

@@ -29,6 +29,7 @@ datasets, partly written ones and platforms without `preadv` go through
 import json
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import h5py
@@ -89,7 +90,7 @@ def open_file(
         raise ValueError(f"{path} {why}. {fix}") from error
 
 
-def dataset_names(file):
+def dataset_names(file: h5py.File):
     """Paths of every dataset in an open h5py file, e.g. `["train/images", ...]`.
 
     Used by the kit, not by a lesson.
@@ -131,7 +132,7 @@ def read_rows(dataset: h5py.Dataset, positions: ArrayLike, max_gap: int = 16) ->
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
-def row_extents(dataset):
+def row_extents(dataset: h5py.Dataset):
     """Where each block of rows of `dataset` lies in its file, if it is plain bytes.
 
     First used in lesson 05 (hdf5_reading).
@@ -277,7 +278,7 @@ class RowReader:
                 )
         return out
 
-    def advise(self, positions):
+    def advise(self, positions: ArrayLike):
         """Tells the kernel these rows will be read soon (`POSIX_FADV_WILLNEED`).
 
         The kernel starts reading them from the disk in the background, so
@@ -358,7 +359,15 @@ class HDF5Writer:
     ```
     """
 
-    def __init__(self, path, image_shape, class_names, chunk_rows=64, attrs=None, encoding=None):
+    def __init__(
+        self,
+        path: str | Path,
+        image_shape: tuple[int, int, int],
+        class_names: Sequence[str],
+        chunk_rows: int = 64,
+        attrs: dict | None = None,
+        encoding: str | None = None,
+    ):
         if encoding is not None:
             encoded.check_encoding(encoding)
         self.encoding = encoding
@@ -401,7 +410,14 @@ class HDF5Writer:
             )
         return group
 
-    def append(self, split, images, labels, ids, sources=None):
+    def append(
+        self,
+        split: str,
+        images: np.ndarray,
+        labels: ArrayLike,
+        ids: ArrayLike,
+        sources: Sequence[str] | None = None,
+    ):
         """Appends one block of samples to `split`.
 
         Raises:
@@ -527,7 +543,7 @@ def check_hdf5(path: str | Path) -> dict:
     }
 
 
-def image_encoding(dataset):
+def image_encoding(dataset: h5py.Dataset):
     """`None` for a dataset of raw pixels, else its `encoding` attribute.
 
     Used by the kit, not by a lesson.
@@ -559,7 +575,7 @@ def _check_images(path, images, image_shape, fix):
 
 
 def load_split(
-    path: str | Path, split: str, limit: int | None = None, dtype: DTypeLike = None
+    path: str | Path, split: str, limit: int | None = None, dtype: DTypeLike | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Loads a whole split of an HDF5 file into memory: the classic recipe.
 
@@ -665,11 +681,11 @@ class HDF5Rows:
             return values.__getitem__
         return RowReader(dataset, self.direct_reads)
 
-    def read(self, positions):
+    def read(self, positions: ArrayLike):
         """The rows at `positions` (sorted), as one array."""
         return self.reader()(np.asarray(positions, np.int64))
 
-    def advise(self, positions):
+    def advise(self, positions: ArrayLike):
         """Asks the kernel to start reading these rows (see `RowReader.advise`)."""
         reader = self.reader()
         if isinstance(reader, RowReader):
@@ -734,7 +750,7 @@ class EncodedHDF5Rows(HDF5Rows):
     def _open(self):
         return h5py.File(self.path, "r")[self.name]
 
-    def read(self, positions):
+    def read(self, positions: ArrayLike):
         positions = np.asarray(positions, np.int64)
         values = read_rows(self.reader(), positions)
         return encoded.decode_batch(values, self.image_shape, self.where, positions)

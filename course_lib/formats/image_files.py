@@ -16,10 +16,11 @@ command line built here (`arguments`, `block_options`, `report`, `run_cli`).
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 from PIL import Image, ImageOps
 from tqdm.auto import tqdm
 
@@ -64,7 +65,7 @@ class ImageFiles:
         where = self.paths[0].parent if self.paths else "no files"
         return f"ImageFiles({where}, {len(self)} files of {self.image_shape})"
 
-    def read(self, positions):
+    def read(self, positions: ArrayLike):
         out = np.empty((len(positions), *self.image_shape), np.uint8)
         for i, position in enumerate(positions):
             path = self.paths[position]
@@ -85,7 +86,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 NOT_AN_IMAGE = "not converted: not a .jpg, .jpeg or .png file"
 
 
-def scan_image_folder(source):
+def scan_image_folder(source: str | Path):
     """Lists the images of a folder of class sub-folders.
 
     Used by the kit, not by a lesson.
@@ -132,7 +133,7 @@ def scan_image_folder(source):
     return [d.name for d in class_dirs], files, np.array(labels), ignored
 
 
-def read_image(path, size, resize="crop"):
+def read_image(path: str | Path, size: int, resize: str = "crop"):
     """Reads an image as uint8 `(size, size, 3)` RGB.
 
     Used by the kit, not by a lesson.
@@ -167,16 +168,16 @@ class ImageBlocks:
 
     def __init__(
         self,
-        source,
-        size=64,
-        valid_fraction=0.1,
-        test_fraction=0.1,
-        seed=config.SEED,
-        on_error="fail",
-        block_size=256,
-        resize="crop",
-        shuffle=True,
-        progress=True,
+        source: str | Path,
+        size: int = 64,
+        valid_fraction: float = 0.1,
+        test_fraction: float = 0.1,
+        seed: int = config.SEED,
+        on_error: str = "fail",
+        block_size: int = 256,
+        resize: str = "crop",
+        shuffle: bool = True,
+        progress: bool = True,
     ):
         if on_error not in ("fail", "skip"):
             raise ValueError(f"on_error must be 'fail' or 'skip', received {on_error!r}.")
@@ -208,16 +209,16 @@ class ImageBlocks:
                     yield split, images, self.labels[kept], kept
                     bar.update(len(block_ids))
 
-    def relative(self, kept):
+    def relative(self, kept: ArrayLike):
         """The source paths of files `kept`, relative to the source folder."""
         return [str(self.files[i].relative_to(self.source)) for i in kept]
 
-    def list_left_out(self, out):
+    def list_left_out(self, out: str | Path):
         """Writes `OUT.skipped.txt` (see `write_left_out`)."""
         write_left_out(out, self.skipped + [(path, NOT_AN_IMAGE) for path in self.ignored])
 
 
-def write_left_out(out, entries):
+def write_left_out(out: str | Path, entries: Iterable[tuple[object, str]]):
     """Lists every source file not converted in `OUT.skipped.txt`, one line each.
 
     Used by the kit, not by a lesson.
@@ -254,7 +255,7 @@ def _read_block(files, ids, size, resize, on_error, skipped):
     return images, np.array(kept, dtype=np.int64)
 
 
-def arguments(doc, out_help):
+def arguments(doc: str, out_help: str):
     """The command-line options the image converters share.
 
     First used in lesson 08 (tf_data).
@@ -283,7 +284,7 @@ def arguments(doc, out_help):
     return parser
 
 
-def report(out, sizes, skipped):
+def report(out: str | Path, sizes: dict[str, int], skipped: list[tuple[object, str]]):
     """Prints what a conversion wrote and where the files left out are listed.
 
     First used in lesson 00 (setup_and_data).
@@ -297,7 +298,7 @@ def report(out, sizes, skipped):
         )
 
 
-def block_options(args):
+def block_options(args: argparse.Namespace):
     """The `ImageBlocks` settings given on the command line.
 
     Used by the kit, not by a lesson.
@@ -315,7 +316,7 @@ def block_options(args):
     )
 
 
-def run_cli(main):
+def run_cli(main: Callable[[], int]):
     """Runs a converter's `main`; a bad input ends it with a one-line error, status 1.
 
     Used by the kit, not by a lesson.

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from course_lib import config
 
@@ -21,7 +22,7 @@ PARTITION_NAME = "partition.json"
 LABELS_NAME = "labels.json"
 
 
-def sample_name(sample_id):
+def sample_name(sample_id: int):
     """The name of sample `sample_id` in the npy layout.
 
     First used in lesson 00 (setup_and_data).
@@ -34,7 +35,7 @@ def sample_name(sample_id):
     return f"id-{int(sample_id):06d}"
 
 
-def write_partition(folder, partition, labels):
+def write_partition(folder: str | Path, partition: dict[str, list[str]], labels: dict[str, int]):
     """Writes the npy layout's `partition.json` and `labels.json`.
 
     Used by the kit, not by a lesson.
@@ -101,11 +102,11 @@ class NpyFiles:
     def __repr__(self):
         return f"NpyFiles({self.folder}, {len(self)} files)"
 
-    def read(self, positions):
+    def read(self, positions: ArrayLike):
         return load_npy_batch(self.folder, [self.names[p] for p in positions])
 
 
-def load_npy_batch(folder, names):
+def load_npy_batch(folder: str | Path, names: Sequence[str]):
     """Loads `<folder>/<name>.npy` for each name and stacks them into a batch.
 
     Used by the kit, not by a lesson.

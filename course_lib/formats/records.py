@@ -28,6 +28,7 @@ import json
 import math
 import re
 import struct
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,7 @@ FEATURES = {
 _HEADER = 12  # a record: uint64 length, uint32 CRC of the length, data, uint32 CRC
 
 
-def serialize(image_bytes, label, sample_id):
+def serialize(image_bytes: bytes, label: int, sample_id: int):
     """One sample as a serialized `tf.train.Example` (`image`, `label`, `id`).
 
     First used in lesson 09 (files_and_records).
@@ -71,7 +72,7 @@ def serialize(image_bytes, label, sample_id):
     ).SerializeToString()
 
 
-def parse(record):
+def parse(record: tf.Tensor):
     """Parses one serialized record into `{"image", "label", "id"}` tensors.
 
     First used in lesson 09 (files_and_records).
@@ -105,7 +106,9 @@ class ShardWriter:
     ```
     """
 
-    def __init__(self, folder, shard_bytes=SHARD_BYTES, info=None):
+    def __init__(
+        self, folder: str | Path, shard_bytes: int = SHARD_BYTES, info: dict | None = None
+    ):
         if not shard_bytes >= 1:
             raise ValueError(f"shard_bytes must be at least 1, received {shard_bytes!r}.")
         self.folder, self.shard_bytes = Path(folder), int(shard_bytes)
@@ -113,7 +116,7 @@ class ShardWriter:
         self.info = dict(info or {})
         self.shards, self._writer = [], None
 
-    def write(self, record):
+    def write(self, record: bytes):
         """Appends one serialized record."""
         if self._writer is None:
             name = f"shard-{len(self.shards):05d}.tfrecord"
@@ -145,7 +148,7 @@ class ShardWriter:
         self.close()
 
 
-def record_offsets(path):
+def record_offsets(path: str | Path):
     """The byte offset of each record of a shard, found by walking their headers.
 
     Used by the kit, not by a lesson.
@@ -179,7 +182,7 @@ def record_offsets(path):
     return offsets
 
 
-def scan_shard(path):
+def scan_shard(path: str | Path):
     """Counts a shard's records (`record_offsets`), checking its structure.
 
     Used by the kit, not by a lesson.
@@ -190,7 +193,7 @@ def scan_shard(path):
     return len(record_offsets(path))
 
 
-def check_shards(path):
+def check_shards(path: str | Path):
     """Lists a folder's (or a list of files') shards with their record counts.
 
     First used in lesson 08 (tf_data).
@@ -262,20 +265,20 @@ def _shard_files(files, counts, shard):
 
 
 def record_dataset(
-    path,
-    batch_size,
-    image_shape=None,
-    n_classes=None,
-    shuffle=True,
-    seed=None,
-    shard=None,
-    cycle_length=4,
-    shuffle_buffer=1024,
-    decode=True,
-    drop_last=False,
-    with_ids=False,
-    augment=None,
-    declare_length=True,
+    path: str | Path | Sequence[str | Path],
+    batch_size: int,
+    image_shape: tuple[int, int, int] | None = None,
+    n_classes: int | None = None,
+    shuffle: bool = True,
+    seed: int | None = None,
+    shard: tuple[int, int] | None = None,
+    cycle_length: int = 4,
+    shuffle_buffer: int = 1024,
+    decode: bool = True,
+    drop_last: bool = False,
+    with_ids: bool = False,
+    augment: Callable | None = None,
+    declare_length: bool = True,
 ):
     """The training pipeline over TFRecord shards: each sample once per epoch.
 
@@ -414,7 +417,7 @@ def record_dataset(
     return batches_ds.prefetch(tf.data.AUTOTUNE)
 
 
-def find_bad_record(path):
+def find_bad_record(path: str | Path):
     """Reads every record through TensorFlow and names the first damaged one.
 
     First used in lesson 09 (files_and_records).

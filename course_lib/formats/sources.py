@@ -28,6 +28,7 @@ of sharing its parent's) and `spawn` (nothing unpicklable is sent).
 import os
 import threading
 import typing
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -131,7 +132,7 @@ class PerProcess:
         """Whether this process has opened the resource."""
         return self._pid == os.getpid()
 
-    def get(self, opener):
+    def get(self, opener: Callable[[], object]):
         if self._pid != os.getpid():
             with self._lock:
                 if self._pid != os.getpid():

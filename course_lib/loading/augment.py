@@ -16,8 +16,11 @@ longer exports `ImageDataGenerator` (its code survives only in the private
 `keras.src.legacy` package), and recommends preprocessing layers instead.
 """
 
+from collections.abc import Callable, Sequence
+
 import keras
 import numpy as np
+from numpy.typing import ArrayLike
 
 
 class Affine:
@@ -29,11 +32,11 @@ class Affine:
     centre, to the source coordinates the pixel is sampled from.
     """
 
-    def matrices(self, rngs, size):
+    def matrices(self, rngs: Sequence[np.random.Generator], size: tuple[int, int]):
         """`(n, 3, 3)` matrices for images of `size = (height, width)`."""
         raise NotImplementedError
 
-    def __call__(self, images, rngs):
+    def __call__(self, images: np.ndarray, rngs: Sequence[np.random.Generator]):
         return warp(images, self.matrices(rngs, images.shape[1:3]))
 
 
@@ -50,10 +53,10 @@ class RandomFlip(Affine):
     (2, 4, 4, 3)
     """
 
-    def __init__(self, horizontal=True, vertical=False):
+    def __init__(self, horizontal: bool = True, vertical: bool = False):
         self.horizontal, self.vertical = horizontal, vertical
 
-    def matrices(self, rngs, size):
+    def matrices(self, rngs: Sequence[np.random.Generator], size: tuple[int, int]):
         out = np.tile(np.eye(3, dtype=np.float32), (len(rngs), 1, 1))
         for matrix, rng in zip(out, rngs):
             flips = rng.random(2) < 0.5
@@ -68,10 +71,10 @@ class RandomRotation(Affine):
     First used in lesson 06 (augmentation).
     """
 
-    def __init__(self, degrees):
+    def __init__(self, degrees: float):
         self.degrees = float(degrees)
 
-    def matrices(self, rngs, size):
+    def matrices(self, rngs: Sequence[np.random.Generator], size: tuple[int, int]):
         angles = np.radians([rng.uniform(-self.degrees, self.degrees) for rng in rngs])
         cos, sin = np.cos(angles), np.sin(angles)
         out = np.tile(np.eye(3, dtype=np.float32), (len(rngs), 1, 1))
@@ -85,10 +88,10 @@ class RandomShift(Affine):
     First used in lesson 06 (augmentation).
     """
 
-    def __init__(self, fraction):
+    def __init__(self, fraction: float):
         self.fraction = float(fraction)
 
-    def matrices(self, rngs, size):
+    def matrices(self, rngs: Sequence[np.random.Generator], size: tuple[int, int]):
         out = np.tile(np.eye(3, dtype=np.float32), (len(rngs), 1, 1))
         for matrix, rng in zip(out, rngs):
             matrix[:2, 2] = rng.uniform(-self.fraction, self.fraction, 2) * size[::-1]
@@ -101,10 +104,10 @@ class RandomZoom(Affine):
     First used in lesson 06 (augmentation).
     """
 
-    def __init__(self, fraction):
+    def __init__(self, fraction: float):
         self.fraction = float(fraction)
 
-    def matrices(self, rngs, size):
+    def matrices(self, rngs: Sequence[np.random.Generator], size: tuple[int, int]):
         scales = 1 / np.array([rng.uniform(1 - self.fraction, 1 + self.fraction) for rng in rngs])
         out = np.tile(np.eye(3, dtype=np.float32), (len(rngs), 1, 1))
         out[:, 0, 0] = out[:, 1, 1] = scales
@@ -117,10 +120,10 @@ class RandomBrightness:
     First used in lesson 06 (augmentation).
     """
 
-    def __init__(self, delta):
+    def __init__(self, delta: float):
         self.delta = float(delta)
 
-    def __call__(self, images, rngs):
+    def __call__(self, images: np.ndarray, rngs: Sequence[np.random.Generator]):
         offsets = np.array([rng.uniform(-self.delta, self.delta) for rng in rngs]) * 255
         return np.clip(images + offsets[:, None, None, None].astype(np.float32), 0, 255)
 
@@ -131,10 +134,10 @@ class RandomContrast:
     First used in lesson 06 (augmentation).
     """
 
-    def __init__(self, factor):
+    def __init__(self, factor: float):
         self.factor = float(factor)
 
-    def __call__(self, images, rngs):
+    def __call__(self, images: np.ndarray, rngs: Sequence[np.random.Generator]):
         factors = np.array([rng.uniform(1 - self.factor, 1 + self.factor) for rng in rngs])
         means = images.mean(axis=(1, 2, 3), keepdims=True)
         scaled = (images - means) * factors[:, None, None, None].astype(np.float32) + means
@@ -151,10 +154,10 @@ class Compose:
     >>> transform = Compose([RandomFlip(), RandomRotation(15), RandomBrightness(0.1)])
     """
 
-    def __init__(self, transforms):
+    def __init__(self, transforms: Sequence[Callable]):
         self.transforms = list(transforms)
 
-    def __call__(self, images, rngs):
+    def __call__(self, images: np.ndarray, rngs: Sequence[np.random.Generator]):
         pending = None  # product of consecutive affine matrices not applied yet
         for transform in self.transforms:
             if isinstance(transform, Affine):
@@ -182,17 +185,17 @@ class KerasLayer:
     >>> transform = KerasLayer(keras.layers.RandomRotation(0.05))
     """
 
-    def __init__(self, layer):
+    def __init__(self, layer: keras.layers.Layer):
         self.layer = layer
 
-    def __call__(self, images, rngs):
+    def __call__(self, images: np.ndarray, rngs: Sequence[np.random.Generator]):
         seed = int(sum(int(rng.integers(2**31)) for rng in rngs) % 2**31)
         transformation = self.layer.get_random_transformation(images, training=True, seed=seed)
         output = self.layer.transform_images(images, transformation, training=True)
         return keras.ops.convert_to_numpy(output).astype(np.float32)
 
 
-def warp(images, matrices):
+def warp(images: np.ndarray, matrices: np.ndarray):
     """Resamples each image through its affine matrix, bilinearly, edges repeated.
 
     Used by the kit, not by a lesson.
@@ -220,7 +223,7 @@ def warp(images, matrices):
     return (top * (1 - wy) + bottom * wy).reshape(images.shape)
 
 
-def sample_rngs(seed, epoch, keys):
+def sample_rngs(seed: int, epoch: int, keys: ArrayLike):
     """One generator per sample, seeded from `(seed, epoch, key)`.
 
     First used in lesson 06 (augmentation).
@@ -261,7 +264,14 @@ class AugmentedDataset(keras.utils.PyDataset):
     ```
     """
 
-    def __init__(self, dataset, transform, seed=0, images_key="images", **kwargs):
+    def __init__(
+        self,
+        dataset: keras.utils.PyDataset,
+        transform: Callable,
+        seed: int = 0,
+        images_key: str = "images",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.dataset, self.transform = dataset, transform
         self.seed, self.images_key = int(seed), images_key
@@ -274,7 +284,7 @@ class AugmentedDataset(keras.utils.PyDataset):
         has none."""
         return getattr(self.dataset, "epoch", self._own_epoch)
 
-    def set_epoch(self, epoch):
+    def set_epoch(self, epoch: int):
         """Sets the wrapped loader's epoch (or this wrapper's own counter)."""
         if hasattr(self.dataset, "set_epoch"):
             self.dataset.set_epoch(epoch)

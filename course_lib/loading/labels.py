@@ -14,13 +14,14 @@ each batch in the mode asked for.
 """
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from course_lib import errors
 
 MODES = ("sparse", "one_hot")
 
 
-def stored_mode(shape):
+def stored_mode(shape: tuple[int, ...]):
     """How labels of this shape are stored: `"sparse"`, `"one_hot"`, or `None`.
 
     Used by the kit, not by a lesson.
@@ -44,7 +45,7 @@ def stored_mode(shape):
     return None
 
 
-def check_mode(label_mode, targets=True):
+def check_mode(label_mode: str | None, targets: bool = True):
     """Raises `ValueError` unless `label_mode` is one of `MODES`, or `None`
     where `targets` allows it (targets as stored).
 
@@ -53,7 +54,12 @@ def check_mode(label_mode, targets=True):
     errors.check_choice("label_mode", label_mode, (*MODES, None) if targets else MODES)
 
 
-def class_indices(values, n_classes=None, where="labels", rows=None):
+def class_indices(
+    values: ArrayLike,
+    n_classes: int | None = None,
+    where: str = "labels",
+    rows: ArrayLike | None = None,
+):
     """Checks a block of labels and returns their class indices.
 
     First used in lesson 05 (hdf5_reading).
@@ -117,7 +123,7 @@ def class_indices(values, n_classes=None, where="labels", rows=None):
     return values.astype(np.int64)
 
 
-def convert(values, label_mode, n_classes=None):
+def convert(values: ArrayLike, label_mode: str | None, n_classes: int | None = None):
     """Labels of one batch in `label_mode`; `None` returns them as they are.
 
     First used in lesson 01 (in_memory_fit).

@@ -21,9 +21,10 @@ import os
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+import h5py
 import keras
 import numpy as np
 from numpy.typing import ArrayLike
@@ -140,14 +141,14 @@ class SampledDataset(keras.utils.PyDataset):
                     self.advise(batches[later])
         return self.read(batches[index])
 
-    def read(self, positions):
+    def read(self, positions: ArrayLike):
         raise NotImplementedError
 
-    def advise(self, positions):
+    def advise(self, positions: ArrayLike):
         """Hints that `positions` will be read soon; loaders whose sources can
         read ahead override it."""
 
-    def sample_keys(self, index):
+    def sample_keys(self, index: int):
         """Stable ids of the samples in batch `index` this epoch (seeds augmentation)."""
         return self.sampler.batches(self.epoch)[index]
 
@@ -189,11 +190,11 @@ class FollowEpochs(keras.callbacks.Callback):
     ```
     """
 
-    def __init__(self, loader):
+    def __init__(self, loader: keras.utils.PyDataset):
         super().__init__()
         self.loader = getattr(loader, "dataset", loader)
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None):
         self.loader.epoch = epoch  # a kit loader checks it (`set_epoch`)
 
 
@@ -384,7 +385,7 @@ class HDF5Dataset(SampledDataset):
                 f"{str(rows[:5].tolist())[:100]}. Sort them with np.unique(rows)."
             )
 
-    def class_indices(self, file=None):
+    def class_indices(self, file: h5py.File | None = None):
         """The class index of every sample this loader serves, checked.
 
         Reads the labels dataset in blocks, so memory stays bounded.
@@ -466,10 +467,10 @@ class HDF5Dataset(SampledDataset):
             ),
         )
 
-    def advise(self, positions):
+    def advise(self, positions: ArrayLike):
         self.images.advise(positions if self.rows is None else self.rows[positions])
 
-    def read(self, positions):
+    def read(self, positions: ArrayLike):
         rows = positions if self.rows is None else self.rows[positions]
         x = self.images.read(rows)
         if self.preprocess is not None:
@@ -556,12 +557,12 @@ class SourceDataset(SampledDataset):
     def describe(self):
         return f"{type(self).__name__}({self.inputs!r})"
 
-    def advise(self, positions):
+    def advise(self, positions: ArrayLike):
         advise = getattr(self.inputs, "advise", None)
         if advise is not None:
             advise(positions)
 
-    def read(self, positions):
+    def read(self, positions: ArrayLike):
         x = self.inputs.read(positions)
         if self.preprocess is not None:
             x = self.preprocess(x)
@@ -664,7 +665,7 @@ class NpyDirectoryDataset(SourceDataset):
         )
 
 
-def to_float32(images):
+def to_float32(images: np.ndarray):
     """Converts a batch of uint8 images to float32 in [0, 1], in place.
 
     Used by the kit, not by a lesson.
@@ -700,7 +701,7 @@ class ThreadSafeIterator:
     (0, [1, 2])
     """
 
-    def __init__(self, iterator):
+    def __init__(self, iterator: Iterable):
         self._iterator = iter(iterator)
         self._lock = threading.Lock()
 
@@ -712,7 +713,7 @@ class ThreadSafeIterator:
             return next(self._iterator)
 
 
-def threadsafe_generator(generator_function):
+def threadsafe_generator(generator_function: Callable):
     """Decorator: the generator function returns a `ThreadSafeIterator`.
 
     First used in lesson 02 (python_generators).

@@ -10,7 +10,10 @@ from a few feature chunks at a time (`chunk_rows`), and
 decompressed about once per epoch instead of once per row.
 """
 
+from __future__ import annotations
+
 import dataclasses
+import typing
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +26,9 @@ from course_lib.formats.npy import load_npy_batch, sample_name
 from course_lib.loading import labels as class_labels
 from course_lib.loading.loaders import SampledDataset
 from course_lib.loading.sampling import DEFAULT_STRATEGY, SamplerOptions, default_block_size
+
+if typing.TYPE_CHECKING:
+    import pandas as pd
 
 
 class HDF5Images:
@@ -48,7 +54,7 @@ class HDF5Images:
     ```
     """
 
-    def __init__(self, path, images="train/images", ids="train/ids"):
+    def __init__(self, path: str | Path, images: str = "train/images", ids: str = "train/ids"):
         self.path = Path(path)
         self.source = HDF5Rows(path, images, hint="Pass the images dataset's name as images=.")
         if ids is None:  # row i of the images is sample i
@@ -66,12 +72,12 @@ class HDF5Images:
         self._order = np.argsort(self.ids, kind="stable")
         self._sorted_ids = self.ids[self._order]
 
-    def missing(self, ids):
+    def missing(self, ids: ArrayLike):
         """The ids among `ids` that have no image in this split."""
         where = np.clip(np.searchsorted(self._sorted_ids, ids), 0, len(self.ids) - 1)
         return np.asarray(ids)[self._sorted_ids[where] != ids]
 
-    def read(self, ids):
+    def read(self, ids: ArrayLike):
         """Images of the given sample ids, in that order."""
         rows = self._order[np.searchsorted(self._sorted_ids, ids)]
         if np.all(np.diff(rows) > 0):
@@ -94,16 +100,16 @@ class NpyImages:
     ```
     """
 
-    def __init__(self, folder):
+    def __init__(self, folder: str | Path):
         self.folder = Path(folder)
         if not self.folder.is_dir():
             fix = config.rebuild_hint(self.folder, "It should hold one id-NNNNNN.npy per sample.")
             raise FileNotFoundError(f"No folder {str(self.folder)[:100]}. Check the path. {fix}")
 
-    def missing(self, ids):
+    def missing(self, ids: ArrayLike):
         return np.array([i for i in ids if not (self.folder / f"{sample_name(i)}.npy").exists()])
 
-    def read(self, ids):
+    def read(self, ids: ArrayLike):
         return load_npy_batch(self.folder, [sample_name(i) for i in ids])
 
 
@@ -152,8 +158,8 @@ class MergedDataset(SampledDataset):
 
     def __init__(
         self,
-        images: "HDF5Images | NpyImages",
-        features: "str | Path | FeatureStore",
+        images: HDF5Images | NpyImages,
+        features: str | Path | FeatureStore,
         ids: ArrayLike,
         labels: ArrayLike | None = None,
         batch_size: int = 32,
@@ -233,10 +239,10 @@ class MergedDataset(SampledDataset):
     def describe(self):
         return f"MergedDataset({self.features.store.path})"
 
-    def sample_keys(self, index):
+    def sample_keys(self, index: int):
         return self.ids[super().sample_keys(index)]
 
-    def read(self, positions):
+    def read(self, positions: ArrayLike):
         ids = self.ids[positions]
         inputs = (self.images.read(ids), self.features.read(ids))
         if self.input_names is not None:
@@ -246,7 +252,13 @@ class MergedDataset(SampledDataset):
         return inputs, self.labels[positions]
 
 
-def split_loader(images_path, features, index, split, **options):
+def split_loader(
+    images_path: str | Path,
+    features: str | Path | FeatureStore,
+    index: pd.DataFrame,
+    split: str,
+    **options,
+):
     """The `MergedDataset` of one split of an index table, in the course layout.
 
     First used in lesson 07 (merged_models_bcolz).

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 
-def output_signature(loader):
+def output_signature(loader: keras.utils.PyDataset):
     """The `tf.TensorSpec` structure of the loader's batches, batch size left open.
 
     First used in lesson 08 (tf_data).
@@ -39,7 +39,7 @@ def output_signature(loader):
     )
 
 
-def from_generator(loader):
+def from_generator(loader: keras.utils.PyDataset):
     """`Dataset.from_generator` over one epoch of the loader, in batch order.
 
     First used in lesson 08 (tf_data).
@@ -53,7 +53,11 @@ def from_generator(loader):
     ).apply(tf.data.experimental.assert_cardinality(len(loader)))
 
 
-def parallel_reads(loader, parallel_calls=tf.data.AUTOTUNE, deterministic=True):
+def parallel_reads(
+    loader: keras.utils.PyDataset,
+    parallel_calls: int = tf.data.AUTOTUNE,
+    deterministic: bool = True,
+):
     """Batch indices mapped to `loader[index]` reads, `parallel_calls` at a time.
 
     First used in lesson 08 (tf_data).
@@ -93,15 +97,15 @@ class AdvanceEpoch(keras.callbacks.Callback):
     First used in lesson 08 (tf_data).
     """
 
-    def __init__(self, loader):
+    def __init__(self, loader: keras.utils.PyDataset):
         super().__init__()
         self.loader = loader
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None):
         self.loader.on_epoch_end()
 
 
-def flip_and_shift(images, shift_fraction=1 / 16):
+def flip_and_shift(images: tf.Tensor, shift_fraction: float = 1 / 16):
     """Random horizontal flips and shifts of a uint8 batch, in graph ops only.
 
     First used in lesson 06 (augmentation).
