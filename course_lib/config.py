@@ -37,7 +37,7 @@ DEFAULT_PROFILE = "lesson"
 class Profile:
     """How big the course data is and how long the lessons train.
 
-    First used in lesson 00 (setup_and_data).
+    Used by the kit, not by a lesson.
 
     Args:
         name: profile name (`"ci"`, `"lesson"` or `"large"`).

@@ -165,16 +165,29 @@ def _public_definitions():
 LESSON = re.compile(r"First used in lesson (\d\d) \((\w+)\)\.|Used by the kit, not by a lesson\.")
 
 
+def _first_lesson(value, texts):
+    """The first lesson whose code or text names `value` as code: `module.name`,
+    `` `name` ``, or an import of it."""
+    name, module = value.__name__, value.__module__.rsplit(".", 1)[-1]
+    uses = [
+        rf"(?<![\w.]){module}\.{name}\b",
+        rf"`(?:[\w.]*\.)?{name}(?:\(|`)",
+        rf"from course_lib[\w.]* import (?:\([^)]*\b{name}\b[^)]*\)|[^\n(]*\b{name}\b)",
+    ]
+    for lesson, text in texts.items():
+        if any(re.search(use, text, re.M) for use in uses):
+            return lesson
+    return None
+
+
 def test_every_public_name_says_which_lesson_first_uses_it():
     """As d2l does: each class or function names the first lesson that uses it, and is right."""
     texts = _lesson_texts()
     for where, value in _public_definitions():
         said = LESSON.search(value.__doc__ or "")
         assert said, f"{where}'s docstring does not say which lesson first uses it"
-        name = value.__name__
-        using = [s for s, text in texts.items() if re.search(rf"(?<!\w){name}(?!\w)", text)]
         stated = f"{said.group(1)}_{said.group(2)}" if said.group(1) else None
-        assert stated == (using[0] if using else None), f"{where}: says {stated}, used in {using}"
+        assert stated == _first_lesson(value, texts), f"{where}: says {stated}"
 
 
 def _signatures(folder):

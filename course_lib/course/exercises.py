@@ -54,7 +54,7 @@ def learner_version(solution):
 def text(notebook):
     """A notebook as the kit writes it: nbformat's JSON with one trailing newline.
 
-    First used in lesson 04 (hdf5_writing).
+    Used by the kit, not by a lesson.
     """
     return nbformat.writes(notebook).rstrip("\n") + "\n"
 

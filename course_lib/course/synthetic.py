@@ -140,7 +140,7 @@ def images(start, stop, image_size, seed):
 def features(start, stop, n_features, seed):
     """Feature vectors of samples `start..stop-1`, as float32 `(n, n_features)`.
 
-    First used in lesson 00 (setup_and_data).
+    First used in lesson 07 (merged_models_bcolz).
 
     A vector is a noisy sine curve whose frequency is `label + 1` cycles, so
     it tells the classes apart through the noise; for a random

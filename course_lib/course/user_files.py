@@ -17,7 +17,7 @@ DRAWING_CLASSES = ("blob", "bar", "ring")
 def drawings(n, size=64, seed=0):
     """Noisy drawings of three classes, a stand-in for a user's own images.
 
-    First used in lesson 05 (hdf5_reading).
+    Used by the kit, not by a lesson.
 
     Each image is one blob (a filled disc), bar (an upright rectangle) or
     ring, of random place, size and colour, over Gaussian noise. Nothing is

@@ -24,7 +24,7 @@ def allocate(mib, hold_s=0.3):
 def fail(message):
     """Raises `ValueError(message)`: a workload with an error of its own.
 
-    First used in lesson 11 (capstone).
+    Used by the kit, not by a lesson.
     """
     raise ValueError(message)
 

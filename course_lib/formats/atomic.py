@@ -109,7 +109,7 @@ def build(
 ):
     """Builds `path` with `write(partial_path)` unless a complete, matching build exists.
 
-    First used in lesson 00 (setup_and_data).
+    First used in lesson 11 (capstone).
 
     Args:
         path: the file or folder.

@@ -54,7 +54,7 @@ def encode(image: np.ndarray, encoding: str = "jpeg", quality: int = JPEG_QUALIT
 def decode(data: bytes, shape: tuple[int, int, int], where: str = "image"):
     """Decodes one encoded image to uint8 RGB and checks its shape.
 
-    First used in lesson 09 (files_and_records).
+    Used by the kit, not by a lesson.
 
     Args:
         data: the encoded bytes (`bytes` or a uint8 array).

@@ -47,7 +47,7 @@ def open_file(
 ) -> h5py.File:
     """Opens an HDF5 file read-only, or raises an error that names it and says why.
 
-    First used in lesson 04 (hdf5_writing).
+    Used by the kit, not by a lesson.
 
     Args:
         path: the HDF5 file.

@@ -258,7 +258,7 @@ def _read_block(files, ids, size, resize, on_error, skipped):
 def arguments(doc: str, out_help: str):
     """The command-line options the image converters share.
 
-    First used in lesson 08 (tf_data).
+    Used by the kit, not by a lesson.
     """
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("source", help="folder of class sub-folders of images")
@@ -287,7 +287,7 @@ def arguments(doc: str, out_help: str):
 def report(out: str | Path, sizes: dict[str, int], skipped: list[tuple[object, str]]):
     """Prints what a conversion wrote and where the files left out are listed.
 
-    First used in lesson 00 (setup_and_data).
+    Used by the kit, not by a lesson.
     """
     print(f"Wrote {out}: " + ", ".join(f"{s} {n}" for s, n in sizes.items()))
     listing = Path(f"{out}.skipped.txt")

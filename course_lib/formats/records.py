@@ -196,7 +196,7 @@ def scan_shard(path: str | Path):
 def check_shards(path: str | Path):
     """Lists a folder's (or a list of files') shards with their record counts.
 
-    First used in lesson 08 (tf_data).
+    First used in lesson 09 (files_and_records).
 
     With `shards.json` (written by `ShardWriter`), every shard's size is
     compared with the one it was written with, and a shard of another size is

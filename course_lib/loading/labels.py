@@ -62,7 +62,7 @@ def class_indices(
 ):
     """Checks a block of labels and returns their class indices.
 
-    First used in lesson 05 (hdf5_reading).
+    Used by the kit, not by a lesson.
 
     Args:
         values: labels, sparse `(n,)` / `(n, 1)` or one-hot `(n, k)`.
@@ -126,7 +126,7 @@ def class_indices(
 def convert(values: ArrayLike, label_mode: str | None, n_classes: int | None = None):
     """Labels of one batch in `label_mode`; `None` returns them as they are.
 
-    First used in lesson 01 (in_memory_fit).
+    Used by the kit, not by a lesson.
 
     Raises:
         ValueError: when one-hot output is asked for without `n_classes`.

@@ -47,7 +47,7 @@ from course_lib.measure.throughput import (
 def parts(profile):
     """`make bench`'s parts, listed one by one: `{part: [(title, measurement), ...]}`.
 
-    First used in lesson 11 (capstone).
+    Used by the kit, not by a lesson.
 
     Nothing is measured until a measurement is called."""
     p = config.get_profile(profile)

@@ -53,7 +53,7 @@ def read_sequentially(paths, block=BLOCK):
 def timed(run, evict_paths=()):
     """Seconds `run()` takes, after evicting `evict_paths` (checked) when given.
 
-    First used in lesson 10 (scale_out).
+    Used by the kit, not by a lesson.
     """
     for path in evict_paths:
         pagecache.evict(path)
@@ -173,7 +173,7 @@ def raw_records_epoch(folder, batch_size):
 def readers(profile="lesson", threads=2):
     """The readers of the training split that `format_reads` measures.
 
-    First used in lesson 05 (hdf5_reading).
+    Used by the kit, not by a lesson.
 
     Returns:
         `{name: (run_one_epoch, paths to evict, stored bytes read per epoch,

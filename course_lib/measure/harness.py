@@ -53,7 +53,7 @@ def value_of(result):
 def rate(run, samples, repeat=3):
     """Samples per second of `run()`, which handles `samples` samples: best of `repeat`.
 
-    First used in lesson 07 (merged_models_bcolz).
+    First used in lesson 08 (tf_data).
 
     Example:
 
@@ -94,7 +94,7 @@ def read_epoch(ds, count=None):
 def table(values, column, index, ratios=None):
     """One measurement as a DataFrame: a figure per row, and ratio columns.
 
-    First used in lesson 00 (setup_and_data).
+    Used by the kit, not by a lesson.
 
     Args:
         values: `{row name: figure}`, in the order to show.

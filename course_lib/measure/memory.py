@@ -26,7 +26,7 @@ _LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if ctypes.util.find_library("
 def rss_mib():
     """This process's resident memory (RSS), in MiB.
 
-    First used in lesson 00 (setup_and_data).
+    Used by the kit, not by a lesson.
     """
     return psutil.Process().memory_info().rss / 2**20
 
@@ -87,7 +87,7 @@ def peak_increase_mib(fn, *args, interval=0.002, repeat=3, **kwargs):
 def peak_rss_mib():
     """This process's peak resident memory since it started, in MiB.
 
-    First used in lesson 00 (setup_and_data).
+    Used by the kit, not by a lesson.
 
     Linux: its own `VmHWM`. Not `ru_maxrss`, which Linux carries across
     `exec`, so a notebook kernel started by a big server would show the

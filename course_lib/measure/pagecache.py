@@ -116,7 +116,7 @@ def resident_fraction(path):
 def evict(path):
     """Drops a file's (or every file under a folder's) pages from the page cache.
 
-    First used in lesson 09 (files_and_records).
+    Used by the kit, not by a lesson.
 
     Dirty pages are written first (`fsync`), since the kernel drops only clean
     ones. Then the residency is measured, and a file still cached is an error.

@@ -236,7 +236,7 @@ def _parent_path():
 def start(fn, *args, imports=(), env=None, **kwargs):
     """Starts `fn(*args, **kwargs)` in a fresh Python process.
 
-    First used in lesson 00 (setup_and_data).
+    Used by the kit, not by a lesson.
 
     Args:
         fn: the function. A module-level function of an importable module
@@ -264,7 +264,7 @@ def start(fn, *args, imports=(), env=None, **kwargs):
 def run(fn, *args, imports=(), env=None, timeout=None, **kwargs):
     """`start(...)` then `wait(timeout)`: the `ChildResult` of `fn(*args, **kwargs)`.
 
-    First used in lesson 00 (setup_and_data).
+    First used in lesson 08 (tf_data).
     """
     return start(fn, *args, imports=imports, env=env, **kwargs).wait(timeout=timeout)
 
