@@ -208,9 +208,9 @@ def _signatures(folder):
                         yield f"{name}.{attribute}", function
 
 
-@pytest.mark.parametrize("folder", ["formats", "loading"])
-def test_the_route_s_public_signatures_have_type_hints(folder):
-    """Every parameter of the route's public functions and methods says its type."""
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_public_signatures_have_type_hints(folder):
+    """Every parameter of the public functions and methods of each folder says its type."""
     import inspect
 
     for name, function in _signatures(folder):

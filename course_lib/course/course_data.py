@@ -27,11 +27,13 @@ interrupted run, another profile, a damaged file) is rebuilt, never used.
 Each layout is one `Layout` record in `LAYOUTS`: a new layout is a new record.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import bcolz
@@ -76,7 +78,7 @@ class Layout:
     versions: dict = dataclasses.field(default_factory=dict)
 
 
-def split_ranges(profile=None):
+def split_ranges(profile: str | config.Profile | None = None):
     """Returns `{split: range of global sample ids}` for a profile.
 
     First used in lesson 00 (setup_and_data).
@@ -227,7 +229,7 @@ def _jpeg_blocks(profile, progress, label):
         )
 
 
-def image_path(split, label, sample_id):
+def image_path(split: str, label: int, sample_id: int):
     """A sample's file in the `images` layout, relative to its folder.
 
     Used by the kit, not by a lesson.
@@ -255,7 +257,7 @@ def _images_are_usable(folder, profile):
     )
 
 
-def image_table(split="train", profile=None):
+def image_table(split: str = "train", profile: str | config.Profile | None = None):
     """The `images` layout's files of one split as a DataFrame: `path`, `label`, `id`.
 
     First used in lesson 09 (files_and_records).
@@ -373,7 +375,7 @@ def _layout(name):
     return LAYOUTS[name]
 
 
-def layout_path(layout, profile=None):
+def layout_path(layout: str, profile: str | config.Profile | None = None):
     """Returns where `layout` lives for a profile (built or not).
 
     Used by the kit, not by a lesson.
@@ -396,7 +398,7 @@ def _fingerprint(layout, profile):
     }
 
 
-def disk_usage(path):
+def disk_usage(path: str | Path):
     """Returns `(bytes, files)` used on disk by a file or a folder tree.
 
     First used in lesson 00 (setup_and_data).
@@ -419,7 +421,7 @@ def _check_free_space(folder, needed):
         )
 
 
-def layout_status(layout, profile=None):
+def layout_status(layout: str, profile: str | config.Profile | None = None):
     """Says whether a layout can be used as it is.
 
     First used in lesson 00 (setup_and_data).
@@ -446,7 +448,12 @@ def layout_status(layout, profile=None):
     return "complete"
 
 
-def ensure_layout(layout, profile=None, force=False, progress=True):
+def ensure_layout(
+    layout: str,
+    profile: str | config.Profile | None = None,
+    force: bool = False,
+    progress: bool = True,
+):
     """Builds one layout of the course data unless a complete one exists.
 
     First used in lesson 03 (pydataset).
@@ -488,7 +495,12 @@ def ensure_layout(layout, profile=None, force=False, progress=True):
     return path
 
 
-def ensure_all(profile=None, names=CORE_LAYOUTS, force=False, progress=True):
+def ensure_all(
+    profile: str | config.Profile | None = None,
+    names: Sequence[str] = CORE_LAYOUTS,
+    force: bool = False,
+    progress: bool = True,
+):
     """Builds every layout a lesson needs; returns `{layout: path}`.
 
     First used in lesson 00 (setup_and_data).
@@ -503,7 +515,7 @@ def ensure_all(profile=None, names=CORE_LAYOUTS, force=False, progress=True):
     return {name: ensure_layout(name, profile, force, progress) for name in names}
 
 
-def course_hdf5(profile=None, progress=True):
+def course_hdf5(profile: str | config.Profile | None = None, progress: bool = True):
     """Returns the HDF5 file the lessons train on, building it if needed.
 
     First used in lesson 01 (in_memory_fit).
@@ -524,7 +536,7 @@ def course_hdf5(profile=None, progress=True):
     return ensure_layout("hdf5", profile, progress=progress)
 
 
-def open_features(profile=None):
+def open_features(profile: str | config.Profile | None = None):
     """Opens the feature matrix of a profile read-only, building it if needed.
 
     First used in lesson 00 (setup_and_data).
@@ -536,7 +548,7 @@ def open_features(profile=None):
     return bcolz.open(str(folder / FEATURE_MATRIX_NAME), mode="r")
 
 
-def read_index(profile=None):
+def read_index(profile: str | config.Profile | None = None):
     """Reads the index table (id, name, split, label, npy_path) of a profile.
 
     First used in lesson 00 (setup_and_data).

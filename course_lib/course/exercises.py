@@ -14,6 +14,8 @@ Regenerate the learner notebooks after editing a solution notebook:
     make exercises        # or: python -m course_lib.course.exercises
 """
 
+from __future__ import annotations
+
 import sys
 from pathlib import Path
 
@@ -30,7 +32,7 @@ BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = "# YOUR CODE HERE\npass"
 
 
-def learner_version(solution):
+def learner_version(solution: str | Path | nbformat.NotebookNode):
     """Returns the learner notebook made from a solution notebook (a path or node).
 
     Used by the kit, not by a lesson.
@@ -51,7 +53,7 @@ def learner_version(solution):
     return notebook
 
 
-def text(notebook):
+def text(notebook: nbformat.NotebookNode):
     """A notebook as the kit writes it: nbformat's JSON with one trailing newline.
 
     Used by the kit, not by a lesson.

@@ -10,6 +10,10 @@ of replaying the first ones. `fit_resumable` is that recipe on the kit's
 loader, with a crash to simulate.
 """
 
+from __future__ import annotations
+
+from pathlib import Path
+
 from course_lib.course import workloads
 
 
@@ -20,7 +24,13 @@ class SimulatedCrash(RuntimeError):
     """
 
 
-def fit_resumable(path, backup_dir, epochs=4, crash_after_epoch=None, batch_size=64):
+def fit_resumable(
+    path: str | Path,
+    backup_dir: str | Path,
+    epochs: int = 4,
+    crash_after_epoch: int | None = None,
+    batch_size: int = 64,
+):
     """Streams a fit that survives interruptions with `keras.callbacks.BackupAndRestore`.
 
     First used in lesson 11 (capstone).

@@ -13,6 +13,8 @@ in fixed generation blocks of `GENERATION_BLOCK` ids with one random stream per
 block, which keeps generation vectorised and fast.
 """
 
+from __future__ import annotations
+
 import numpy as np
 
 from course_lib.config import CLASS_NAMES
@@ -42,7 +44,7 @@ def _check_range(start, stop):
         )
 
 
-def labels(start, stop, seed):
+def labels(start: int, stop: int, seed: int):
     """Class labels of samples `start..stop-1`, as int64.
 
     First used in lesson 00 (setup_and_data).
@@ -106,7 +108,7 @@ def _draw_block(block_labels, rng, size):
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def images(start, stop, image_size, seed):
+def images(start: int, stop: int, image_size: int, seed: int):
     """Images of samples `start..stop-1`, as uint8 `(n, size, size, 3)`.
 
     First used in lesson 00 (setup_and_data).
@@ -137,7 +139,7 @@ def images(start, stop, image_size, seed):
     return np.concatenate(parts)
 
 
-def features(start, stop, n_features, seed):
+def features(start: int, stop: int, n_features: int, seed: int):
     """Feature vectors of samples `start..stop-1`, as float32 `(n, n_features)`.
 
     First used in lesson 07 (merged_models_bcolz).

@@ -9,12 +9,17 @@ also tried on the data shape that breaks naive shuffles. `drawings` makes
 images for them that owe nothing to the kit's own generator (`synthetic`).
 """
 
+from __future__ import annotations
+
+from pathlib import Path
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 DRAWING_CLASSES = ("blob", "bar", "ring")
 
 
-def drawings(n, size=64, seed=0):
+def drawings(n: int, size: int = 64, seed: int = 0):
     """Noisy drawings of three classes, a stand-in for a user's own images.
 
     Used by the kit, not by a lesson.
@@ -60,7 +65,13 @@ def drawings(n, size=64, seed=0):
 
 
 def write_class_sorted(
-    path, images, labels, n_classes, one_hot=True, block_size=1024, chunk_rows=None
+    path: str | Path,
+    images: np.ndarray,
+    labels: ArrayLike,
+    n_classes: int,
+    one_hot: bool = True,
+    block_size: int = 1024,
+    chunk_rows: int | None = None,
 ):
     """Writes `images` and their labels as PyTables EArrays, one class after another.
 

@@ -6,12 +6,20 @@ TensorFlow is imported inside the training functions, so `allocate` starts
 in a fraction of a second.
 """
 
+from __future__ import annotations
+
 import time
+import typing
+from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
+if typing.TYPE_CHECKING:
+    import keras
 
-def allocate(mib, hold_s=0.3):
+
+def allocate(mib: float, hold_s: float = 0.3):
     """Allocates and touches `mib` MiB, holds it `hold_s` seconds, returns `mib`.
 
     Used by the kit, not by a lesson.
@@ -21,7 +29,7 @@ def allocate(mib, hold_s=0.3):
     return int(block.size // 2**20)
 
 
-def fail(message):
+def fail(message: str):
     """Raises `ValueError(message)`: a workload with an error of its own.
 
     Used by the kit, not by a lesson.
@@ -38,7 +46,9 @@ def _model(image_shape, n_classes=3):
     return models.small_convnet(image_shape, n_classes)
 
 
-def fit_in_memory(path, epochs=1, batch_size=64, limit=None):
+def fit_in_memory(
+    path: str | Path, epochs: int = 1, batch_size: int = 64, limit: int | None = None
+):
     """The classic recipe: load the training split, convert to float32, fit.
 
     First used in lesson 01 (in_memory_fit).
@@ -57,7 +67,7 @@ def fit_in_memory(path, epochs=1, batch_size=64, limit=None):
     return {"loss": float(history.history["loss"][-1]), "samples": len(x)}
 
 
-def fit_streaming(path, epochs=1, batch_size=64):
+def fit_streaming(path: str | Path, epochs: int = 1, batch_size: int = 64):
     """The same training, streamed from the HDF5 file with `HDF5Dataset`.
 
     First used in lesson 01 (in_memory_fit).
@@ -69,7 +79,13 @@ def fit_streaming(path, epochs=1, batch_size=64):
     return {"loss": float(history.history["loss"][-1]), "samples": train.sampler.n}
 
 
-def streamed_fit(path, epochs, batch_size, callbacks=(), loader=None):
+def streamed_fit(
+    path: str | Path,
+    epochs: int,
+    batch_size: int,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    loader: keras.utils.PyDataset | None = None,
+):
     """Fits the small convnet on `HDF5Dataset(path)`; returns the loader and the history.
 
     First used in lesson 01 (in_memory_fit).
@@ -87,7 +103,7 @@ def streamed_fit(path, epochs, batch_size, callbacks=(), loader=None):
     return train, history
 
 
-def shuffle_buffer_bytes(n):
+def shuffle_buffer_bytes(n: int):
     """Bytes per element that `Dataset.range(n).shuffle(n)` holds once its buffer is full.
 
     First used in lesson 08 (tf_data).

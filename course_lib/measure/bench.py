@@ -25,6 +25,8 @@ child's own (`VmHWM`, not `ru_maxrss`, which Linux carries over from the
 parent), next to its RSS after imports.
 """
 
+from __future__ import annotations
+
 import argparse
 import os
 
@@ -44,7 +46,7 @@ from course_lib.measure.throughput import (
 )
 
 
-def parts(profile):
+def parts(profile: str | config.Profile):
     """`make bench`'s parts, listed one by one: `{part: [(title, measurement), ...]}`.
 
     Used by the kit, not by a lesson.

@@ -18,10 +18,14 @@ child can overshoot by what it allocates in one interval; the reported
 figure is the one it saw.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from course_lib.scale_out import child
 from course_lib.scale_out.child import tree_memory_mib
@@ -84,7 +88,14 @@ def _watchdog(budget_mib):
     return over_budget
 
 
-def run_function(fn, *args, budget_mib, interval=0.02, timeout=None, **kwargs):
+def run_function(
+    fn: Callable,
+    *args,
+    budget_mib: float,
+    interval: float = 0.02,
+    timeout: float | None = None,
+    **kwargs,
+):
     """Runs `fn(*args, **kwargs)` in a child process under a memory budget.
 
     First used in lesson 01 (in_memory_fit).
@@ -127,7 +138,12 @@ def run_function(fn, *args, budget_mib, interval=0.02, timeout=None, **kwargs):
     return BudgetResult("completed", budget_mib, peak, result.seconds, value=result.value)
 
 
-def run_script(command, budget_mib, interval=0.02, timeout=None):
+def run_script(
+    command: Sequence[str] | str | Path,
+    budget_mib: float,
+    interval: float = 0.02,
+    timeout: float | None = None,
+):
     """Runs a command (e.g. `["python", "train.py"]`) under a memory budget.
 
     Used by the kit, not by a lesson.

@@ -18,10 +18,14 @@ own bytes read in order in large blocks.
 `python -m course_lib.bench cold` prints them (inside `make bench` too).
 """
 
+from __future__ import annotations
+
 import glob
 import os
 import tempfile
 import time
+import typing
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -34,10 +38,13 @@ from course_lib.formats import encoded, hdf5, npy
 from course_lib.measure import pagecache
 from course_lib.measure.harness import own_cpu_seconds, rate, read_epoch
 
+if typing.TYPE_CHECKING:
+    import keras
+
 BLOCK = 8 * 2**20
 
 
-def read_sequentially(paths, block=BLOCK):
+def read_sequentially(paths: Iterable[str | Path], block: int = BLOCK):
     """Reads every byte of the files in order, `block` at a time; returns the bytes read.
 
     Used by the kit, not by a lesson.
@@ -50,7 +57,7 @@ def read_sequentially(paths, block=BLOCK):
     return total
 
 
-def timed(run, evict_paths=()):
+def timed(run: Callable[[], object], evict_paths: Iterable[str | Path] = ()):
     """Seconds `run()` takes, after evicting `evict_paths` (checked) when given.
 
     Used by the kit, not by a lesson.
@@ -119,7 +126,7 @@ def epoch_ranges(loader):
     return None
 
 
-def disk_bandwidth(path, repeat=3):
+def disk_bandwidth(path: str | Path, repeat: int = 3):
     """MB/s of reading `path`'s bytes cold, in order, 8 MiB at a time: best of `repeat`.
 
     Used by the kit, not by a lesson.
@@ -135,7 +142,7 @@ def disk_bandwidth(path, repeat=3):
     return size / 1e6 / min(timed(lambda: read_sequentially(files), [path]) for _ in range(repeat))
 
 
-def threaded_epoch(loader, threads):
+def threaded_epoch(loader: keras.utils.PyDataset, threads: int):
     """Reads one epoch of a loader's batches with `threads` threads at once
     (what `PyDataset(workers=threads)` does, without Keras's queue).
 
@@ -150,7 +157,7 @@ def _stored_bytes(files):
     return sum(os.path.getsize(f) for f in files)
 
 
-def raw_records_epoch(folder, batch_size):
+def raw_records_epoch(folder: str | Path, batch_size: int):
     """One epoch over a folder's TFRecord shards read with `interleave`, not parsed.
 
     Used by the kit, not by a lesson.
@@ -170,7 +177,7 @@ def raw_records_epoch(folder, batch_size):
     return (lambda: [None for _ in dataset]), _stored_bytes(names)
 
 
-def readers(profile="lesson", threads=2):
+def readers(profile: str | config.Profile = "lesson", threads: int = 2):
     """The readers of the training split that `format_reads` measures.
 
     Used by the kit, not by a lesson.
@@ -263,7 +270,7 @@ def readers(profile="lesson", threads=2):
     }
 
 
-def photo_records(folder, megabytes=96, side=299, shards=12):
+def photo_records(folder: str | Path, megabytes: int = 96, side: int = 299, shards: int = 12):
     """Writes TFRecord shards of 299x299 photo crops (food-101-sized records).
 
     Used by the kit, not by a lesson.
@@ -292,7 +299,15 @@ def photo_records(folder, megabytes=96, side=299, shards=12):
     return Path(folder), count
 
 
-def measure_reader(run, evicted, stored, samples, repeat=3, disk_file=None, ranges=None):
+def measure_reader(
+    run: Callable[[], object],
+    evicted: Sequence[str | Path],
+    stored: int,
+    samples: float,
+    repeat: int = 3,
+    disk_file: str | Path | None = None,
+    ranges: list[tuple[str, int, int]] | None = None,
+):
     """One row of `format_reads`: cold and warm samples/s and MB/s of `run()`.
 
     Used by the kit, not by a lesson.
@@ -358,7 +373,7 @@ def measure_reader(run, evicted, stored, samples, repeat=3, disk_file=None, rang
     return row
 
 
-def format_reads(profile="lesson", repeat=3):
+def format_reads(profile: str | config.Profile = "lesson", repeat: int = 3):
     """Cold and warm reads of one training epoch in every format, in one run.
 
     First used in lesson 09 (files_and_records).
@@ -423,7 +438,7 @@ def format_reads(profile="lesson", repeat=3):
     )
 
 
-def disk_sizes(profile="lesson"):
+def disk_sizes(profile: str | config.Profile = "lesson"):
     """Bytes on disk of the same images in each layout, against the raw pixels.
 
     First used in lesson 09 (files_and_records).
@@ -449,7 +464,7 @@ def disk_sizes(profile="lesson"):
     return frame
 
 
-def photo_crops(side, count=64):
+def photo_crops(side: int, count: int = 64):
     """Crops of the photographs that ship with installed packages, `side` pixels square.
 
     Used by the kit, not by a lesson.
@@ -514,7 +529,7 @@ def _decode_row(images, threads=2, repeat=3):
     }
 
 
-def training_step_us(profile="lesson", steps=10):
+def training_step_us(profile: str | config.Profile = "lesson", steps: int = 10):
     """Microseconds per sample of one training step of the kit's small convnet.
 
     Used by the kit, not by a lesson.
@@ -531,7 +546,7 @@ def training_step_us(profile="lesson", steps=10):
     )
 
 
-def decode_costs(profile="lesson"):
+def decode_costs(profile: str | config.Profile = "lesson"):
     """JPEG size and decode time per image, course images against photographs.
 
     First used in lesson 09 (files_and_records).

@@ -8,16 +8,25 @@ measured in the same run, `table`); `render` turns any of them into the text
 notebook's earlier cells do not change its figures.
 """
 
+from __future__ import annotations
+
 import os
 import time
+import typing
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from course_lib.scale_out import child
 
+if typing.TYPE_CHECKING:
+    import keras
 
-def in_fresh_process(measurement, *args):
+    from course_lib.scale_out.child import ChildResult
+
+
+def in_fresh_process(measurement: Callable, *args):
     """Runs `measurement(*args)` in a new Python process and returns its result.
 
     First used in lesson 05 (hdf5_reading).
@@ -38,7 +47,7 @@ def in_fresh_process(measurement, *args):
     return value_of(child.run(measurement, *args))
 
 
-def value_of(result):
+def value_of(result: ChildResult):
     """The value of a `ChildResult`, or a `RuntimeError` with the child's error and log.
 
     Used by the kit, not by a lesson.
@@ -50,7 +59,7 @@ def value_of(result):
     return result.value
 
 
-def rate(run, samples, repeat=3):
+def rate(run: Callable[[], object], samples: float, repeat: int = 3):
     """Samples per second of `run()`, which handles `samples` samples: best of `repeat`.
 
     First used in lesson 08 (tf_data).
@@ -68,7 +77,9 @@ def rate(run, samples, repeat=3):
     return samples / best
 
 
-def batches_rate(read, batches, repeat=3):
+def batches_rate(
+    read: Callable[[np.ndarray], object], batches: Sequence[np.ndarray], repeat: int = 3
+):
     """Samples per second of calling `read(positions)` on each batch: best of `repeat`.
 
     Used by the kit, not by a lesson.
@@ -81,7 +92,7 @@ def batches_rate(read, batches, repeat=3):
     return rate(run, sum(len(b) for b in batches), repeat)
 
 
-def read_epoch(ds, count=None):
+def read_epoch(ds: keras.utils.PyDataset, count: int | None = None):
     """Reads batches `0..count-1` of a loader (all by default), dropping each at
     once, as the in-memory ceiling does.
 
@@ -91,7 +102,7 @@ def read_epoch(ds, count=None):
         ds[index]
 
 
-def table(values, column, index, ratios=None):
+def table(values: dict[str, float], column: str, index: int, ratios: dict[str, str] | None = None):
     """One measurement as a DataFrame: a figure per row, and ratio columns.
 
     Used by the kit, not by a lesson.
@@ -117,7 +128,7 @@ def table(values, column, index, ratios=None):
     return frame
 
 
-def render(frame, title):
+def render(frame: pd.DataFrame, title: str):
     """A benchmark's DataFrame as the text `make bench` prints: its title, then
     the rows, each column shown to the precision its largest value needs.
 
@@ -146,7 +157,7 @@ def own_cpu_seconds():
     return times.user + times.system
 
 
-def cpu_seconds_of(pids):
+def cpu_seconds_of(pids: Iterable[int]):
     """CPU seconds the processes `pids` have used so far (those still running).
 
     Used by the kit, not by a lesson.

@@ -9,11 +9,14 @@
 `monitor` shows these figures live; `child` measures another process.
 """
 
+from __future__ import annotations
+
 import ctypes
 import ctypes.util
 import gc
 import resource
 import sys
+from collections.abc import Callable, Sequence
 
 import psutil
 from memory_profiler import memory_usage
@@ -44,7 +47,7 @@ def release_free_memory():
         _LIBC.malloc_trim(0)
 
 
-def peak_increase_mib(fn, *args, interval=0.002, repeat=3, **kwargs):
+def peak_increase_mib(fn: Callable, *args, interval: float = 0.002, repeat: int = 3, **kwargs):
     """Measures how far `fn(*args, **kwargs)` raises this process's RSS, in MiB.
 
     First used in lesson 01 (in_memory_fit).
@@ -241,7 +244,7 @@ class Timeline:
     Used by the kit, not by a lesson.
     """
 
-    def __init__(self, seconds, mib, value):
+    def __init__(self, seconds: Sequence[float], mib: Sequence[float], value: object):
         self.seconds, self.mib, self.value = seconds, mib, value
 
     @property
@@ -250,7 +253,7 @@ class Timeline:
         return max(self.mib) - self.mib[0]
 
 
-def memory_timeline(fn, *args, interval=0.05, **kwargs):
+def memory_timeline(fn: Callable, *args, interval: float = 0.05, **kwargs):
     """Runs `fn(*args, **kwargs)` and samples this process's RSS while it runs.
 
     First used in lesson 01 (in_memory_fit).
@@ -275,7 +278,9 @@ def memory_timeline(fn, *args, interval=0.05, **kwargs):
     return Timeline([t - start for _, t in samples], [m for m, _ in samples], value)
 
 
-def plot_timelines(timelines, axis=None, relative=True):
+def plot_timelines(
+    timelines: dict[str, Timeline], axis: object | None = None, relative: bool = True
+):
     """Plots several `Timeline`s on one chart, e.g. `{"in memory": a, "streaming": b}`.
 
     First used in lesson 01 (in_memory_fit).

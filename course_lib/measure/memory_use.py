@@ -6,9 +6,13 @@ its own peak (`VmHWM`, not `ru_maxrss`, which Linux carries over from the
 parent), next to its RSS after imports.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import os
 import tempfile
+from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,7 +24,7 @@ from course_lib.measure.harness import value_of
 from course_lib.scale_out import child
 
 
-def write_layout(layout, overrides):
+def write_layout(layout: str, overrides: dict):
     """Builds one layout of a profile changed by `overrides` (run in a child).
 
     Used by the kit, not by a lesson.
@@ -29,7 +33,7 @@ def write_layout(layout, overrides):
     course_data.ensure_layout(layout, profile, progress=False)
 
 
-def writer_peak_memory(layout, n_samples, image_size=64, block_size=256):
+def writer_peak_memory(layout: str, n_samples: int, image_size: int = 64, block_size: int = 256):
     """Writes a dataset of `n_samples` in a child process; returns its memory.
 
     Used by the kit, not by a lesson.
@@ -74,7 +78,7 @@ def writer_peak_memory(layout, n_samples, image_size=64, block_size=256):
     }
 
 
-def writer_memory(sizes=(4096, 32768), image_size=64):
+def writer_memory(sizes: Sequence[int] = (4096, 32768), image_size: int = 64):
     """Memory of the block-wise writers at two sizes, each in a child process.
 
     Used by the kit, not by a lesson.
@@ -101,7 +105,7 @@ def writer_memory(sizes=(4096, 32768), image_size=64):
     return pd.DataFrame(rows).set_index(["layout", "samples"])
 
 
-def stream_epoch(path):
+def stream_epoch(path: str | Path):
     """Reads one epoch of `HDF5Dataset(path)`, dropping each batch (run in a child).
 
     Used by the kit, not by a lesson.
@@ -113,7 +117,7 @@ def stream_epoch(path):
         ds[index]
 
 
-def streaming_peak_memory(n_samples, image_size=64):
+def streaming_peak_memory(n_samples: int, image_size: int = 64):
     """Memory of a child process streaming one epoch of `n_samples`.
 
     Used by the kit, not by a lesson.
@@ -140,7 +144,7 @@ def streaming_peak_memory(n_samples, image_size=64):
         return result
 
 
-def streaming_memory(sizes=(4096, 8 * 4096)):
+def streaming_memory(sizes: Sequence[int] = (4096, 8 * 4096)):
     """Memory of a child process streaming one epoch of 64x64 images, at each size.
 
     Used by the kit, not by a lesson.

@@ -3,13 +3,18 @@ and `merged`): validation accuracy over 8 seeds next to each order's read
 speed, and orders built to separate the causes.
 """
 
+from __future__ import annotations
+
 import functools
 import os
 import tempfile
+from collections.abc import Sequence
+from pathlib import Path
 
 import h5py
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from course_lib import config
 from course_lib.course import course_data
@@ -18,7 +23,7 @@ from course_lib.measure.harness import batches_rate, rate, read_epoch, table
 from course_lib.measure.throughput import course_merged
 
 
-def merged_mixing(profile="lesson"):
+def merged_mixing(profile: str | config.Profile = "lesson"):
     """How well the merged loader's block order mixes class-sorted labels.
 
     First used in lesson 07 (merged_models_bcolz).
@@ -82,7 +87,7 @@ def _validation_accuracy(train, image_shape, n_classes, x_valid, y_valid, seed, 
     return float(model.evaluate(x_valid, y_valid, verbose=0)[1])
 
 
-def class_sorted_files(folder, profile, n_samples=3000):
+def class_sorted_files(folder: str | Path, profile: str | config.Profile, n_samples: int = 3000):
     """The class-sorted training files `class_sorted_accuracy` trains on.
 
     Used by the kit, not by a lesson.
@@ -120,7 +125,12 @@ def class_sorted_files(folder, profile, n_samples=3000):
     return files
 
 
-def class_sorted_accuracy(profile="lesson", epochs=3, seeds=tuple(range(1, 9)), n_samples=3000):
+def class_sorted_accuracy(
+    profile: str | config.Profile = "lesson",
+    epochs: int = 3,
+    seeds: Sequence[int] = tuple(range(1, 9)),
+    n_samples: int = 3000,
+):
     """Validation accuracy of the small convnet trained on class-sorted files.
 
     Used by the kit, not by a lesson.
@@ -193,7 +203,12 @@ def class_sorted_accuracy(profile="lesson", epochs=3, seeds=tuple(range(1, 9)), 
     return frame
 
 
-def mixing_causes(profile="lesson", epochs=3, seeds=tuple(range(1, 9)), n_samples=3000):
+def mixing_causes(
+    profile: str | config.Profile = "lesson",
+    epochs: int = 3,
+    seeds: Sequence[int] = tuple(range(1, 9)),
+    n_samples: int = 3000,
+):
     """Training on orders built to tell apart why `block` trails `full` on a sorted file.
 
     Used by the kit, not by a lesson.
@@ -264,7 +279,7 @@ def mixing_causes(profile="lesson", epochs=3, seeds=tuple(range(1, 9)), n_sample
     return frame
 
 
-def cause_orders(labels, batch_size, seed):
+def cause_orders(labels: ArrayLike, batch_size: int, seed: int):
     """`{name: batches_of(epoch)}`: the orders of `mixing_causes` (cached per epoch).
 
     Used by the kit, not by a lesson.

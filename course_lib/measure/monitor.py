@@ -5,9 +5,12 @@ figures from `memory`), with a chart of the last minute, refreshed by a Keras
 callback during `fit` or by a background thread for any other code.
 """
 
+from __future__ import annotations
+
 import collections
 import threading
 import time
+from collections.abc import Sequence
 
 import keras
 
@@ -42,7 +45,7 @@ class ResourcePanel:
     ```
     """
 
-    def __init__(self, title="Resources"):
+    def __init__(self, title: str = "Resources"):
         import ipywidgets
 
         self.title = title
@@ -96,7 +99,7 @@ class ResourcePanel:
         """Whether the background thread is refreshing the panel."""
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self, interval=0.5):
+    def start(self, interval: float = 0.5):
         """Refreshes the panel every `interval` seconds from a background thread.
 
         Calling it while running changes nothing: there is never more than
@@ -128,7 +131,7 @@ class ResourcePanel:
     def __exit__(self, *exc_info):
         self.stop()
 
-    def callback(self, min_interval=0.5):
+    def callback(self, min_interval: float = 0.5):
         """A Keras callback that refreshes the panel at most every `min_interval` s."""
         return PanelCallback(self, min_interval)
 
@@ -146,7 +149,7 @@ class PanelCallback(keras.callbacks.Callback):
         min_interval: seconds between two refreshes.
     """
 
-    def __init__(self, panel, min_interval=0.5):
+    def __init__(self, panel: ResourcePanel, min_interval: float = 0.5):
         super().__init__()
         self.panel, self.min_interval = panel, float(min_interval)
         self._last = 0.0
@@ -207,7 +210,12 @@ CHART_SECONDS = 60
 """How much history the panel's chart shows."""
 
 
-def memory_chart_svg(history, now, width=420, height=120):
+def memory_chart_svg(
+    history: Sequence[tuple[float, float, float | None]],
+    now: float,
+    width: int = 420,
+    height: int = 120,
+):
     """An inline SVG chart of memory over the last `CHART_SECONDS` seconds.
 
     Used by the kit, not by a lesson.

@@ -14,6 +14,8 @@ page, for instance one that is mapped or still dirty, so `evict` checks and
 raises `EvictionFailed` instead of letting a warm read pass for a cold one.
 """
 
+from __future__ import annotations
+
 import ctypes
 import mmap
 import os
@@ -33,7 +35,7 @@ class EvictionFailed(RuntimeError):
     """
 
 
-def files_of(path):
+def files_of(path: str | Path):
     """The regular files at `path`: the file itself, or every file under a folder.
 
     Used by the kit, not by a lesson.
@@ -62,7 +64,7 @@ def _libc():
     return libc
 
 
-def resident_bytes(file):
+def resident_bytes(file: str | Path):
     """Returns `(resident, total)` bytes of one file in the page cache.
 
     Used by the kit, not by a lesson.
@@ -95,7 +97,7 @@ def resident_bytes(file):
     return min(resident * PAGE, size), size
 
 
-def resident_fraction(path):
+def resident_fraction(path: str | Path):
     """The share of a file's (or a folder's files') bytes in the page cache.
 
     First used in lesson 09 (files_and_records).
@@ -113,7 +115,7 @@ def resident_fraction(path):
     return resident / total if total else 0.0
 
 
-def evict(path):
+def evict(path: str | Path):
     """Drops a file's (or every file under a folder's) pages from the page cache.
 
     Used by the kit, not by a lesson.

@@ -3,10 +3,13 @@ augmentation, the resource panel, training overlap and the tf.data service
 (`make bench` parts `loaders`, `merged`, `augment`, `panel`, `overlap`, `service`).
 """
 
+from __future__ import annotations
+
 import os
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import h5py
@@ -28,7 +31,7 @@ from course_lib.measure.harness import (
 )
 
 
-def loader_throughput(profile="lesson", naive_batches=20):
+def loader_throughput(profile: str | config.Profile = "lesson", naive_batches: int = 20):
     """Measures samples/s of each way to read training batches, in one run.
 
     First used in lesson 05 (hdf5_reading).
@@ -106,7 +109,7 @@ def loader_throughput(profile="lesson", naive_batches=20):
     )
 
 
-def course_merged(profile, split="train", **options):
+def course_merged(profile: str | config.Profile, split: str = "train", **options):
     """`merged.split_loader` over a profile's course images and bcolz features.
 
     Used by the kit, not by a lesson.
@@ -123,7 +126,7 @@ def course_merged(profile, split="train", **options):
     )
 
 
-def merged_throughput(profile="lesson", naive_batches=20):
+def merged_throughput(profile: str | config.Profile = "lesson", naive_batches: int = 20):
     """Rows/s of the merged loader against the naive `carray[batch_ids]` recipe.
 
     First used in lesson 07 (merged_models_bcolz).
@@ -148,7 +151,7 @@ def merged_throughput(profile="lesson", naive_batches=20):
     return table(rates, "rows/s", "reader", {"x naive": "naive: carray[shuffled batch ids]"})
 
 
-def feature_store_comparison(profile="lesson", naive_batches=20):
+def feature_store_comparison(profile: str | config.Profile = "lesson", naive_batches: int = 20):
     """Writes the profile's features in every format and reads them back.
 
     First used in lesson 07 (merged_models_bcolz).
@@ -195,7 +198,7 @@ def feature_store_comparison(profile="lesson", naive_batches=20):
     return pd.DataFrame(rows).set_index("format")
 
 
-def augmentation_cost(profile="lesson", batches=20):
+def augmentation_cost(profile: str | config.Profile = "lesson", batches: int = 20):
     """Samples/s of a batch pipeline with and without augmentation, and where it runs.
 
     First used in lesson 06 (augmentation).
@@ -255,7 +258,9 @@ def augmentation_cost(profile="lesson", batches=20):
     return table(rates, "samples/s", "pipeline", {"x plain loader": "loader, no augmentation"})
 
 
-def panel_overhead(profile="ci", epochs=7, min_interval=0.5):
+def panel_overhead(
+    profile: str | config.Profile = "ci", epochs: int = 7, min_interval: float = 0.5
+):
     """What the resource panel's Keras callback costs a training epoch.
 
     Used by the kit, not by a lesson.
@@ -312,7 +317,7 @@ def panel_overhead(profile="ci", epochs=7, min_interval=0.5):
     )
 
 
-def training_overlap(profile="lesson", epochs=2):
+def training_overlap(profile: str | config.Profile = "lesson", epochs: int = 2):
     """Epoch time of streaming fits divided by the epoch time of the in-memory fit.
 
     First used in lesson 08 (tf_data).
@@ -377,7 +382,7 @@ def training_overlap(profile="lesson", epochs=2):
     return table(seconds, "epoch s", "pipeline", {"x in memory": "in memory (numpy arrays)"})
 
 
-def service_throughput(megabytes=96, batch_size=32, workers=(1, 2)):
+def service_throughput(megabytes: int = 96, batch_size: int = 32, workers: Sequence[int] = (1, 2)):
     """One epoch of decode + augmentation in-process and on a local tf.data service.
 
     First used in lesson 10 (scale_out).

@@ -14,6 +14,8 @@ baseline is its RSS after the modules in `imports` are loaded, so
 `added_mib` shows what the work itself added.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import importlib
 import os
@@ -23,6 +25,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cloudpickle
@@ -65,7 +68,7 @@ class ChildResult:
         return self.peak_mib - self.baseline_mib
 
 
-def own_memory_mib(field="VmHWM"):
+def own_memory_mib(field: str = "VmHWM"):
     """A memory figure of this process from `/proc/self/status`, in MiB (0 elsewhere).
 
     Used by the kit, not by a lesson.
@@ -88,7 +91,7 @@ def own_memory_mib(field="VmHWM"):
     return 0.0
 
 
-def tree_memory_mib(process):
+def tree_memory_mib(process: psutil.Process):
     """Memory of a process and its descendants, in MiB (0 once gone).
 
     Used by the kit, not by a lesson.
@@ -113,7 +116,7 @@ def tree_memory_mib(process):
     return total / 2**20
 
 
-def stop_tree(process):
+def stop_tree(process: psutil.Process):
     """Kills a process and all its descendants.
 
     Used by the kit, not by a lesson.
@@ -129,7 +132,12 @@ def stop_tree(process):
             pass
 
 
-def supervise(popen, watch=None, timeout=None, interval=0.02):
+def supervise(
+    popen: subprocess.Popen,
+    watch: Callable[[psutil.Process], bool] | None = None,
+    timeout: float | None = None,
+    interval: float = 0.02,
+):
     """Waits for a started process, stopping its whole tree if it must stop.
 
     Used by the kit, not by a lesson.
@@ -166,7 +174,14 @@ class Child:
     Use `start` to make one.
     """
 
-    def __init__(self, fn, args, kwargs, imports=(), env=None):
+    def __init__(
+        self,
+        fn: Callable,
+        args: tuple,
+        kwargs: dict,
+        imports: Sequence[str] = (),
+        env: dict | None = None,
+    ):
         module, name = fn.__module__, fn.__qualname__
         if module == "__main__":  # `python -m package.module`: import it by its real name
             spec = getattr(sys.modules["__main__"], "__spec__", None)
@@ -200,7 +215,12 @@ class Child:
             )
         self.pid = self.process.pid
 
-    def wait(self, timeout=None, watch=None, interval=0.02):
+    def wait(
+        self,
+        timeout: float | None = None,
+        watch: Callable[[psutil.Process], bool] | None = None,
+        interval: float = 0.02,
+    ):
         """Waits for the child; returns its `ChildResult`.
 
         Args:
@@ -233,7 +253,7 @@ def _parent_path():
     return os.pathsep.join(entry for entry in sys.path if entry)
 
 
-def start(fn, *args, imports=(), env=None, **kwargs):
+def start(fn: Callable, *args, imports: Sequence[str] = (), env: dict | None = None, **kwargs):
     """Starts `fn(*args, **kwargs)` in a fresh Python process.
 
     Used by the kit, not by a lesson.
@@ -261,7 +281,14 @@ def start(fn, *args, imports=(), env=None, **kwargs):
     return Child(fn, args, kwargs, imports, env)
 
 
-def run(fn, *args, imports=(), env=None, timeout=None, **kwargs):
+def run(
+    fn: Callable,
+    *args,
+    imports: Sequence[str] = (),
+    env: dict | None = None,
+    timeout: float | None = None,
+    **kwargs,
+):
     """`start(...)` then `wait(timeout)`: the `ChildResult` of `fn(*args, **kwargs)`.
 
     First used in lesson 08 (tf_data).

@@ -13,15 +13,19 @@ loop: `strategy.run` for the step, `tf.nn.compute_average_loss` for a loss
 scaled to the global batch.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import socket
 import time
+from collections.abc import Sequence
+from pathlib import Path
 
 from course_lib.scale_out import child
 
 
-def free_ports(count):
+def free_ports(count: int):
     """`count` TCP ports on 127.0.0.1 that are free right now.
 
     Used by the kit, not by a lesson.
@@ -36,7 +40,7 @@ def free_ports(count):
             sock.close()
 
 
-def tf_config(ports, index):
+def tf_config(ports: Sequence[int], index: int):
     """The `TF_CONFIG` JSON of worker `index` in a localhost cluster on `ports`.
 
     Used by the kit, not by a lesson.
@@ -49,7 +53,7 @@ def tf_config(ports, index):
     )
 
 
-def train_worker(path, epochs=1, batch_size=32, seed=0):
+def train_worker(path: str | Path, epochs: int = 1, batch_size: int = 32, seed: int = 0):
     """Trains the small convnet as one worker of the cluster in `TF_CONFIG`.
 
     First used in lesson 11 (capstone).
@@ -136,7 +140,13 @@ def train_worker(path, epochs=1, batch_size=32, seed=0):
     }
 
 
-def launch(path, n_workers=2, epochs=1, batch_size=32, timeout=600):
+def launch(
+    path: str | Path,
+    n_workers: int = 2,
+    epochs: int = 1,
+    batch_size: int = 32,
+    timeout: float = 600,
+):
     """Starts `n_workers` local workers running `train_worker`, waits for them.
 
     First used in lesson 11 (capstone).

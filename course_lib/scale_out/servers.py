@@ -9,6 +9,8 @@ run as a script (`python -m course_lib.scale_out.servers dispatcher|worker`).
 The trainer's side, the datasets `fit` reads from them, is `service`.
 """
 
+from __future__ import annotations
+
 import argparse
 import atexit
 import ctypes
@@ -57,7 +59,7 @@ class ServiceStartError(RuntimeError):
     """
 
 
-def address_of(service):
+def address_of(service: str | LocalService):
     """`(host, port)` of a service given as `grpc://host:port` or `host:port`.
 
     Used by the kit, not by a lesson.
@@ -76,7 +78,7 @@ def address_of(service):
     return host, int(port)
 
 
-def check_reachable(service, timeout=3.0):
+def check_reachable(service: str | LocalService, timeout: float | None = 3.0):
     """Raises `ServiceUnreachable` unless something listens at `service`.
 
     Used by the kit, not by a lesson.
@@ -147,7 +149,13 @@ class LocalService:
     ```
     """
 
-    def __init__(self, workers=2, work_dir=None, restart=True, start_timeout=60):
+    def __init__(
+        self,
+        workers: int = 2,
+        work_dir: str | Path | None = None,
+        restart: bool = True,
+        start_timeout: float = 60,
+    ):
         self.start_timeout = start_timeout
         self.restart = restart
         self.events = []
@@ -208,7 +216,7 @@ class LocalService:
         process.name = name
         return process
 
-    def log_tail(self, name, lines=15):
+    def log_tail(self, name: str, lines: int = 15):
         """The last `lines` lines a server wrote (`"dispatcher"`, `"worker-0"`...)."""
         try:
             text = (self.work_dir / f"{name}.log").read_text(errors="replace")
@@ -278,7 +286,7 @@ class LocalService:
         """
         return sum(process.poll() is None for process in self.workers)
 
-    def wait_for_workers(self, count, timeout=None):
+    def wait_for_workers(self, count: int, timeout: float | None = None):
         """Waits until exactly `count` workers are serving (`serving_workers`).
 
         Raises:
@@ -294,7 +302,7 @@ class LocalService:
                 )
             time.sleep(0.05)
 
-    def kill_worker(self, index):
+    def kill_worker(self, index: int):
         """Kills worker `index` at once (SIGKILL), as a crashed machine would.
 
         With `restart=True` a new worker comes up on the same port a few
@@ -310,7 +318,7 @@ class LocalService:
             if process is not None and process.poll() is None
         ]
 
-    def stop(self, timeout=10):
+    def stop(self, timeout: float = 10):
         """Stops every server process and removes the work directory it made."""
         self._stopping.set()
         processes = [p for p in [*self.workers, self.dispatcher] if p is not None]

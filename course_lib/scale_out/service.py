@@ -28,8 +28,12 @@ a dataset of unknown length as a batch, then asks for one batch too many in
 every later epoch of the same length).
 """
 
+from __future__ import annotations
+
 import math
 import warnings
+from collections.abc import Callable
+from pathlib import Path
 
 from course_lib import errors
 from course_lib.scale_out.servers import check_reachable
@@ -91,7 +95,15 @@ def _checked_epoch(batches, samples, batch_size, service):
     )
 
 
-def service_dataset(pipeline, service, mode, samples, batch_size, job_name=None, check_timeout=3.0):
+def service_dataset(
+    pipeline: Callable,
+    service: str,
+    mode: str,
+    samples: int,
+    batch_size: int,
+    job_name: str | None = None,
+    check_timeout: float = 3.0,
+):
     """Runs a pipeline on the tf.data service; returns what `fit` reads.
 
     First used in lesson 10 (scale_out).
@@ -165,7 +177,14 @@ def service_dataset(pipeline, service, mode, samples, batch_size, job_name=None,
     )
 
 
-def record_pipeline(path, batch_size, mode, seed=0, augment=None, **options):
+def record_pipeline(
+    path: str | Path,
+    batch_size: int,
+    mode: str,
+    seed: int = 0,
+    augment: Callable | None = None,
+    **options,
+):
     """The kit's TFRecord pipeline (`records.record_dataset`), shaped for `mode`.
 
     First used in lesson 10 (scale_out).
