@@ -140,7 +140,7 @@ PROFILES = {
 }
 
 
-def get_profile(name=None):
+def get_profile(name: str | Profile | None = None) -> Profile:
     """Returns the profile called `name`, or the one `COURSE_PROFILE` selects.
 
     First used in lesson 00 (setup_and_data).
@@ -177,7 +177,7 @@ def _repository_root():
     return root if (root / "pyproject.toml").is_file() else None
 
 
-def data_root():
+def data_root() -> Path:
     """The folder that holds every profile's data: `$COURSE_DATA_DIR`, or `data/` at the
     repository root.
 
@@ -191,7 +191,7 @@ def data_root():
     )
 
 
-def rebuild_hint(path, own_data):
+def rebuild_hint(path: str | Path, own_data: str) -> str:
     """What to tell a user whose file at `path` is missing or damaged.
 
     Used by the kit, not by a lesson.
@@ -212,7 +212,7 @@ def rebuild_hint(path, own_data):
     return "Rebuild the course data with `make data`."
 
 
-def data_dir(profile=None):
+def data_dir(profile: str | Profile | None = None) -> Path:
     """Returns the writable folder that holds the data of one profile.
 
     First used in lesson 00 (setup_and_data).

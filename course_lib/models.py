@@ -40,18 +40,18 @@ class CourseModel(keras.Model):
         model.max_pixel = max_pixel
         return model
 
-    def fit(self, x=None, *args, **kwargs):
+    def fit(self, x: object = None, *args, **kwargs):
         self._check_pixels(x, "fit")
         if kwargs.get("validation_data") is not None:
             self._check_pixels(kwargs["validation_data"], "fit (validation_data)")
         return super().fit(x, *args, **kwargs)
 
-    def evaluate(self, x=None, *args, **kwargs):
+    def evaluate(self, x: object = None, *args, **kwargs):
         if not kwargs.get("_use_cached_eval_dataset"):  # fit's own epoch-end evaluation:
             self._check_pixels(x, "evaluate")  # checked once when fit started
         return super().evaluate(x, *args, **kwargs)
 
-    def predict(self, x, *args, **kwargs):
+    def predict(self, x: object, *args, **kwargs):
         self._check_pixels(x, "predict")
         return super().predict(x, *args, **kwargs)
 
@@ -83,7 +83,7 @@ class CourseModel(keras.Model):
         )
 
 
-def first_images(x):
+def first_images(x: object) -> np.ndarray:
     """The image array a model input starts with, read cheaply; `None` if unknown.
 
     Used by the kit, not by a lesson.
@@ -104,13 +104,13 @@ def first_images(x):
 
 
 def small_convnet(
-    input_shape,
-    n_classes,
-    learning_rate=1e-3,
-    name="small_convnet",
-    max_pixel=255.0,
-    label_mode="sparse",
-):
+    input_shape: tuple[int, int, int],
+    n_classes: int,
+    learning_rate: float = 1e-3,
+    name: str = "small_convnet",
+    max_pixel: float = 255.0,
+    label_mode: str = "sparse",
+) -> keras.Model:
     """Builds and compiles the small convnet every lesson trains.
 
     First used in lesson 00 (setup_and_data).
@@ -195,15 +195,15 @@ def _compiled(model, learning_rate, max_pixel, label_mode):
 
 
 def merged_model(
-    image_shape,
-    n_features,
-    n_classes,
-    learning_rate=1e-3,
-    input_names=("images", "features"),
-    name="merged_model",
-    max_pixel=255.0,
-    label_mode="sparse",
-):
+    image_shape: tuple[int, int, int],
+    n_features: int,
+    n_classes: int,
+    learning_rate: float = 1e-3,
+    input_names: tuple[str, str] = ("images", "features"),
+    name: str = "merged_model",
+    max_pixel: float = 255.0,
+    label_mode: str = "sparse",
+) -> keras.Model:
     """Builds and compiles a two-input model: a convnet on images, a dense branch on features.
 
     First used in lesson 07 (merged_models_bcolz).

@@ -196,7 +196,12 @@ def _signatures(folder):
     import inspect
 
     package = importlib.import_module(f"course_lib.{folder}")
-    for name in package.__all__:
+    names = getattr(package, "__all__", None) or [
+        n
+        for n, v in vars(package).items()
+        if not n.startswith("_") and getattr(v, "__module__", None) == package.__name__
+    ]
+    for name in names:
         value = getattr(package, name)
         if inspect.isfunction(value):
             yield name, value
@@ -208,9 +213,10 @@ def _signatures(folder):
                         yield f"{name}.{attribute}", function
 
 
-@pytest.mark.parametrize("folder", FOLDERS)
+@pytest.mark.parametrize("folder", [*FOLDERS, "config", "errors", "exports", "models"])
 def test_public_signatures_have_type_hints(folder):
-    """Every parameter of the public functions and methods of each folder says its type."""
+    """Every parameter of the public functions and methods of each folder (and of the
+    modules beside them) says its type."""
     import inspect
 
     for name, function in _signatures(folder):
