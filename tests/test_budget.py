@@ -7,11 +7,11 @@ from course_lib.measure import budget
 
 
 def test_a_function_that_exceeds_the_budget_is_stopped_with_a_clear_message():
-    result = budget.run_function(workloads.allocate, 600, hold_s=2, budget_mib=300)
+    result = budget.run_function(workloads.allocate, 600, hold_s=20, budget_mib=300)
     assert result.outcome == "exceeded" and not result.ok
     assert result.peak_mib > 300
     assert str(result).startswith("exceeded the budget of 300 MiB at ")
-    assert result.seconds < 2  # stopped, not waited for
+    assert result.seconds < 20  # stopped, not waited for (it would hold its memory 20 s)
 
 
 def test_a_function_within_the_budget_completes_with_its_value_and_peak():
@@ -30,12 +30,12 @@ def test_an_error_of_its_own_is_reported_not_raised():
 def test_scripts_under_a_budget(tmp_path):
     greedy = tmp_path / "greedy.py"
     greedy.write_text(
-        "import numpy as np, time\nx = np.ones(700 * 2**20, np.uint8)\ntime.sleep(3)\n"
+        "import numpy as np, time\nx = np.ones(700 * 2**20, np.uint8)\ntime.sleep(20)\n"
     )
     polite = tmp_path / "polite.py"
     polite.write_text("print('done')\n")
     exceeded = budget.run_script(greedy, budget_mib=300)
-    assert exceeded.outcome == "exceeded" and exceeded.seconds < 3
+    assert exceeded.outcome == "exceeded" and exceeded.seconds < 20  # stopped, not waited for
     completed = budget.run_script([sys.executable, str(polite)], budget_mib=300)
     assert completed.ok and completed.value.strip() == "done"
     failed = budget.run_script(
