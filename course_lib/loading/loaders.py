@@ -498,6 +498,8 @@ class SourceDataset(SampledDataset):
         preprocess: optional function applied to each batch of inputs.
         label_mode: `"sparse"` or `"one_hot"`, for class indices.
         n_classes: number of classes (needed for `"one_hot"`).
+        row_names: what an error calls each row (sample ids, say);
+            default: its position.
         options, **kwargs: the sampler's options and `PyDataset`'s, as for
             `SampledDataset`. Default order: `"full"` with targets (a source
             read sample by sample gains nothing from blocks), `"none"`
@@ -526,6 +528,7 @@ class SourceDataset(SampledDataset):
         preprocess: Callable[[np.ndarray], np.ndarray] | None = None,
         label_mode: str = "sparse",
         n_classes: int | None = None,
+        row_names: Sequence | None = None,
         options: SamplerOptions | None = None,
         **kwargs,
     ):
@@ -535,8 +538,10 @@ class SourceDataset(SampledDataset):
         self.label_mode, self.n_classes = label_mode, n_classes
         classes = None
         if targets is not None and not isinstance(targets, RowSource):
+            if label_mode == "one_hot" and not n_classes:
+                raise ValueError("label_mode='one_hot' needs n_classes.")
             classes = class_labels.class_indices(
-                np.asarray(targets), n_classes, f"labels of {inputs!r}", np.arange(len(targets))
+                np.asarray(targets), n_classes, f"labels of {inputs!r}", row_names
             )
             targets = ArrayRows(classes, "labels")
         if targets is not None and len(targets) != len(inputs):
@@ -624,15 +629,14 @@ class NpyDirectoryDataset(SourceDataset):
         self.ids = list(ids)
         if not self.ids:
             raise ValueError(f"No sample ids given for {str(self.folder)[:100]}.")
-        class_labels.check_mode(label_mode, targets=False)
-        self.label_mode, self.n_classes = label_mode, n_classes
         super().__init__(
             NpyFiles(self.folder, self.ids),
-            None if labels is None else self._label_array(labels),
+            None if labels is None else self._label_values(labels),
             batch_size,
             preprocess=preprocess,
             label_mode=label_mode,
             n_classes=n_classes,
+            row_names=self.ids,
             options=options,
             **kwargs,
         )
@@ -650,19 +654,15 @@ class NpyDirectoryDataset(SourceDataset):
     def describe(self):
         return f"{type(self).__name__}({self.folder})"
 
-    def _label_array(self, labels):
+    def _label_values(self, labels):
+        """The label of each id, in id order (checked by `SourceDataset`)."""
         missing = [i for i in self.ids if i not in labels]
         if missing:
             raise ValueError(
                 f"{len(missing)} id(s) have no label, e.g. {str(missing[:3])[:100]}. "
                 f"Every id in `ids` needs an entry in `labels`."
             )
-        if self.label_mode == "one_hot" and not self.n_classes:
-            raise ValueError("label_mode='one_hot' needs n_classes.")
-        values = np.array([labels[i] for i in self.ids])
-        return class_labels.class_indices(
-            values, self.n_classes, f"labels of {self.folder}", self.ids
-        )
+        return np.array([labels[i] for i in self.ids])
 
 
 def to_float32(images: np.ndarray):

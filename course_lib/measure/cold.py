@@ -104,7 +104,7 @@ def epoch_ranges(loader):
     from course_lib.formats.image_files import ImageFiles
     from course_lib.formats.npy import NpyFiles
 
-    source = getattr(loader, "inputs", None) or getattr(loader, "images", None)
+    source = loader.inputs if hasattr(loader, "inputs") else loader.images
     batches = loader.sampler.batches(loader.epoch)
     rows = getattr(loader, "rows", None)
     if type(source) is HDF5Rows:
