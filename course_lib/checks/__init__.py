@@ -31,6 +31,8 @@ blank exercises still runs from top to bottom.
 | a pipeline over TFRecord shards           | `check_record_pipeline`       |
 | service batches made into a Keras epoch   | `check_fit_ready`             |
 | a `parallel_epochs` pipeline, own order per worker | `check_parallel_order` |
+| a Grain pipeline, a new permutation per epoch | `check_grain_epochs`      |
+| a Grain source over an HDF5 file          | `check_grain_source`          |
 """
 
 from course_lib.checks.alignment import (
@@ -43,6 +45,7 @@ from course_lib.checks.augmentation import check_augmentation, check_augmented_f
 from course_lib.checks.budget import check_block_trainer, check_memory_budget
 from course_lib.checks.course import check_disk_estimate, check_sample_reader
 from course_lib.checks.files import check_conversion, check_hdf5_file, check_hdf5_writer
+from course_lib.checks.grain_sources import check_grain_epochs, check_grain_source
 from course_lib.checks.loaders import (
     check_block_loader,
     check_dataset,
@@ -73,6 +76,8 @@ __all__ = [
     "check_feature_rows",
     "check_fit_ready",
     "check_generator",
+    "check_grain_epochs",
+    "check_grain_source",
     "check_hdf5_file",
     "check_hdf5_writer",
     "check_memory_budget",

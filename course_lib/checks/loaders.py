@@ -188,12 +188,13 @@ def check_dataset(ds, n_samples, n_classes=None, shuffled=True, workers=None, ve
     return found.report(success, verbose)
 
 
-def id_coded_file(folder, n_samples=1000, n_classes=3, name="ids.h5"):
+def id_coded_file(folder, n_samples=1000, n_classes=3, name="ids.h5", prefix=""):
     """Writes an HDF5 file whose image `i` holds the number `i`, sorted by class.
 
     `images` is int32 `(n, 2, 2, 1)`, every pixel of row `i` equal to `i`;
     `labels` are sorted (`i * n_classes // n`), like a file written one class
     after another. Checkers read a batch's row numbers back from its pixels.
+    `prefix` goes before both names (`"train/"`: the course file's layout).
 
     Returns:
         The path of the file.
@@ -201,8 +202,8 @@ def id_coded_file(folder, n_samples=1000, n_classes=3, name="ids.h5"):
     path = Path(folder) / name
     ids = np.arange(n_samples, dtype=np.int32)
     with h5py.File(path, "w") as file:
-        file["images"] = np.broadcast_to(ids[:, None, None, None], (n_samples, 2, 2, 1))
-        file.create_dataset("labels", data=ids * n_classes // n_samples)
+        file[f"{prefix}images"] = np.broadcast_to(ids[:, None, None, None], (n_samples, 2, 2, 1))
+        file.create_dataset(f"{prefix}labels", data=ids * n_classes // n_samples)
     return path
 
 

@@ -8,9 +8,10 @@
 | `images`| `images/`               | `<split>/<class>/<name>.jpg`: one JPEG file per sample |
 | `hdf5_jpeg` | `course_jpeg.h5`    | as `hdf5`, but each image stored as its JPEG bytes |
 | `records` | `records/`            | `<split>/shard-*.tfrecord` + `shards.json` (`records`) |
+| `array_record` | `array_record/` | `<split>.array_record`, `array_records.json` |
 
 The HDF5 and npy formats are described in `formats.hdf5` and `formats.npy`, and the TFRecord shards
-in `records`; users' own files follow them too. The three encoded layouts hold
+in `records`; users' own files follow them too. The four encoded layouts hold
 the same images as JPEG (quality `encoded.JPEG_QUALITY`), so they can be
 compared with the raw pixels: size on disk against decoding work. Samples have global ids: the
 training split is numbered first,
@@ -36,7 +37,6 @@ import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import bcolz
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
@@ -59,7 +59,8 @@ class Layout:
 
     Attributes:
         name: the layout's name, a key of `LAYOUTS`: `"hdf5"`, `"npy"`, `"bcolz"`
-            (the core three, `CORE_LAYOUTS`), `"images"`, `"hdf5_jpeg"`, `"records"`.
+            (the core three, `CORE_LAYOUTS`), `"images"`, `"hdf5_jpeg"`, `"records"`,
+            `"array_record"`.
         path_name: its file or folder name in the profile's data folder.
         profile_fields: the profile settings its contents depend on; a layout
             built with other values is stale.
@@ -209,6 +210,8 @@ def _index_block(split, start, stop):
 
 
 def _bcolz_is_usable(folder, profile):
+    import bcolz  # only where the features are used: the rest of the kit runs without bcolz
+
     matrix = bcolz.open(str(folder / FEATURE_MATRIX_NAME), mode="r")
     index = pd.read_csv(folder / INDEX_NAME)
     return matrix.shape == (profile.n_samples, profile.n_features) and len(index) == len(matrix)
@@ -311,6 +314,25 @@ def _records_are_usable(folder, profile):
     )
 
 
+def _write_array_records(folder, profile, progress):
+    from course_lib.formats import array_records
+
+    info = {"class_names": list(config.CLASS_NAMES), "image_shape": list(profile.image_shape)}
+    with array_records.ArrayRecordWriter(folder, info) as writer:
+        for split, ids, labels, blobs in _jpeg_blocks(profile, progress, "array_record"):
+            for sample_id, label, blob in zip(ids, labels, blobs):
+                writer.write(split, array_records.pack(blob, label, sample_id))
+
+
+def _array_records_are_usable(folder, profile):
+    from course_lib.formats import array_records
+
+    return all(
+        len(array_records.ArrayRecordFile(folder, split)) == size
+        for split, size in profile.split_sizes.items()
+    )
+
+
 def _encoded_bytes(profile):
     """JPEG of the course images: about a third of the pixels; a 4 KiB block per file."""
     return max(profile.image_bytes // profile.n_samples // 2, 4096) * profile.n_samples
@@ -359,6 +381,15 @@ LAYOUTS = {
         ("image_size", "shard_bytes"),
         _write_records,
         _records_are_usable,
+        lambda profile: profile.image_bytes // 2,
+        {"jpeg_quality": encoded.JPEG_QUALITY},
+    ),
+    "array_record": Layout(
+        "array_record",
+        "array_record",
+        ("image_size",),
+        _write_array_records,
+        _array_records_are_usable,
         lambda profile: profile.image_bytes // 2,
         {"jpeg_quality": encoded.JPEG_QUALITY},
     ),
@@ -544,6 +575,8 @@ def open_features(profile: str | config.Profile | None = None):
     Returns:
         A `bcolz.carray` of shape `(n_samples, n_features)`; row i is sample i.
     """
+    import bcolz
+
     folder = ensure_layout("bcolz", profile)
     return bcolz.open(str(folder / FEATURE_MATRIX_NAME), mode="r")
 

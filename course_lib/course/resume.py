@@ -20,7 +20,7 @@ from course_lib.course import workloads
 class SimulatedCrash(RuntimeError):
     """Raised by `fit_resumable` to stand for a crash or a killed job.
 
-    First used in lesson 11 (capstone).
+    First used in lesson 12 (capstone).
     """
 
 
@@ -33,7 +33,7 @@ def fit_resumable(
 ):
     """Streams a fit that survives interruptions with `keras.callbacks.BackupAndRestore`.
 
-    First used in lesson 11 (capstone).
+    First used in lesson 12 (capstone).
 
     Run it, let it crash (`crash_after_epoch`), run it again with the same
     `backup_dir`: the second run restores the model, the optimizer and the

@@ -14,6 +14,7 @@ module holds its writer, its checks and its reader; the loaders
 | `encoded`     | JPEG/PNG encoding and decoding, errors that name the image             |
 | `features`    | feature matrices (bcolz, blosc2, zarr, memmap) and their chunk reader  |
 | `records`     | sharded TFRecord files: writer, shard checks, the `tf.data` pipeline   |
+| `array_records` | ArrayRecord files (Grain's format): writer, the checked source       |
 | `splits`      | train/valid/test splits of a file's rows, class by class               |
 | `atomic`      | building a file or folder complete or not at all                       |
 """
@@ -91,6 +92,17 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "check_shards",
             "record_dataset",
             "find_bad_record",
+        ],
+        "array_records": [
+            "INFO_NAME",
+            "SUFFIX",
+            "WRITER_OPTIONS",
+            "pack",
+            "unpack",
+            "split_path",
+            "ArrayRecordWriter",
+            "read_info",
+            "ArrayRecordFile",
         ],
         "splits": ["stratified_split"],
         "atomic": ["manifest_path", "partial_path", "remove", "is_built", "building", "build"],

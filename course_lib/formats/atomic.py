@@ -109,7 +109,7 @@ def build(
 ):
     """Builds `path` with `write(partial_path)` unless a complete, matching build exists.
 
-    First used in lesson 11 (capstone).
+    First used in lesson 12 (capstone).
 
     Args:
         path: the file or folder.

@@ -16,6 +16,7 @@ module of its own: nothing else changes.
 | `npy.NpyFiles`            | a folder of one `<name>.npy` file per sample       |
 | `image_files.ImageFiles`  | one JPEG/PNG image file per sample, decoded        |
 | `features.ChunkReader`    | a feature matrix: bcolz, blosc2, zarr or memmap    |
+| `array_records.ArrayRecordFile` | one split of ArrayRecord files (also a Grain source) |
 | `ArrayRows`               | an array in memory (labels, ids)                   |
 | `records` (tf.data)       | TFRecord shards: a `tf.data` pipeline, not a source |
 

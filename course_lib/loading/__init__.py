@@ -8,6 +8,7 @@
 | `merged`   | `MergedDataset`: images plus on-disk features for two-input models       |
 | `augment`  | seeded numpy image transforms, a Keras-layer adapter, `AugmentedDataset` |
 | `tfdata`   | `tf.data` pipelines over the loaders                                     |
+| `grain_data` | Grain sources and pipelines over the row sources and loaders           |
 """
 
 from course_lib.exports import lazy_exports
@@ -52,6 +53,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "SamplerOptions",
             "mixing_distance",
         ],
+        "grain_data": ["allow_worker_processes", "GrainRows", "SamplerBatches", "batch_dataset"],
         "tfdata": [
             "output_signature",
             "from_generator",

@@ -170,7 +170,7 @@ class SampledDataset(keras.utils.PyDataset):
 class FollowEpochs(keras.callbacks.Callback):
     """Sets a loader's epoch to Keras's at the start of every epoch.
 
-    First used in lesson 11 (capstone).
+    First used in lesson 12 (capstone).
 
     A loader counts its epochs itself, from 0 in each new process. After
     `keras.callbacks.BackupAndRestore` resumes a run at epoch 2, the loader

@@ -56,7 +56,7 @@ def tf_config(ports: Sequence[int], index: int):
 def train_worker(path: str | Path, epochs: int = 1, batch_size: int = 32, seed: int = 0):
     """Trains the small convnet as one worker of the cluster in `TF_CONFIG`.
 
-    First used in lesson 11 (capstone).
+    First used in lesson 12 (capstone).
 
     Args:
         path: the HDF5 file (its `train/images` and `train/labels`).
@@ -149,7 +149,7 @@ def launch(
 ):
     """Starts `n_workers` local workers running `train_worker`, waits for them.
 
-    First used in lesson 11 (capstone).
+    First used in lesson 12 (capstone).
 
     Args:
         path: the HDF5 file to train on.
