@@ -122,6 +122,19 @@ def test_array_record_file_reads_any_record_and_pickles_as_its_path(record_folde
     assert sorted(order.tolist()) == sorted([i % 3 for i in range(40)])
 
 
+def test_shuffled_batches_read_a_new_permutation_each_epoch(record_folder):
+    source = array_records.ArrayRecordFile(record_folder, "train")
+    batches = grain_data.shuffled_batches(source, 8, seed=1, epochs=2)
+    assert len(batches) == 10
+    images, labels = batches[0]
+    assert images.shape == (8, 8, 8, 3) and labels.shape == (8,)
+    values = [b[0].mean(axis=(1, 2, 3)) for b in batches]  # record i holds i (JPEG: about)
+    epochs = [np.concatenate(values[:5]), np.concatenate(values[5:])]
+    for epoch in epochs:  # every record once
+        assert np.abs(np.sort(epoch) - np.arange(40)).max() <= 2
+    assert not np.allclose(epochs[0], epochs[1])
+
+
 def test_array_record_missing_files_are_named(record_folder, tmp_path):
     with pytest.raises(FileNotFoundError, match="valid.array_record is missing"):
         array_records.ArrayRecordFile(record_folder, "valid")

@@ -320,8 +320,11 @@ class RowReader:
             os.close(self._fd)
             self._fd = None
 
-    def __del__(self):
-        self.close()
+    def __del__(self, _close=os.close):
+        # `_close` is bound now: at interpreter exit the module's `os` may already be gone.
+        if getattr(self, "_fd", None) is not None:
+            _close(self._fd)
+            self._fd = None
 
 
 class HDF5Writer:

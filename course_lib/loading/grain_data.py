@@ -25,6 +25,7 @@ from numpy.typing import ArrayLike
 
 from course_lib.formats import sources
 from course_lib.loading import labels as label_checks
+from course_lib.loading.sampling import BatchSampler
 
 
 def allow_worker_processes() -> None:
@@ -160,14 +161,53 @@ class SamplerBatches(grain.sources.RandomAccessDataSource):
         )
 
 
+def shuffled_batches(
+    source, batch_size: int, *, seed: int, epochs: int, first_epoch: int = 0
+) -> grain.MapDataset:
+    """Batches of a global shuffle of any Grain source, each read in one call.
+
+    First used in lesson 11 (grain_and_jax).
+
+    Grain's `.shuffle().batch()` asks the source for one record at a time;
+    this asks for a whole batch (`source.__getitems__`, sorted positions) and
+    stacks it, with the epoch orders of the kit's `full` sampler (one
+    permutation of all the records per epoch, from `(seed, epoch)`). Item `k`
+    is batch `k % n` of epoch `first_epoch + k // n`.
+
+    Args:
+        source: a Grain source of `(image, label)` with `__getitems__`
+            (`array_records.ArrayRecordFile`, `GrainRows`).
+        batch_size: samples per batch.
+        seed: the seed of the epoch orders.
+        epochs: epochs of batches.
+        first_epoch: the epoch of item 0.
+
+    Example:
+
+    ```python
+    batches = shuffled_batches(ArrayRecordFile(folder, "train"), 64, seed=0, epochs=3)
+    images, labels = batches[0]
+    ```
+    """
+    sampler = BatchSampler(len(source), batch_size, "full", seed=seed)
+    per_epoch = len(sampler)
+
+    def read(index):
+        epoch, batch = divmod(int(index), per_epoch)
+        samples = source.__getitems__(sampler.batches(first_epoch + epoch)[batch])
+        return tuple(np.stack(column) for column in zip(*samples))
+
+    return grain.MapDataset.range(per_epoch * epochs).map(read)
+
+
 def batch_dataset(
     loader: keras.utils.PyDataset,
     epochs: int,
     *,
     first_epoch: int = 0,
-    threads: int = 2,
+    threads: int = 1,
     processes: int = 0,
-    prefetch: int = 4,
+    prefetch: int = 2,
 ) -> grain.IterDataset:
     """A Grain pipeline of the loader's batches for `epochs` epochs, for `fit`.
 
@@ -186,7 +226,10 @@ def batch_dataset(
         loader: a kit loader.
         epochs: epochs of batches (`SamplerBatches`).
         first_epoch: the epoch to start from.
-        threads: reads in flight in each process (`grain.ReadOptions`).
+        threads: reads in flight in each process (`grain.ReadOptions`); 0
+            reads each batch when it is asked for. The kit's reads leave the
+            GIL, but on a 2-core machine one thread beside training is the
+            most that gains (`python -m course_lib.bench grain`).
         processes: worker processes (`mp_prefetch`); 0 reads in this process.
         prefetch: batches each process reads ahead.
 

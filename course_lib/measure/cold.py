@@ -12,6 +12,7 @@ own bytes read in order in large blocks.
 | `disk_bandwidth` | MB/s of a cold sequential read of a file, 8 MiB at a time      |
 | `format_reads`   | cold and warm MB/s, CPU s/GB, `x disk`, `x plain preadv`       |
 | `plain_reads`    | the same byte ranges in the same order, plain `os.preadv`      |
+| `record_reads`   | ArrayRecord through Grain against TFRecord through `tf.data`   |
 | `disk_sizes`     | the same images as raw pixels, JPEG in HDF5, TFRecord, files   |
 | `decode_costs`   | JPEG size and decode time on the course images and on photos  |
 
@@ -436,6 +437,83 @@ def format_reads(profile: str | config.Profile = "lesson", repeat: int = 3):
             "note",
         ]
     )
+
+
+def record_reads(profile: str | config.Profile = "lesson", repeat: int = 3):
+    """One training epoch of ArrayRecord (Grain) against TFRecord (`tf.data`), cold and warm.
+
+    First used in lesson 11 (grain_and_jax).
+
+    The same JPEG bytes in both formats. TFRecord shards are read whole and in
+    sequence, mixed by a shuffle buffer; ArrayRecord records are read by number
+    in a global shuffle (every epoch one permutation of all the records, no
+    buffer) or in file order. Each is measured as `format_reads` measures
+    (`measure_reader`), against the disk's sequential read of the raw HDF5 file.
+
+    Returns:
+        A DataFrame as `format_reads`'s, one row per reader.
+    """
+    import grain
+
+    from course_lib.formats import array_records, records
+    from course_lib.loading import grain_data
+
+    p = config.get_profile(profile)
+    raw_file = course_data.ensure_layout("hdf5", p, progress=False)
+    shards = course_data.ensure_layout("records", p, progress=False) / "train"
+    folder = course_data.ensure_layout("array_record", p, progress=False)
+    path = array_records.split_path(folder, "train")
+    options = grain.ReadOptions(num_threads=2, prefetch_buffer_size=2 * p.batch_size)
+
+    def array_record_epoch(shuffle, decode):
+        source = (
+            array_records.ArrayRecordFile(folder, "train")
+            if decode
+            else grain.sources.ArrayRecordDataSource(str(path))
+        )
+        dataset = grain.MapDataset.source(source)
+        if shuffle:
+            dataset = dataset.shuffle(seed=0)
+        dataset = dataset.batch(p.batch_size, batch_fn=list if not decode else None)
+        return lambda: [None for _ in dataset.to_iter_dataset(options)]
+
+    tfrecord_bytes = _stored_bytes(shards.glob("*.tfrecord"))
+    rows = {
+        "TFRecord interleave + shuffle buffer, parse + decode": (
+            lambda: [None for _ in records.record_dataset(shards, p.batch_size, seed=0)],
+            [shards],
+            tfrecord_bytes,
+        ),
+        "TFRecord interleave, records only": (
+            raw_records_epoch(shards, p.batch_size)[0],
+            [shards],
+            tfrecord_bytes,
+        ),
+    }
+    batches = grain_data.shuffled_batches(
+        array_records.ArrayRecordFile(folder, "train"), p.batch_size, seed=0, epochs=1
+    )
+    rows["ArrayRecord via Grain, global shuffle read by batch, parse + decode"] = (
+        lambda: [None for _ in batches.to_iter_dataset(grain.ReadOptions(num_threads=1))],
+        [path],
+        os.path.getsize(path),
+    )
+    for shuffle, order in ((True, "global shuffle"), (False, "file order")):
+        for decode, what in ((True, "parse + decode"), (False, "records only")):
+            rows[f"ArrayRecord via Grain, {order}, {what}"] = (
+                array_record_epoch(shuffle, decode),
+                [path],
+                os.path.getsize(path),
+            )
+    frame = pd.DataFrame.from_dict(
+        {
+            name: measure_reader(run, evicted, stored, p.n_train, repeat, raw_file)
+            for name, (run, evicted, stored) in rows.items()
+        },
+        orient="index",
+    )
+    frame.index.name = "reader"
+    return frame.drop(columns=["x plain preadv"], errors="ignore")
 
 
 def disk_sizes(profile: str | config.Profile = "lesson"):
