@@ -224,7 +224,7 @@ def test_forgetting_super_init_warns_and_loses_workers():
 
 
 def test_fit_calls_on_epoch_end_once_before_the_first_epoch():
-    """03 `136ac2c5`, 11 `c9760f07`: fit ends an epoch before epoch 0 (Keras >= 3.8)."""
+    """03 `136ac2c5`, 12 `c9760f07`: fit ends an epoch before epoch 0 (Keras >= 3.8)."""
     data = Positions()
     tiny_model().fit(data, epochs=2, shuffle=False, verbose=0)
     assert data.calls == ["end", "begin", "end", "begin", "end"]
@@ -542,7 +542,7 @@ def test_a_worker_server_is_registered_when_its_constructor_returns():
 
 
 def test_backup_and_restore_is_a_keras_callback():
-    """11 `0cef2c0a`: `keras.callbacks.BackupAndRestore` resumes fit from its last epoch."""
+    """12 `0cef2c0a`: `keras.callbacks.BackupAndRestore` resumes fit from its last epoch."""
     assert issubclass(keras.callbacks.BackupAndRestore, keras.callbacks.Callback)
     assert "save_freq" in inspect.signature(keras.callbacks.BackupAndRestore).parameters
 
@@ -568,7 +568,7 @@ def test_generator_type_is_what_keras_accepts():
 
 
 def test_the_large_profile_is_thirty_gib():
-    """11 `d998aad7`: 491,520 samples of 128x128x3 uint8 and 4,096 float32 features: 30.0 GiB."""
+    """12 `d998aad7`: 491,520 samples of 128x128x3 uint8 and 4,096 float32 features: 30.0 GiB."""
     from course_lib import config
 
     large = config.get_profile("large")

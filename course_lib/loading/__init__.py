@@ -53,7 +53,13 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "SamplerOptions",
             "mixing_distance",
         ],
-        "grain_data": ["allow_worker_processes", "GrainRows", "SamplerBatches", "batch_dataset"],
+        "grain_data": [
+            "allow_worker_processes",
+            "GrainRows",
+            "SamplerBatches",
+            "shuffled_batches",
+            "batch_dataset",
+        ],
         "tfdata": [
             "output_signature",
             "from_generator",

@@ -7,6 +7,7 @@
 | `throughput`  | loaders, merged, feature stores, augmentation, panel, overlap, service  |
 | `mixing`      | how each epoch order trains class-sorted files (part `mixing`)          |
 | `cold`        | every format read cold against plain reads of the same bytes (part `cold`) |
+| `backends`    | Grain against the other loaders; one fit on TensorFlow and JAX (`grain`) |
 | `bench`       | the command line: `python -m course_lib.bench PART`, `make bench`        |
 | `memory`      | process, system and GPU memory; timelines of a call                     |
 | `monitor`     | the live resource panel                                                 |
@@ -19,6 +20,15 @@ from course_lib.exports import lazy_exports
 __all__, __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "backends": [
+            "BACKENDS",
+            "grain_throughput",
+            "worker_startup",
+            "fit_seconds",
+            "backend_epochs",
+            "fork_warning",
+            "fork_warnings",
+        ],
         "bench": ["parts"],
         "budget": ["BudgetResult", "run_function", "run_script"],
         "cold": [
@@ -32,6 +42,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "photo_records",
             "measure_reader",
             "format_reads",
+            "record_reads",
             "disk_sizes",
             "photo_crops",
             "training_step_us",

@@ -5,6 +5,7 @@
 | `grain_throughput` | samples/s of one HDF5 split through each loader, `x in memory`  |
 | `worker_startup`   | seconds to the first batch with Grain threads or processes      |
 | `backend_epochs`   | fit's first step and epoch time per backend, `x TensorFlow`     |
+| `fork_warnings`    | what each backend warns when `fit` forks worker processes      |
 
 `python -m course_lib.bench grain` prints them (inside `make bench` too).
 """
@@ -247,3 +248,45 @@ def backend_epochs(
         for _, row in frame.iterrows()
     ]
     return frame.drop(columns=["backend", "data"]).round(3)
+
+
+def fork_warning(profile: str | config.Profile = "ci"):
+    """The distinct warnings of one `fit` epoch with 2 process workers, on this backend.
+
+    Used by the kit, not by a lesson (it runs in `fork_warnings`' children).
+    """
+    import warnings
+
+    import keras
+
+    from course_lib import models
+    from course_lib.loading.loaders import HDF5Dataset
+
+    p = config.get_profile(profile)
+    path = course_data.ensure_layout("hdf5", p, progress=False)
+    loader = HDF5Dataset(
+        path, batch_size=p.batch_size, seed=0, workers=2, use_multiprocessing=True
+    )
+    model = models.small_convnet(p.image_shape, p.n_classes)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(loader, epochs=1, verbose=0)
+    return sorted({str(warning.message).split(". ")[0] for warning in caught})
+
+
+def fork_warnings(profile: str | config.Profile = "ci"):
+    """What `fit` with process workers warns on each backend, each in a fresh process.
+
+    First used in lesson 11 (grain_and_jax).
+
+    Returns:
+        `{backend: [the first sentence of each distinct warning]}`.
+    """
+    from course_lib.scale_out import child
+
+    name = config.get_profile(profile).name
+    return {
+        backend: value_of(child.run(fork_warning, name, env={"KERAS_BACKEND": backend}))
+        for backend in BACKENDS
+    }

@@ -14,6 +14,10 @@
 - `cold`: every format (raw HDF5, JPEG bytes, TFRecord, files) read cold and
   warm against the disk's sequential bandwidth, their sizes on disk, and
   decoding against the training step (`course_lib.measure.cold`).
+- `grain`: one HDF5 split through the kit's loader, Grain (threads and
+  processes) and `tf.data` against the in-memory gather; Grain's worker
+  start-up; ArrayRecord against TFRecord cold; the same fit on TensorFlow and
+  on JAX (`course_lib.measure.backends`).
 - `overlap`: epoch time of streaming fits against the in-memory fit.
 
 Measurements and presentation are apart: each measurement returns a pandas
@@ -31,7 +35,7 @@ import argparse
 import os
 
 from course_lib import config
-from course_lib.measure import cold
+from course_lib.measure import backends, cold
 from course_lib.measure.harness import render
 from course_lib.measure.memory_use import streaming_memory, writer_memory
 from course_lib.measure.mixing import class_sorted_accuracy, merged_mixing, mixing_causes
@@ -130,6 +134,24 @@ def parts(profile: str | config.Profile):
                 f"(files evicted first, checked) and warm, 3 times each; x disk: median of "
                 f"each cold epoch against a sequential read just before it; {os.cpu_count()} cores",
                 lambda: cold.format_reads(p),
+            ),
+        ],
+        "grain": [
+            (
+                f"The same HDF5 training split ({p.n_train} samples, batch {p.batch_size}) "
+                f"through each loader, page cache warm, {os.cpu_count()} cores",
+                lambda: backends.grain_throughput(p),
+            ),
+            ("Grain: seconds to the first batch", lambda: backends.worker_startup(p)),
+            (
+                f"ArrayRecord (Grain) against TFRecord (tf.data), one training epoch cold and "
+                f"warm, profile {p.name!r}",
+                lambda: cold.record_reads(p),
+            ),
+            (
+                f"The small convnet's fit on each backend, profile {p.name!r}, each in a fresh "
+                f"process: first step (compiling), first epoch, median of the next two",
+                lambda: backends.backend_epochs(p),
             ),
         ],
         "service": [
