@@ -14,7 +14,7 @@ LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 help:
 	@echo "make lab     set up, build the course data if missing, start JupyterLab"
-	@echo "make test    set up, lint (ruff) and run every test and notebook (ci profile)"
+	@echo "make test    set up, lint (ruff), run every test and notebook (ci profile), then part on JAX"
 	@echo "make data    rebuild the course data (PROFILE=ci|lesson|large, default lesson)"
 	@echo "make bench   print the benchmark figures"
 	@echo "make exercises   regenerate the learner notebooks from notebooks/solutions"
@@ -24,7 +24,7 @@ install: $(INSTALLED)
 
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
 
-$(INSTALLED): pyproject.toml jupyter/overrides.json
+$(INSTALLED): pyproject.toml jupyter/overrides.json Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
@@ -36,6 +36,11 @@ $(INSTALLED): pyproject.toml jupyter/overrides.json
 	for part in formgrader validate_assignment assignment_list course_list; do \
 		$(VENV)/bin/jupyter server extension disable --sys-prefix \
 			nbgrader.server_extensions.$$part > /dev/null 2>&1; done
+	@# Two kernels in JupyterLab's launcher: the same environment on either Keras backend.
+	$(PY) -m ipykernel install --sys-prefix --name keras-tensorflow \
+		--display-name "Keras (TensorFlow)" --env KERAS_BACKEND tensorflow > /dev/null
+	$(PY) -m ipykernel install --sys-prefix --name keras-jax \
+		--display-name "Keras (JAX)" --env KERAS_BACKEND jax > /dev/null
 	@touch $@
 
 lab: install
@@ -43,10 +48,18 @@ lab: install
 	COURSE_PROFILE=$${COURSE_PROFILE:-$(PROFILE)} $(VENV)/bin/jupyter lab \
 		--ip=127.0.0.1 --port=$(LAB_PORT) --notebook-dir=notebooks $(LAB_ROOT_FLAG)
 
+# What does not need TensorFlow runs again on JAX (README, "Two backends"): these unit tests,
+# and the solution notebooks of these lessons in the Keras (JAX) kernel.
+JAX_TESTS := $(addprefix tests/test_,$(addsuffix .py,loaders sampling sources augment merged \
+	models resume checks exercise_checks grain contract hdf5_rows errors features user_files))
+JAX_LESSONS := $(foreach n,02 03 05 06 07 11,$(wildcard notebooks/solutions/$(n)_*.ipynb))
+
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	COURSE_PROFILE=ci $(PY) -m pytest -n 2 --durations=20
+	COURSE_PROFILE=ci KERAS_BACKEND=jax $(PY) -m pytest -n 2 --durations=10 \
+		--nbval-kernel-name keras-jax $(JAX_TESTS) $(JAX_LESSONS)
 
 data: install
 	$(PY) data_scripts/make_dataset.py --profile $(PROFILE) --force

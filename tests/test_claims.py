@@ -622,3 +622,89 @@ def test_the_preprocessing_layers_that_replace_image_data_generator_exist():
         "CutMix",
     ):
         assert issubclass(getattr(keras.layers, name), keras.layers.Layer), name
+
+
+def test_tensorflow_imports_jax_where_it_is_installed():
+    """01 `4ac5c122`: with JAX installed, TensorFlow imports it too, for its TFLite converter."""
+    code = "import sys, tensorflow; print('jax' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "True"
+    from tensorflow.lite.python import util
+
+    assert util._jit is not None  # `from jax import jit as _jit`, when jax imports
+
+
+# --- lesson 11: Grain -----------------------------------------------------------------------
+
+
+def _grain_fit(dataset, **fit):
+    """The ids of the last three epochs of 32 that `fit` read, and the warnings it gave."""
+    import grain
+
+    served = []
+
+    def sample(index):
+        served.append(int(index))
+        return np.float32([index]), np.int64(index % 2)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tiny_model().fit(
+            dataset.map(sample).batch(8).to_iter_dataset(grain.ReadOptions(num_threads=0)),
+            epochs=3,
+            verbose=0,
+            **fit,
+        )
+    orders = np.array(served[-96:]).reshape(3, 32).tolist()  # one thread: fit's order
+    return orders, " ".join(str(w.message) for w in caught)
+
+
+def test_grain_in_fit_replays_one_order_and_warns_twice():
+    """11 `bb7e4794`: a shuffled Grain `MapDataset` in `fit(epochs=3)` serves one order three
+    times; Keras says the input ran out of data and that `shuffle=True` is ignored."""
+    import grain
+
+    orders, said = _grain_fit(grain.MapDataset.range(32).shuffle(seed=0))
+    assert orders[0] == orders[1] == orders[2]
+    assert "ran out of data" in said and "`shuffle=True` was passed, but will be ignored" in said
+
+
+def test_grain_repeat_with_steps_per_epoch_gives_a_new_order_each_epoch():
+    """11 `410ec8c2`: `.repeat()` after `.shuffle()`, `steps_per_epoch` and `shuffle=False`:
+    a new permutation every epoch, and no warning."""
+    import grain
+
+    dataset = grain.MapDataset.range(32).shuffle(seed=0).repeat()
+    orders, said = _grain_fit(dataset, steps_per_epoch=4, shuffle=False)
+    assert orders[0] != orders[1] != orders[2] and not said
+
+
+def test_grain_iterators_resume_exactly_and_keras_adapter_has_no_state():
+    """11 `2f24be7a`: a Grain iterator's state restores the exact next batch; Keras's Grain
+    adapter exposes no state, so `fit` cannot resume mid-epoch."""
+    import grain
+    from keras.src.trainers.data_adapters import grain_dataset_adapter
+
+    dataset = grain.MapDataset.range(100).shuffle(seed=1).batch(10).to_iter_dataset()
+    iterator = iter(dataset)
+    next(iterator), next(iterator)
+    state, expected = iterator.get_state(), next(iterator)
+    resumed = iter(dataset)
+    resumed.set_state(state)
+    assert np.array_equal(next(resumed), expected)
+    adapter = vars(grain_dataset_adapter.GrainDatasetAdapter)
+    assert not any("state" in name for name in adapter)
+
+
+def test_image_dataset_from_directory_in_grain_format_repeats_its_order(tmp_path):
+    """11 `ade6ac26`: `format="grain"` fixes the shuffle when the dataset is made: every new
+    iterator, so every epoch of `fit`, serves the same order."""
+    for label in ("a", "b"):
+        (tmp_path / label).mkdir()
+        for i in range(8):
+            keras.utils.save_img(tmp_path / label / f"{i}.png", np.full((4, 4, 3), i, np.uint8))
+    dataset = keras.utils.image_dataset_from_directory(
+        tmp_path, image_size=(4, 4), batch_size=16, seed=3, format="grain", verbose=False
+    )
+    first, second = (np.asarray(next(iter(dataset))[0]) for _ in range(2))
+    assert np.array_equal(first, second)

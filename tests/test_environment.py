@@ -1,13 +1,19 @@
-"""The environment: pyproject.toml and environment.yml agree; the kit's JupyterLab settings are
-installed."""
+"""The environment: pyproject.toml and environment.yml agree; the kit's JupyterLab settings and
+its two kernels are installed."""
 
+import os
 import re
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+KERNELS = [
+    ("keras-tensorflow", "Keras (TensorFlow)", "tensorflow"),
+    ("keras-jax", "Keras (JAX)", "jax"),
+]
 
 
 def _normalise(requirement):
@@ -57,3 +63,31 @@ def test_jupyterlab_settings_are_installed_and_valid():
             else:
                 assert isinstance(value, {"boolean": bool, "string": str}[allowed["type"]])
     assert shipped["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
+
+
+@pytest.mark.parametrize(("name", "display", "backend"), KERNELS)
+def test_each_backend_has_a_kernel_in_the_launcher(name, display, backend):
+    """`make install` installs a kernelspec per backend; a kernel started from it runs Keras on
+    that backend, whatever `KERAS_BACKEND` the server was started with."""
+    import json
+    import sys
+
+    from jupyter_client.manager import start_new_kernel
+
+    spec = Path(sys.prefix) / "share" / "jupyter" / "kernels" / name / "kernel.json"
+    assert spec.is_file(), f"{spec} is missing: run `make install`"
+    kernel = json.loads(spec.read_text())
+    assert kernel["display_name"] == display and kernel["env"] == {"KERAS_BACKEND": backend}
+    other = {"tensorflow": "jax", "jax": "tensorflow"}[backend]
+    manager, client = start_new_kernel(kernel_name=name, env={**os.environ, "KERAS_BACKEND": other})
+    printed = []
+    try:
+        client.execute_interactive(
+            "import keras; print(keras.backend.backend())",
+            timeout=120,
+            output_hook=lambda message: printed.append(message["content"].get("text", "")),
+        )
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    assert "".join(printed).strip() == backend

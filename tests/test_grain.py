@@ -124,7 +124,7 @@ def test_array_record_file_reads_any_record_and_pickles_as_its_path(record_folde
 
 def test_shuffled_batches_read_a_new_permutation_each_epoch(record_folder):
     source = array_records.ArrayRecordFile(record_folder, "train")
-    batches = grain_data.shuffled_batches(source, 8, seed=1, epochs=2)
+    batches = grain_data.global_shuffle_batches(source, 8, seed=1, epochs=2)
     assert len(batches) == 10
     images, labels = batches[0]
     assert images.shape == (8, 8, 8, 3) and labels.shape == (8,)

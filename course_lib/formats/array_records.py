@@ -39,7 +39,7 @@ _HEADER = struct.Struct("<qq")  # label, id
 def pack(image_bytes: bytes, label: int, sample_id: int) -> bytes:
     """One sample as a record: its label and id, then its encoded image.
 
-    First used in lesson 11 (grain_and_jax).
+    Used by the kit, not by a lesson.
 
     Example:
 
@@ -52,7 +52,7 @@ def pack(image_bytes: bytes, label: int, sample_id: int) -> bytes:
 def unpack(record: bytes) -> tuple[bytes, int, int]:
     """`(image_bytes, label, id)` of a record written by `pack`.
 
-    First used in lesson 11 (grain_and_jax).
+    Used by the kit, not by a lesson.
 
     Raises:
         ValueError: for a record shorter than its header.
@@ -77,7 +77,7 @@ def split_path(folder: str | Path, split: str) -> Path:
 class ArrayRecordWriter:
     """Writes the splits' records into one ArrayRecord file each, then the index.
 
-    First used in lesson 11 (grain_and_jax).
+    Used by the kit, not by a lesson.
 
     Args:
         folder: the folder to write (created).

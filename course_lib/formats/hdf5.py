@@ -47,7 +47,7 @@ def open_file(
 ) -> h5py.File:
     """Opens an HDF5 file read-only, or raises an error that names it and says why.
 
-    Used by the kit, not by a lesson.
+    First used in lesson 11 (grain_and_jax).
 
     Args:
         path: the HDF5 file.

@@ -57,7 +57,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "allow_worker_processes",
             "GrainRows",
             "SamplerBatches",
-            "shuffled_batches",
+            "global_shuffle_batches",
             "batch_dataset",
         ],
         "tfdata": [

@@ -161,8 +161,8 @@ class SamplerBatches(grain.sources.RandomAccessDataSource):
         )
 
 
-def shuffled_batches(
-    source, batch_size: int, *, seed: int, epochs: int, first_epoch: int = 0
+def global_shuffle_batches(
+    source: Sequence, batch_size: int, *, seed: int, epochs: int, first_epoch: int = 0
 ) -> grain.MapDataset:
     """Batches of a global shuffle of any Grain source, each read in one call.
 
@@ -185,7 +185,7 @@ def shuffled_batches(
     Example:
 
     ```python
-    batches = shuffled_batches(ArrayRecordFile(folder, "train"), 64, seed=0, epochs=3)
+    batches = global_shuffle_batches(ArrayRecordFile(folder, "train"), 64, seed=0, epochs=3)
     images, labels = batches[0]
     ```
     """

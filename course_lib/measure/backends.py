@@ -42,7 +42,7 @@ def _after_first(dataset, samples_after_first: int, repeat: int = 3):
     return max(rates), min(starts)
 
 
-def grain_throughput(profile: str | config.Profile = "lesson", epochs: int = 2):
+def grain_throughput(profile: str | config.Profile = "lesson", epochs: int = 2, repeat: int = 3):
     """Samples/s of the same HDF5 training split through each loader, in one run.
 
     First used in lesson 11 (grain_and_jax).
@@ -54,6 +54,7 @@ def grain_throughput(profile: str | config.Profile = "lesson", epochs: int = 2):
     batches); the kit's `tf.data` parallel reads. Grain rows run `epochs`
     epochs from one iterator and leave out the time to the first batch (the
     workers' start-up, in `worker_startup`), as `fit` pays it once per run.
+    Each figure is the best of `repeat` runs.
 
     Returns:
         A DataFrame, one row per loader: `samples/s` and `x in memory`.
@@ -74,9 +75,9 @@ def grain_throughput(profile: str | config.Profile = "lesson", epochs: int = 2):
         "in-memory gather (baseline)": batches_rate(
             lambda b: (x_memory[b], y_memory[b]),
             BatchSampler(n, p.batch_size, "full", seed=0).batches(0),
-            repeat=5,
+            repeat=repeat + 2,
         ),
-        "kit HDF5Dataset (PyDataset), this process": rate(lambda: read_epoch(loader), n, 5),
+        "kit HDF5Dataset (PyDataset), this process": rate(lambda: read_epoch(loader), n, repeat),
     }
     for name, options in (
         ("Grain over the kit's batches, no thread", {"threads": 0}),
@@ -85,7 +86,7 @@ def grain_throughput(profile: str | config.Profile = "lesson", epochs: int = 2):
         ("Grain over the kit's batches, 2 processes", {"threads": 1, "processes": 2}),
     ):
         dataset = grain_data.batch_dataset(loader, epochs, **options)
-        rates[name] = _after_first(dataset, after_first)[0]
+        rates[name] = _after_first(dataset, after_first, repeat)[0]
     rows = grain_data.GrainRows(hdf5.HDF5Rows(path, "train/images"), y_memory, p.n_classes)
     per_row = (
         grain.MapDataset.source(rows)
@@ -95,10 +96,10 @@ def grain_throughput(profile: str | config.Profile = "lesson", epochs: int = 2):
         .to_iter_dataset(grain.ReadOptions(num_threads=2))
     )
     rates["Grain over single rows (GrainRows), 2 threads"] = _after_first(
-        per_row, epochs * n - p.batch_size
+        per_row, epochs * n - p.batch_size, repeat
     )[0]
     pipeline = tfdata.parallel_reads(loader).prefetch(tf.data.AUTOTUNE)
-    rates["kit tf.data parallel reads + prefetch"] = rate(lambda: [_ for _ in pipeline], n, 5)
+    rates["kit tf.data parallel reads + prefetch"] = rate(lambda: [_ for _ in pipeline], n, repeat)
     return table(
         rates, "samples/s", "loader", {"x in memory": "in-memory gather (baseline)"}
     ).round(3)
@@ -136,7 +137,7 @@ def fit_seconds(
 ):
     """Trains the small convnet for `epochs` epochs on this process's backend.
 
-    Used by the kit, not by a lesson (it runs in `backend_epochs`' children).
+    Used by the kit, not by a lesson. It runs in `backend_epochs`' children.
 
     Args:
         profile: the profile whose training split is read.
@@ -198,6 +199,7 @@ def backend_epochs(
     profile: str | config.Profile = "lesson",
     samples: int | None = None,
     settings: dict | None = None,
+    epochs: int = 3,
 ):
     """The same fit on each backend, each in a fresh process: compile and epoch times.
 
@@ -212,6 +214,7 @@ def backend_epochs(
         profile: the profile whose training split is read.
         samples: train on the first `samples` rows (default: all).
         settings: `{row name: (backend, fit_seconds keyword arguments)}`.
+        epochs: epochs per fit; the first includes compiling, the others are timed.
 
     Returns:
         A DataFrame, one row per setting: `first step s`, `first epoch s`,
@@ -235,7 +238,12 @@ def backend_epochs(
     rows = {}
     for name, (backend, options) in settings.items():
         result = child.run(
-            fit_seconds, p.name, samples=samples, env={"KERAS_BACKEND": backend}, **options
+            fit_seconds,
+            p.name,
+            samples=samples,
+            epochs=epochs,
+            env={"KERAS_BACKEND": backend},
+            **options,
         )
         rows[name] = {**value_of(result), "data": options.get("data", "loader")}
     frame = pd.DataFrame.from_dict(rows, orient="index").rename_axis("fit")
@@ -253,20 +261,16 @@ def backend_epochs(
 def fork_warning(profile: str | config.Profile = "ci"):
     """The distinct warnings of one `fit` epoch with 2 process workers, on this backend.
 
-    Used by the kit, not by a lesson (it runs in `fork_warnings`' children).
+    Used by the kit, not by a lesson. It runs in `fork_warnings`' children.
     """
     import warnings
-
-    import keras
 
     from course_lib import models
     from course_lib.loading.loaders import HDF5Dataset
 
     p = config.get_profile(profile)
     path = course_data.ensure_layout("hdf5", p, progress=False)
-    loader = HDF5Dataset(
-        path, batch_size=p.batch_size, seed=0, workers=2, use_multiprocessing=True
-    )
+    loader = HDF5Dataset(path, batch_size=p.batch_size, seed=0, workers=2, use_multiprocessing=True)
     model = models.small_convnet(p.image_shape, p.n_classes)
     model.compile("adam", "sparse_categorical_crossentropy")
     with warnings.catch_warnings(record=True) as caught:

@@ -490,7 +490,7 @@ def record_reads(profile: str | config.Profile = "lesson", repeat: int = 3):
             tfrecord_bytes,
         ),
     }
-    batches = grain_data.shuffled_batches(
+    batches = grain_data.global_shuffle_batches(
         array_records.ArrayRecordFile(folder, "train"), p.batch_size, seed=0, epochs=1
     )
     rows["ArrayRecord via Grain, global shuffle read by batch, parse + decode"] = (
