@@ -200,6 +200,7 @@ def backend_epochs(
     samples: int | None = None,
     settings: dict | None = None,
     epochs: int = 3,
+    in_memory: bool = True,
 ):
     """The same fit on each backend, each in a fresh process: compile and epoch times.
 
@@ -215,6 +216,7 @@ def backend_epochs(
         samples: train on the first `samples` rows (default: all).
         settings: `{row name: (backend, fit_seconds keyword arguments)}`.
         epochs: epochs per fit; the first includes compiling, the others are timed.
+        in_memory: with the default rows, also fit each backend on arrays in memory.
 
     Returns:
         A DataFrame, one row per setting: `first step s`, `first epoch s`,
@@ -224,11 +226,14 @@ def backend_epochs(
     from course_lib.scale_out import child
 
     p = config.get_profile(profile)
+    memory_rows = {
+        "TensorFlow, arrays in memory": ("tensorflow", {"data": "memory"}),
+        "JAX, arrays in memory": ("jax", {"data": "memory"}),
+    }
     settings = settings or {
         "TensorFlow, kit loader": ("tensorflow", {"data": "loader"}),
         "JAX, kit loader": ("jax", {"data": "loader"}),
-        "TensorFlow, arrays in memory": ("tensorflow", {"data": "memory"}),
-        "JAX, arrays in memory": ("jax", {"data": "memory"}),
+        **(memory_rows if in_memory else {}),
         "JAX, kit loader, steps_per_execution=8": (
             "jax",
             {"data": "loader", "steps_per_execution": 8},
