@@ -48,18 +48,15 @@ lab: install
 	COURSE_PROFILE=$${COURSE_PROFILE:-$(PROFILE)} $(VENV)/bin/jupyter lab \
 		--ip=127.0.0.1 --port=$(LAB_PORT) --notebook-dir=notebooks $(LAB_ROOT_FLAG)
 
-# What does not need TensorFlow runs again on JAX (README, "Two backends"): these unit tests,
-# and the solution notebooks of these lessons in the Keras (JAX) kernel.
+# What does not need TensorFlow runs again on JAX (README, "Two backends"): these unit tests.
 JAX_TESTS := $(addprefix tests/test_,$(addsuffix .py,loaders sampling sources augment merged \
 	models resume checks exercise_checks grain contract hdf5_rows errors features user_files))
-JAX_LESSONS := $(foreach n,02 03 05 06 07 11,$(wildcard notebooks/solutions/$(n)_*.ipynb))
 
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	COURSE_PROFILE=ci $(PY) -m pytest -n 2 --durations=20
-	COURSE_PROFILE=ci KERAS_BACKEND=jax $(PY) -m pytest -n 2 --durations=10 \
-		--nbval-kernel-name keras-jax $(JAX_TESTS) $(JAX_LESSONS)
+	COURSE_PROFILE=ci KERAS_BACKEND=jax $(PY) -m pytest -n 2 --durations=10 $(JAX_TESTS)
 
 data: install
 	$(PY) data_scripts/make_dataset.py --profile $(PROFILE) --force

@@ -84,6 +84,7 @@ def test_every_part_of_make_bench_has_titled_measurements():
         "overlap",
         "service",
         "cold",
+        "grain",
     }
     assert all(
         title and callable(measure) for entries in parts.values() for title, measure in entries
