@@ -14,7 +14,7 @@ LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 help:
 	@echo "make lab     set up, build the course data if missing, start JupyterLab"
-	@echo "make test    set up, lint (ruff), run every test and notebook (ci profile), then part on JAX"
+	@echo "make test    set up, lint (ruff), run every test and notebook (ci profile), then the unit tests on JAX"
 	@echo "make data    rebuild the course data (PROFILE=ci|lesson|large, default lesson)"
 	@echo "make bench   print the benchmark figures"
 	@echo "make exercises   regenerate the learner notebooks from notebooks/solutions"
