@@ -14,7 +14,7 @@ LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 help:
 	@echo "make lab     set up, build the course data if missing, start JupyterLab"
-	@echo "make test    set up, lint (ruff), run every test and notebook (ci profile), then the unit tests on JAX"
+	@echo "make test    set up, lint (ruff), run every test and notebook (ci profile), then those that need no TensorFlow on JAX"
 	@echo "make data    rebuild the course data (PROFILE=ci|lesson|large, default lesson)"
 	@echo "make bench   print the benchmark figures"
 	@echo "make exercises   regenerate the learner notebooks from notebooks/solutions"
@@ -48,9 +48,11 @@ lab: install
 	COURSE_PROFILE=$${COURSE_PROFILE:-$(PROFILE)} $(VENV)/bin/jupyter lab \
 		--ip=127.0.0.1 --port=$(LAB_PORT) --notebook-dir=notebooks $(LAB_ROOT_FLAG)
 
-# What does not need TensorFlow runs again on JAX (README, "Two backends"): these unit tests.
+# What does not need TensorFlow runs again on JAX (README, "Two backends"): these unit tests
+# and solution notebooks (their kernel inherits KERAS_BACKEND).
 JAX_TESTS := $(addprefix tests/test_,$(addsuffix .py,loaders sampling sources augment merged \
-	models resume checks exercise_checks grain contract hdf5_rows errors features user_files))
+	models resume checks exercise_checks grain contract hdf5_rows errors features user_files)) \
+	$(wildcard $(addprefix notebooks/solutions/,$(addsuffix _*.ipynb,02 03 05 06 07 11)))
 
 test: install
 	$(VENV)/bin/ruff check .

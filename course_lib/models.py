@@ -83,6 +83,47 @@ class CourseModel(keras.Model):
         )
 
 
+class BatchRecorder(keras.Model):
+    """A model that learns nothing and keeps the inputs of every batch it is fed.
+
+    First used in lesson 03 (pydataset).
+
+    It has no weights and is built from the start, so `fit` and `evaluate` feed
+    it straight away on either backend. Compile it with `run_eagerly=True`: its
+    steps turn each batch's first input into numpy.
+
+    Attributes:
+        trained: the first input of every batch `fit` trained on, as numpy arrays.
+        evaluated: the same for `evaluate` and `fit`'s validation.
+
+    Example:
+
+    ```python
+    recorder = BatchRecorder()
+    recorder.compile(run_eagerly=True)
+    recorder.fit(loader, epochs=2, shuffle=False, verbose=0)
+    served = np.concatenate(recorder.trained)  # in the order fit read them
+    ```
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.trained, self.evaluated = [], []
+        self.built = True
+
+    def _keep(self, kept, step):
+        *state, data = step  # (data,) on TensorFlow, (state, data) on JAX
+        kept.append(keras.ops.convert_to_numpy(data[0]))
+        logs = {"rows": keras.ops.shape(data[0])[0]}
+        return (logs, state[0]) if state else logs
+
+    def train_step(self, *step):
+        return self._keep(self.trained, step)
+
+    def test_step(self, *step):
+        return self._keep(self.evaluated, step)
+
+
 def first_images(x: object) -> np.ndarray:
     """The image array a model input starts with, read cheaply; `None` if unknown.
 

@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from course_lib import models
 from course_lib.course import workloads
 from course_lib.loading import loaders
 from course_lib.scale_out import child
@@ -66,18 +67,6 @@ class Positions(keras.utils.PyDataset):
     def on_epoch_end(self):
         self.calls.append("end")
         np.random.shuffle(self.order)
-
-
-class WritesDown(keras.Model):
-    """Learns nothing; keeps the inputs of every batch `fit` feeds it."""
-
-    def __init__(self):
-        super().__init__()
-        self.fed = []
-
-    def train_step(self, data):
-        self.fed.append(keras.ops.convert_to_numpy(data[0]).ravel().astype(int))
-        return {"rows": keras.ops.shape(data[0])[0]}
 
 
 def caught_warnings(fn):
@@ -230,6 +219,44 @@ def test_fit_calls_on_epoch_end_once_before_the_first_epoch():
     assert data.calls == ["end", "begin", "end", "begin", "end"]
 
 
+EPOCH_CALLS_ON_JAX = """
+import keras, numpy as np
+class Calls(keras.utils.PyDataset):
+    calls = []
+    def __len__(self):
+        return 2
+    def __getitem__(self, index):
+        return np.zeros((4, 1), "float32"), np.zeros(4, "int32")
+    def on_epoch_begin(self):
+        self.calls.append("begin")
+    def on_epoch_end(self):
+        self.calls.append("end")
+model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(2)])
+model.compile("sgd", "sparse_categorical_crossentropy")
+model.fit(Calls(), epochs=2, shuffle=False, verbose=0)
+first = list(Calls.calls)
+model.fit(Calls(), epochs=1, shuffle=False, verbose=0)
+print(first, Calls.calls[len(first):])
+"""
+
+
+def test_on_jax_a_models_first_fit_reads_one_batch_between_begin_and_end():
+    """03 `136ac2c5`: on JAX, a model's first `fit` builds it from one batch, read between an
+    `on_epoch_begin` and the `on_epoch_end` before epoch 0; a later `fit` does as on TF."""
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    done = subprocess.run(
+        [sys.executable, "-c", EPOCH_CALLS_ON_JAX],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    first, later = done.stdout.strip().split("] [")
+    assert first == "['begin', 'end', 'begin', 'end', 'begin', 'end'"
+    assert later == "'end', 'begin', 'end']"
+
+
 def test_on_epoch_begin_is_part_of_pydataset():
     """03 `4b6fa3bf`: Keras calls `on_epoch_begin` before each epoch (added in 3.5)."""
     assert callable(keras.utils.PyDataset.on_epoch_begin)
@@ -242,10 +269,10 @@ def test_num_batches_defaults_to_len():
 
 def test_process_workers_serve_each_sample_once_with_a_global_shuffle():
     """03 `de4ef12c`: on_epoch_end runs in the main process; workers get its dataset."""
-    model = WritesDown()
+    model = models.BatchRecorder()
     model.compile(run_eagerly=True)
     model.fit(Positions(workers=2, use_multiprocessing=True), epochs=3, shuffle=False, verbose=0)
-    for epoch in np.split(np.concatenate(model.fed), 3):
+    for epoch in np.split(np.concatenate(model.trained).ravel().astype(int), 3):
         assert sorted(epoch) == list(range(40))
 
 

@@ -139,31 +139,11 @@ def check_augmented_fit(fit_with_augmentation, path, verbose=True):
     Returns:
         A `Report`.
     """
-    import keras
-
-    class WritesDown(keras.Model):
-        """No weights, built from the start; on JAX a step also takes and returns the state."""
-
-        def __init__(self):
-            super().__init__()
-            self.trained, self.evaluated = [], []
-            self.built = True
-
-        def _note(self, notes, step):
-            *state, data = step  # (data) on TensorFlow, (state, data) on JAX
-            notes.append(keras.ops.convert_to_numpy(data[0]))
-            logs = {"rows": keras.ops.shape(data[0])[0]}
-            return (logs, state[0]) if state else logs
-
-        def train_step(self, *step):
-            return self._note(self.trained, step)
-
-        def test_step(self, *step):
-            return self._note(self.evaluated, step)
+    from course_lib.models import BatchRecorder
 
     train_prints, dtype = _stored_prints(path, "train")
     valid_prints, _ = _stored_prints(path, "valid")
-    model = WritesDown()
+    model = BatchRecorder()
     model.compile(run_eagerly=True)
     found = Findings()
     with found:
