@@ -26,7 +26,9 @@ def test_peak_increase_sees_a_short_lived_copy():
         # JPEG encoding makes these slower to write: 4x the data instead of 8x
         ("images", 8192),
         ("hdf5_jpeg", 8192),
-        ("records", 8192),
+        # 8x: at 4x, 10% of the growth (7 MiB) is within a TensorFlow process's noise on a
+        # loaded machine (one CI run: 7.9 MiB; here, unloaded: 2.7 MiB)
+        ("records", 16384),
     ],
 )
 def test_writer_peak_memory_does_not_grow_with_the_dataset(layout, large_n):
