@@ -6,6 +6,7 @@ changes a behaviour, the failing test names the sentence that is now wrong.
 """
 
 import inspect
+import json
 import os
 import pickle
 import struct
@@ -220,7 +221,7 @@ def test_fit_calls_on_epoch_end_once_before_the_first_epoch():
 
 
 EPOCH_CALLS_ON_JAX = """
-import keras, numpy as np
+import json, keras, numpy as np
 class Calls(keras.utils.PyDataset):
     calls = []
     def __len__(self):
@@ -236,7 +237,7 @@ model.compile("sgd", "sparse_categorical_crossentropy")
 model.fit(Calls(), epochs=2, shuffle=False, verbose=0)
 first = list(Calls.calls)
 model.fit(Calls(), epochs=1, shuffle=False, verbose=0)
-print(first, Calls.calls[len(first):])
+print(json.dumps([first, Calls.calls[len(first):]]))
 """
 
 
@@ -252,9 +253,9 @@ def test_on_jax_a_models_first_fit_reads_one_batch_between_begin_and_end():
         env=env,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    first, later = done.stdout.strip().split("] [")
-    assert first == "['begin', 'end', 'begin', 'end', 'begin', 'end'"
-    assert later == "'end', 'begin', 'end']"
+    first, later = json.loads(done.stdout.strip().splitlines()[-1])
+    assert first == ["begin", "end", "begin", "end", "begin", "end"]
+    assert later == ["end", "begin", "end"]
 
 
 def test_on_epoch_begin_is_part_of_pydataset():
