@@ -3,7 +3,7 @@
 The solution notebooks (`notebooks/solutions/`) are the source; the learner
 notebooks (`notebooks/`) are made from them by `make exercises`. Running the
 solution notebooks is nbval's job (`pytest --nbval-lax`, configured in
-pyproject.toml); `test_learner_notebooks.py` runs the learner notebooks blank.
+pyproject.toml), with each exercise tried blank first (conftest.py, `test_learner_notebooks.py`).
 """
 
 import json
