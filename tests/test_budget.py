@@ -51,3 +51,29 @@ def test_the_peak_is_the_childs_own_not_its_parents():
     result = budget.run_function(workloads.allocate, 50, budget_mib=700)
     assert result.ok and result.peak_mib < 400
     del ballast
+
+
+def _hold_in_forked_workers(mib, workers, hold_s):
+    import multiprocessing
+    import time
+
+    import numpy as np
+
+    shared = np.ones(mib * 2**20, np.uint8)
+    forked = [
+        multiprocessing.get_context("fork").Process(target=time.sleep, args=(hold_s,))
+        for _ in range(workers)
+    ]
+    for process in forked:
+        process.start()
+    for process in forked:
+        process.join()
+    return int(shared.sum() // 2**20)
+
+
+def test_pages_forked_workers_share_count_once_against_the_budget():
+    # RSS counts the 200 MiB in each of the four processes (over 800 MiB);
+    # PSS, which the watchdog reads once RSS crosses the budget, counts it once.
+    result = budget.run_function(_hold_in_forked_workers, 200, 3, 3, budget_mib=500)
+    assert result.ok, result
+    assert result.value == 200 and 200 < result.peak_mib < 500

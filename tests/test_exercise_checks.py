@@ -858,6 +858,15 @@ def test_the_stanford_data_generator_fails_on_what_lesson_03_teaches():
     assert "no set_epoch(epoch) method" in order.problems[0]
 
 
+def test_a_check_cell_run_twice_rewrites_its_file_while_the_first_is_open(tmp_path):
+    """Lesson 07's check keeps `h5py.File(id_coded_file(...))` open; rerunning the cell
+    must not fail with HDF5's "unable to truncate a file which is already open"."""
+    first = h5py.File(checks.id_coded_file(tmp_path, 300), "r")["images"]
+    again = h5py.File(checks.id_coded_file(tmp_path, 400), "r")["images"]
+    assert (len(first), len(again)) == (300, 400)
+    assert again[399, 0, 0, 0] == 399 and sorted(p.name for p in tmp_path.iterdir()) == ["ids.h5"]
+
+
 def test_the_file_order_hdf5_generator_fails_on_what_lesson_02_teaches(tmp_path):
     """The PyTables/h5py recipe: start:end slices in file order, forever."""
     path = checks.id_coded_file(tmp_path, 300)

@@ -197,13 +197,18 @@ def id_coded_file(folder, n_samples=1000, n_classes=3, name="ids.h5", prefix="")
     `prefix` goes before both names (`"train/"`: the course file's layout).
 
     Returns:
-        The path of the file.
+        The path of the file (rewritten on each call, even while an earlier
+        one is still open).
     """
     path = Path(folder) / name
     ids = np.arange(n_samples, dtype=np.int32)
-    with h5py.File(path, "w") as file:
+    # Written beside and renamed over: a check cell run twice may still hold
+    # the previous file open, and HDF5 cannot truncate an open file.
+    partial = path.with_name(f".{name}.partial")
+    with h5py.File(partial, "w") as file:
         file[f"{prefix}images"] = np.broadcast_to(ids[:, None, None, None], (n_samples, 2, 2, 1))
         file.create_dataset(f"{prefix}labels", data=ids * n_classes // n_samples)
+    partial.replace(path)
     return path
 
 

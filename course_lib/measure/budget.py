@@ -12,10 +12,10 @@ Why a watchdog and not a hard OS limit: Linux ignores `RLIMIT_RSS`, and
 never touches. Measured here (TensorFlow 2.21): with `RLIMIT_AS` at 2 GiB,
 training a small convnet aborts with a native crash while its RSS is under
 800 MiB; it takes 4 GiB of address space to run at all. (cgroups limit RSS
-properly, but need root or a systemd session.) The watchdog samples RSS every `interval` seconds,
-so a
-child can overshoot by what it allocates in one interval; the reported
-figure is the one it saw.
+properly, but need root or a systemd session.) The watchdog reads the
+tree's RSS every `interval` seconds, and its PSS when RSS crosses the
+budget, so a child can overshoot by what it allocates in one interval; the
+reported figure is the one it saw.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import dataclasses
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -76,15 +77,24 @@ class BudgetResult:
         )
 
 
-def _watchdog(budget_mib):
+def _watchdog(budget_mib, pss_every=0.5):
     """A `Child.wait` watch that stops the child once its process tree's
-    memory (PSS where available) crosses the budget; `.peak` is the most it saw."""
+    memory (PSS where available) crosses the budget; `.peak` is the most it saw.
+
+    Every sample reads RSS, which is cheap and never below PSS; PSS, which
+    costs a walk of the child's page tables, is read when RSS crosses the
+    budget and otherwise every `pss_every` seconds, for the peak. (Read at
+    every sample, PSS took more CPU than the training it watched.)
+    """
 
     def over_budget(process):
-        over_budget.peak = max(over_budget.peak, tree_memory_mib(process))
+        now = time.monotonic()
+        if tree_memory_mib(process, proportional=False) > budget_mib or now >= over_budget.due:
+            over_budget.due = now + pss_every
+            over_budget.peak = max(over_budget.peak, tree_memory_mib(process))
         return over_budget.peak > budget_mib
 
-    over_budget.peak = 0.0
+    over_budget.peak, over_budget.due = 0.0, 0.0
     return over_budget
 
 
