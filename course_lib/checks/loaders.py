@@ -10,6 +10,7 @@ import h5py
 import numpy as np
 
 from course_lib.checks.report import Findings, H5pyReads, Stop, fingerprints, first_array, runs
+from course_lib.formats import atomic
 
 
 def _epoch(ds, found, n_classes):
@@ -204,7 +205,7 @@ def id_coded_file(folder, n_samples=1000, n_classes=3, name="ids.h5", prefix="")
     ids = np.arange(n_samples, dtype=np.int32)
     # Written beside and renamed over: a check cell run twice may still hold
     # the previous file open, and HDF5 cannot truncate an open file.
-    partial = path.with_name(f".{name}.partial")
+    partial = atomic.partial_path(path)
     with h5py.File(partial, "w") as file:
         file[f"{prefix}images"] = np.broadcast_to(ids[:, None, None, None], (n_samples, 2, 2, 1))
         file.create_dataset(f"{prefix}labels", data=ids * n_classes // n_samples)

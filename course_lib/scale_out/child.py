@@ -110,15 +110,20 @@ def tree_memory_mib(process: psutil.Process, proportional: bool = True):
     total = 0
     for member in members:
         try:
-            try:
-                if not proportional:
-                    raise AttributeError("RSS asked for")
-                total += member.memory_full_info().pss
-            except (AttributeError, psutil.AccessDenied):
-                total += member.memory_info().rss
+            total += _member_bytes(member, proportional)
         except psutil.NoSuchProcess:
             pass
     return total / 2**20
+
+
+def _member_bytes(member: psutil.Process, proportional: bool):
+    """One process's PSS if asked for and reported, else its RSS."""
+    if proportional:
+        try:
+            return member.memory_full_info().pss
+        except (AttributeError, psutil.AccessDenied):
+            pass
+    return member.memory_info().rss
 
 
 def stop_tree(process: psutil.Process):
