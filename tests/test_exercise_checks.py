@@ -530,19 +530,19 @@ def count_only(path, model):
 def test_block_trainer_checker(tmp_path):
     from course_lib.checks.budget import _one_block_at_a_time
 
-    path = tmp_path / "blocks.h5"  # 12 MiB of images in 4 blocks; one block is 3 MiB
+    path = tmp_path / "blocks.h5"  # 18 MiB of images; a one-block trainer holds 6 MiB
     with h5py.File(path, "w") as file:
         file["train/images"] = np.random.default_rng(0).integers(
-            0, 255, (4096, 32, 32, 3), dtype=np.uint8
+            0, 255, (6144, 32, 32, 3), dtype=np.uint8
         )
-        file["train/labels"] = np.arange(4096) % 3
+        file["train/labels"] = np.arange(6144) % 3
     check = lambda fn: checks.check_block_trainer(
         fn, path, budget_mib=4000, image_shape=(32, 32, 3), n_classes=3, verbose=False
     )
     assert check(_one_block_at_a_time).ok
     assert "the whole split was in memory at once" in check(train_on_everything).problems[0]
     assert (
-        "took 0 training steps, but one epoch of 4,096 samples in batches of 64 takes 64"
+        "took 0 training steps, but one epoch of 6,144 samples in batches of 64 takes 96"
         in check(count_only).problems[0]
     )
 
