@@ -652,6 +652,32 @@ def test_the_preprocessing_layers_that_replace_image_data_generator_exist():
         assert issubclass(getattr(keras.layers, name), keras.layers.Layer), name
 
 
+JIT_OF_AUTO = """
+import json, keras
+model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(2)])
+model.compile("sgd", "mse", jit_compile="auto")
+print(json.dumps(model.jit_compile))
+"""
+
+
+@pytest.mark.skipif(bool(tf.config.list_physical_devices("GPU")), reason="a claim about CPUs")
+def test_auto_jit_compile_is_xla_on_jax_and_off_for_tensorflow_on_a_cpu():
+    """11 `2ea1e6c3`: `jit_compile="auto"` compiles with XLA on JAX, not on TensorFlow
+    when the machine has no GPU."""
+    chosen = {}
+    for backend in ("tensorflow", "jax"):
+        done = subprocess.run(
+            [sys.executable, "-c", JIT_OF_AUTO],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "KERAS_BACKEND": backend},
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        chosen[backend] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert chosen == {"tensorflow": False, "jax": True}
+
+
 def test_tensorflow_imports_jax_where_it_is_installed():
     """01 `4ac5c122`: with JAX installed, TensorFlow imports it too, for its TFLite converter."""
     code = "import sys, tensorflow; print('jax' in sys.modules)"

@@ -209,7 +209,9 @@ def backend_epochs(
     Each row trains the small convnet (`fit_seconds`) in a child process
     started with `KERAS_BACKEND` set, so the two backends never share one
     process. The default rows: the kit's loader and the arrays in memory on
-    each backend, and JAX with `steps_per_execution=8` and without XLA.
+    each backend; TensorFlow compiled with XLA, the compiler JAX always uses
+    (Keras's `jit_compile="auto"` leaves XLA off for TensorFlow on a machine
+    with no GPU); and JAX with `steps_per_execution=8` and without XLA.
 
     Args:
         profile: the profile whose training split is read.
@@ -234,6 +236,10 @@ def backend_epochs(
         "TensorFlow, kit loader": ("tensorflow", {"data": "loader"}),
         "JAX, kit loader": ("jax", {"data": "loader"}),
         **(memory_rows if in_memory else {}),
+        "TensorFlow, kit loader, jit_compile=True (XLA)": (
+            "tensorflow",
+            {"data": "loader", "jit_compile": True},
+        ),
         "JAX, kit loader, steps_per_execution=8": (
             "jax",
             {"data": "loader", "steps_per_execution": 8},
