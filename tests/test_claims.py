@@ -678,6 +678,59 @@ def test_auto_jit_compile_is_xla_on_jax_and_off_for_tensorflow_on_a_cpu():
     assert chosen == {"tensorflow": False, "jax": True}
 
 
+TRAINED_FIRST_IDS = """
+import json, sys, keras, numpy as np
+from course_lib.loading.loaders import build_before_fit
+
+class Ids(keras.utils.PyDataset):  # batch i of epoch e holds the ids 100 * e + 4 * i + (0..3)
+    def __init__(self):
+        super().__init__(workers=2)
+        self.epoch = 0
+    def __len__(self):
+        return 4
+    def __getitem__(self, i):
+        ids = np.arange(4 * i, 4 * i + 4) + 100 * self.epoch
+        return ids[:, None].astype("float32"), np.zeros((4, 1), "float32")
+    def on_epoch_end(self):
+        self.epoch += 1
+
+trained = []
+class Recording(keras.Sequential):
+    def train_step(self, *state_and_data):
+        trained.append(int(state_and_data[-1][0][0, 0]))
+        return super().train_step(*state_and_data)
+
+model = Recording([keras.Input((1,)), keras.layers.Dense(1)])
+model.compile("sgd", "mse", run_eagerly=True)
+data = Ids()
+if sys.argv[1] == "built":
+    build_before_fit(model, data)
+model.fit(data, epochs=2, shuffle=False, verbose=0)
+print(json.dumps(trained))
+"""
+
+
+def test_on_jax_fit_trains_the_batches_prefetched_for_its_build_unless_built_first():
+    """`loaders.build_before_fit`: on JAX, `fit` on an unbuilt model with `workers=2` trains
+    first the batches its workers fetched ahead while it built the model, so each epoch
+    starts with the last batches of the one before. Built first, each epoch is its own."""
+    first_ids = {}
+    for backend, built in [("jax", "unbuilt"), ("jax", "built"), ("tensorflow", "unbuilt")]:
+        done = subprocess.run(
+            [sys.executable, "-c", TRAINED_FIRST_IDS, built],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "KERAS_BACKEND": backend},
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        first_ids[backend, built] = json.loads(done.stdout.strip().splitlines()[-1])
+    # The build's own epoch ends before training (the first trained epoch is numbered 1).
+    in_order = [100, 104, 108, 112, 200, 204, 208, 212]
+    assert first_ids["tensorflow", "unbuilt"] == first_ids["jax", "built"] == in_order
+    assert first_ids["jax", "unbuilt"] == [4, 8, 12, 100, 104, 108, 112, 200]
+
+
 def test_tensorflow_imports_jax_where_it_is_installed():
     """01 `4ac5c122`: with JAX installed, TensorFlow imports it too, for its TFLite converter."""
     code = "import sys, tensorflow; print('jax' in sys.modules)"

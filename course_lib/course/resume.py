@@ -1,4 +1,4 @@
-"""Training that survives an interruption: resume from the last finished epoch.
+"""Training that survives an interruption: from the last epoch, or from the next batch.
 
 A long streamed fit on data bigger than memory can be stopped by a crash, a
 killed job or a pre-empted machine. `keras.callbacks.BackupAndRestore` saves
@@ -8,11 +8,24 @@ The loader's own epoch counter is not in that backup: `loaders.FollowEpochs`
 sets it from Keras's epoch, so the resumed epochs get their own orders instead
 of replaying the first ones. `fit_resumable` is that recipe on the kit's
 loader, with a crash to simulate.
+
+`BackupAndRestore(save_freq=N)` saves mid-epoch too, but resumes at the
+epoch's start (Keras 3.15 restores only its epoch). `fit_from_position`
+resumes at the next batch instead: `PositionBackup` saves the loader's position
+with the weights, and `EpochTail` finishes the epoch in its original order.
+`killed_fit` runs it in a child process killed with `SIGKILL` at a chosen batch.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 from pathlib import Path
+
+import keras
+import numpy as np
+from keras.utils import PyDataset
 
 from course_lib.course import workloads
 
@@ -46,8 +59,6 @@ def fit_resumable(
     Raises:
         SimulatedCrash: after epoch `crash_after_epoch` (counting from 1).
     """
-    import keras
-
     from course_lib.loading.loaders import HDF5Dataset
 
     train = HDF5Dataset(path, batch_size=batch_size, seed=0)
@@ -74,3 +85,263 @@ def fit_resumable(
         "loader_epochs": loader_epochs,
         "losses": [float(v) for v in history.history["loss"]],
     }
+
+
+POSITION_FILE = "position.json"
+
+
+def read_position(backup_dir: str | Path):
+    """The position a `PositionBackup` saved last: `{"epoch", "batch", "weights"}`, or `None`.
+
+    First used in lesson 12 (capstone).
+
+    `batch` is the number of batches of epoch `epoch` already trained; `weights`
+    is the file (in `backup_dir`) that holds the model and optimizer at that point.
+    """
+    path = Path(backup_dir) / POSITION_FILE
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())
+
+
+class EpochTail(PyDataset):
+    """The batches of one epoch of a kit loader from batch `first_batch` on.
+
+    First used in lesson 12 (capstone).
+
+    Its batch `i` is the loader's batch `first_batch + i` of epoch `epoch`, in
+    the order the uninterrupted epoch had (the loader derives it from its seed
+    and the epoch). It keeps the loader's workers, and never advances the
+    loader's epoch: `fit_from_position` sets it for the epochs after.
+
+    Args:
+        loader: a kit loader, or a wrapper with `set_epoch` (`AugmentedDataset`).
+        epoch: the epoch to finish.
+        first_batch: batches of it already trained.
+
+    Raises:
+        ValueError: unless `0 <= first_batch < len(loader)`.
+    """
+
+    def __init__(self, loader, epoch: int, first_batch: int):
+        super().__init__(
+            workers=loader.workers,
+            use_multiprocessing=loader.use_multiprocessing,
+            max_queue_size=loader.max_queue_size,
+        )
+        if not 0 <= first_batch < len(loader):
+            raise ValueError(
+                f"first_batch must be in [0, {len(loader)}) for a loader of {len(loader)} "
+                f"batches, received {first_batch}."
+            )
+        loader.set_epoch(epoch)
+        self.loader, self.epoch, self.first_batch = loader, epoch, first_batch
+
+    def __len__(self):
+        return len(self.loader) - self.first_batch
+
+    def __getitem__(self, index):
+        return self.loader[self.first_batch + index]
+
+
+class PositionBackup(keras.callbacks.Callback):
+    """Saves the model, its optimizer and the loader's position every `every` batches.
+
+    First used in lesson 12 (capstone).
+
+    Keras's `BackupAndRestore(save_freq=N)` saves mid-epoch but resumes at the
+    epoch's start. This callback saves where the epoch stands (epoch, batches
+    trained) next to the weights, so `fit_from_position` can go on at the next
+    batch. The weights go to a new file first and the position names it, so a
+    kill at any moment leaves a position whose weights are complete.
+
+    Args:
+        backup_dir: the folder to save into.
+        every: save after every `every` batches, and at every epoch's end.
+        first_batch: batches of the first epoch trained before this `fit`
+            (the `first_batch` of an `EpochTail`).
+    """
+
+    def __init__(self, backup_dir: str | Path, every: int, first_batch: int = 0):
+        super().__init__()
+        self.backup_dir, self.every, self.first_batch = Path(backup_dir), int(every), first_batch
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        done = batch + 1
+        if done % self.every == 0:
+            self.save(self._epoch, self.first_batch + done)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.first_batch = 0
+        self.save(epoch + 1, 0)
+
+    def save(self, epoch: int, batch: int):
+        """Saves the weights and optimizer, then the position `(epoch, batch)` naming them."""
+        self.backup_dir.mkdir(parents=True, exist_ok=True)
+        previous = read_position(self.backup_dir)
+        weights = f"epoch{epoch}-batch{batch}.weights.h5"
+        partial = self.backup_dir / f"partial-{weights}"
+        self.model.save_weights(partial, overwrite=True)
+        os.replace(partial, self.backup_dir / weights)
+        position = self.backup_dir / f"partial-{POSITION_FILE}"
+        position.write_text(json.dumps({"epoch": epoch, "batch": batch, "weights": weights}))
+        os.replace(position, self.backup_dir / POSITION_FILE)
+        if previous and previous["weights"] != weights:
+            (self.backup_dir / previous["weights"]).unlink(missing_ok=True)
+
+
+def fit_from_position(model, loader, backup_dir: str | Path, epochs: int, every: int, **fit):
+    """`model.fit(loader, epochs=epochs)` that a kill mid-epoch resumes at the next batch.
+
+    First used in lesson 12 (capstone).
+
+    Run it; if the process dies, run it again with the same `backup_dir`. It
+    restores the weights and optimizer of the last save (`PositionBackup`),
+    finishes the interrupted epoch from the next batch in the same order
+    (`EpochTail`, one `fit`), then trains the remaining epochs (a second `fit`,
+    whose loader follows Keras's epoch). Across the kill every sample of the
+    interrupted epoch is trained once, in the uninterrupted run's batches.
+    The batches trained after the last save and before the kill are trained
+    again from the saved weights, so `every` sets how much work a kill costs.
+
+    Args:
+        model: a compiled model.
+        loader: a kit loader or `AugmentedDataset` (a `set_epoch` and an order
+            derived from seed and epoch).
+        backup_dir: where positions are saved; removed once training finished.
+        epochs: the epochs of the whole run.
+        every: batches between saves.
+        **fit: passed to `fit` (not `epochs`, `initial_epoch` or `shuffle`).
+
+    Returns:
+        The `History` of each `fit` this call made.
+
+    Example:
+
+    ```python
+    fit_from_position(model, HDF5Dataset(path, batch_size=64, seed=1), "backup",
+                      epochs=8, every=100)
+    ```
+    """
+    from course_lib.loading.loaders import FollowEpochs, build_before_fit
+
+    backup_dir = Path(backup_dir)
+    position = read_position(backup_dir)
+    epoch, batch = (position["epoch"], position["batch"]) if position else (0, 0)
+    build_before_fit(model, loader)  # on JAX, workers fetch no stale batches for the build
+    if position:
+        model.load_weights(backup_dir / position["weights"])
+    if batch >= len(loader):  # killed between the last batch and the epoch's end
+        epoch, batch = epoch + 1, 0
+    callbacks = list(fit.pop("callbacks", []))
+    histories = []
+    if batch and epoch < epochs:
+        tail = EpochTail(loader, epoch, batch)
+        histories.append(
+            model.fit(
+                tail,
+                initial_epoch=epoch,
+                epochs=epoch + 1,
+                shuffle=False,
+                callbacks=[PositionBackup(backup_dir, every, batch), *callbacks],
+                **fit,
+            )
+        )
+        epoch += 1
+    if epoch < epochs:
+        histories.append(
+            model.fit(
+                loader,
+                initial_epoch=epoch,
+                epochs=epochs,
+                shuffle=False,
+                callbacks=[PositionBackup(backup_dir, every), FollowEpochs(loader), *callbacks],
+                **fit,
+            )
+        )
+    shutil.rmtree(backup_dir, ignore_errors=True)
+    return histories
+
+
+def killed_fit(
+    path: str | Path,
+    backup_dir: str | Path,
+    log_path: str | Path,
+    epochs: int = 2,
+    every: int = 2,
+    kill_at: tuple[int, int] | None = None,
+    samples: int = 512,
+    batch_size: int = 64,
+    workers: int = 1,
+    use_multiprocessing: bool = False,
+    augment: bool = False,
+):
+    """Trains the small convnet with `fit_from_position`, killed with `SIGKILL` at `kill_at`.
+
+    First used in lesson 12 (capstone). Run it in a child process (`child.run`):
+    the kill ends the process, as a crash or a pre-empted machine would.
+
+    Args:
+        path: the kit's HDF5 file; the first `samples` training rows are read.
+        backup_dir: the folder of saved positions (`fit_from_position`).
+        log_path: a file to which each trained batch appends a line
+            `epoch batch`; it survives the kill.
+        epochs, every: as in `fit_from_position`.
+        kill_at: `(epoch, batch)`: the process kills itself once that batch is
+            trained (`None`: never).
+        samples, batch_size, workers, use_multiprocessing: the loader's.
+        augment: wrap the loader in a seeded `AugmentedDataset` (flips).
+
+    Returns:
+        The final weights (a list of arrays), when not killed.
+    """
+    import signal
+
+    import h5py
+
+    from course_lib import models
+    from course_lib.loading import augment as augmentation
+    from course_lib.loading.loaders import HDF5Dataset
+
+    keras.utils.set_random_seed(0)
+    loader = HDF5Dataset(
+        path,
+        batch_size=batch_size,
+        seed=1,
+        rows=range(samples),
+        workers=workers,
+        use_multiprocessing=use_multiprocessing,
+    )
+    if augment:
+        loader = augmentation.AugmentedDataset(
+            loader,
+            augmentation.RandomFlip(),
+            seed=2,
+            workers=workers,
+            use_multiprocessing=use_multiprocessing,
+        )
+    with h5py.File(path, "r") as file:
+        image_shape = file["train/images"].shape[1:]
+    model = models.small_convnet(image_shape, 3)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    log = open(log_path, "a", buffering=1)
+
+    position = read_position(backup_dir) or {"epoch": 0, "batch": 0}
+
+    class Log(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+            self.first = position["batch"] if epoch == position["epoch"] else 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            trained = self.first + batch
+            log.write(f"{self.epoch} {trained}\n")
+            if kill_at == (self.epoch, trained):
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    fit_from_position(model, loader, backup_dir, epochs, every, verbose=0, callbacks=[Log()])
+    return [np.asarray(w) for w in model.get_weights()]

@@ -176,7 +176,8 @@ class FollowEpochs(keras.callbacks.Callback):
     `keras.callbacks.BackupAndRestore` resumes a run at epoch 2, the loader
     would otherwise replay the orders of epochs 0, 1, ...; with this callback
     epoch `e` gets order `e` whether the run was interrupted or not. Keras
-    calls `on_epoch_begin` before its workers fetch the epoch's first batch.
+    calls `on_epoch_begin` before its workers fetch the epoch's first batch
+    (on JAX, with `workers > 1`, only for a built model: `build_before_fit`).
 
     Args:
         loader: a kit loader (or a wrapper such as `AugmentedDataset`, whose
@@ -196,6 +197,37 @@ class FollowEpochs(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None):
         self.loader.epoch = epoch  # a kit loader checks it (`set_epoch`)
+
+
+def build_before_fit(model: keras.Model, loader: keras.utils.PyDataset):
+    """Builds a compiled model's layers, loss, metrics and optimizer from batch 0, untrained.
+
+    Used by the kit (`course.resume`), not by a lesson.
+
+    `fit` on a model not yet built takes one batch from the loader to build
+    it. On JAX, with `workers > 1`, Keras starts the workers for that batch
+    and keeps the batches they fetched ahead: epoch 0 then trains those first,
+    and every later epoch starts with the previous epoch's last batches, so
+    an epoch no longer trains each sample once (Keras 3.15.1; see
+    `tests/test_claims.py`). Building the model first, from an evaluation of
+    batch 0 (no weight changes), leaves nothing fetched ahead. On TensorFlow
+    it changes nothing.
+
+    Args:
+        model: a compiled model.
+        loader: what `fit` will train on; its batch 0 is read once.
+
+    Example:
+
+    ```python
+    build_before_fit(model, train)
+    model.fit(train, epochs=4)
+    ```
+    """
+    x, y, *_ = loader[0]
+    model.evaluate(x, y, batch_size=len(keras.tree.flatten(y)[0]), verbose=0)
+    if not model.optimizer.built:  # TensorFlow's evaluate leaves it to the first train step
+        model.optimizer.build(model.trainable_variables)
 
 
 def _inside_keras_predict():
