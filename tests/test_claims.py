@@ -575,6 +575,39 @@ def test_backup_and_restore_is_a_keras_callback():
     assert "save_freq" in inspect.signature(keras.callbacks.BackupAndRestore).parameters
 
 
+def test_backup_and_restore_saves_mid_epoch_but_resumes_at_the_epochs_start(tmp_path):
+    """`course.resume`: `BackupAndRestore(save_freq=N)` saves after N batches, yet a rerun
+    trains the interrupted epoch again from batch 0 (it restores only the epoch)."""
+
+    class Stop(Exception):
+        pass
+
+    class Record(keras.callbacks.Callback):
+        def __init__(self, stop_at=None):
+            super().__init__()
+            self.stop_at, self.trained = stop_at, []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.trained.append((self.epoch, batch))
+            if (self.epoch, batch) == self.stop_at:
+                raise Stop
+
+    x, y = np.zeros((64, 2), "float32"), np.zeros((64, 1), "float32")
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    backup = keras.callbacks.BackupAndRestore(tmp_path, save_freq=2)
+    with pytest.raises(Stop):
+        model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[backup, Record((1, 4))])
+    saved = json.loads((tmp_path / "training_metadata.json").read_text())
+    assert saved["epoch"] == 1 and saved["batch"] >= 3  # a save inside epoch 1
+    rerun = Record()
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[backup, rerun])
+    assert rerun.trained == [(1, batch) for batch in range(8)]
+
+
 def test_fork_warns_in_a_threaded_process_from_python_3_12():
     """05 `5dd8e432` (caveats): Python 3.12+ warns when a process with threads forks."""
     code = (

@@ -328,8 +328,6 @@ def killed_fit(
         image_shape = file["train/images"].shape[1:]
     model = models.small_convnet(image_shape, 3)
     model.compile("adam", "sparse_categorical_crossentropy")
-    log = open(log_path, "a", buffering=1)
-
     position = read_position(backup_dir) or {"epoch": 0, "batch": 0}
 
     class Log(keras.callbacks.Callback):
@@ -343,5 +341,6 @@ def killed_fit(
             if kill_at == (self.epoch, trained):
                 os.kill(os.getpid(), signal.SIGKILL)
 
-    fit_from_position(model, loader, backup_dir, epochs, every, verbose=0, callbacks=[Log()])
+    with open(log_path, "a", buffering=1) as log:
+        fit_from_position(model, loader, backup_dir, epochs, every, verbose=0, callbacks=[Log()])
     return [np.asarray(w) for w in model.get_weights()]

@@ -210,8 +210,9 @@ def build_before_fit(model: keras.Model, loader: keras.utils.PyDataset):
     and every later epoch starts with the previous epoch's last batches, so
     an epoch no longer trains each sample once (Keras 3.15.1; see
     `tests/test_claims.py`). Building the model first, from an evaluation of
-    batch 0 (no weight changes), leaves nothing fetched ahead. On TensorFlow
-    it changes nothing.
+    batch 0 (no weight changes), leaves nothing fetched ahead. On TensorFlow,
+    whose order was right, it only builds the optimizer early, so that
+    `load_weights` restores the optimizer's state too.
 
     Args:
         model: a compiled model.
