@@ -1,6 +1,7 @@
 """Interrupted training resumes where it stopped: at the last epoch (BackupAndRestore) or at
 the next batch (`fit_from_position`), after a real SIGKILL."""
 
+import functools
 import signal
 
 import h5py
@@ -8,8 +9,9 @@ import keras
 import numpy as np
 import pytest
 
-from course_lib.course import resume
-from course_lib.loading import loaders
+from course_lib.course import course_data, resume, user_files
+from course_lib.formats import npy
+from course_lib.loading import augment, loaders, merged
 from course_lib.loading.loaders import HDF5Dataset
 from course_lib.scale_out import child
 
@@ -28,43 +30,95 @@ def test_a_crashed_fit_resumes_from_its_last_epoch(ci_data, tmp_path):
     assert fresh["epochs_run"] == fresh["loader_epochs"] == [0, 1]
 
 
-@pytest.mark.parametrize(
-    "workers, use_multiprocessing, augment",
-    [(1, False, False), (2, False, False), (2, True, False), (1, False, True)],
-    ids=["one worker", "two threads", "two processes", "augmented"],
-)
-def test_a_fit_killed_mid_epoch_resumes_at_the_next_batch(
-    ci_data, tmp_path, workers, use_multiprocessing, augment
-):
+SAMPLES, BATCH = 512, 64  # 8 batches an epoch
+
+
+def _hdf5(data, tmp_path, **pydataset):
+    return functools.partial(
+        HDF5Dataset, data["hdf5"], batch_size=BATCH, seed=1, rows=range(SAMPLES), **pydataset
+    )
+
+
+def _npy(data, tmp_path):
+    partition, labels = npy.read_partition(data["npy"])
+    return functools.partial(
+        loaders.NpyDirectoryDataset,
+        data["npy"],
+        partition["train"][:SAMPLES],
+        labels,
+        batch_size=BATCH,
+        seed=1,
+    )
+
+
+def _merged(data, tmp_path):
+    index = course_data.read_index("ci")
+    train = index[index.split == "train"].iloc[:SAMPLES]
+    return functools.partial(
+        merged.MergedDataset,
+        merged.HDF5Images(data["hdf5"], "train/images", "train/ids"),
+        data["bcolz"] / course_data.FEATURE_MATRIX_NAME,
+        train.id,
+        train.label,
+        batch_size=BATCH,
+        seed=1,
+        workers=2,
+    )
+
+
+def _class_sorted(data, tmp_path):
+    """A user's file: PyTables EArrays, one class after another, one-hot, one split."""
+    path = tmp_path / "own.h5"
+    images, labels = user_files.drawings(SAMPLES, size=32, seed=5)
+    user_files.write_class_sorted(path, images, labels, n_classes=3, block_size=100)
+    return functools.partial(HDF5Dataset, path, "images", "labels", batch_size=BATCH, seed=1)
+
+
+KILLED_RUNS = {
+    "hdf5, one worker": (_hdf5, {}),
+    "hdf5, two threads": (functools.partial(_hdf5, workers=2), {}),
+    "hdf5, two processes": (functools.partial(_hdf5, workers=2, use_multiprocessing=True), {}),
+    "hdf5, augmented": (_hdf5, {"transform": augment.RandomFlip()}),
+    "npy folder": (_npy, {}),
+    "merged, two threads": (_merged, {}),
+    "class-sorted one-hot EArrays": (_class_sorted, {}),
+    "tf.data parallel reads": (_hdf5, {"pipeline": "parallel_reads"}),
+}
+
+
+@pytest.mark.parametrize("run", KILLED_RUNS, ids=list(KILLED_RUNS))
+def test_a_fit_killed_mid_epoch_resumes_at_the_next_batch(ci_data, tmp_path, run):
     """SIGKILL after batch 4 of epoch 1 (saves every 2 batches): the rerun trains batches
     4-7 of epoch 1 and then epoch 2's, and ends with the uninterrupted run's weights."""
-    options = {"workers": workers, "use_multiprocessing": use_multiprocessing, "augment": augment}
-    path = ci_data["hdf5"]
-    whole = child.run(resume.killed_fit, path, tmp_path / "a", tmp_path / "a.log", **options)
+    make_data, options = KILLED_RUNS[run]
+    if options.get("pipeline"):
+        if keras.backend.backend() != "tensorflow":
+            pytest.skip("a tf.data pipeline is TensorFlow's input (the JAX suite runs the rest)")
+        from course_lib.loading import tfdata
+
+        options = {**options, "pipeline": tfdata.parallel_reads}
+    make_loader = make_data(ci_data, tmp_path)
+    whole = child.run(resume.killed_fit, make_loader, tmp_path / "a", tmp_path / "a.log", **options)
     assert whole.ok, whole.error
-    killed = child.run(
-        resume.killed_fit, path, tmp_path / "b", tmp_path / "b.log", kill_at=(1, 4), **options
-    )
+    args = (make_loader, tmp_path / "b", tmp_path / "b.log")
+    killed = child.run(resume.killed_fit, *args, kill_at=(1, 4), **options)
     assert killed.returncode == -signal.SIGKILL
     position = resume.read_position(tmp_path / "b")
     assert (position["epoch"], position["batch"]) == (1, 4)  # the save after batch 3
-    trained_before = _log(tmp_path / "b.log")
-    resumed = child.run(resume.killed_fit, path, tmp_path / "b", tmp_path / "b.log", **options)
+    trained_before = resume.read_log(tmp_path / "b.log")
+    assert trained_before[-1] == (1, 4)  # batch 4 was trained, then lost with the kill
+    resumed = child.run(resume.killed_fit, *args, **options)
     assert resumed.ok, resumed.error
-    trained_after = _log(tmp_path / "b.log")[len(trained_before) :]
+    trained_after = resume.read_log(tmp_path / "b.log")[len(trained_before) :]
     assert trained_after == [(1, batch) for batch in range(4, 8)]  # no replay, no skip
+    assert resume.read_log(tmp_path / "a.log") == trained_before[:-1] + trained_after
     kept = [b for e, b in trained_before if e == 1 and b < position["batch"]]
-    epoch = [*kept, *(b for _, b in trained_after)]
-    order = HDF5Dataset(path, batch_size=64, seed=1, rows=range(512)).sampler.batches(1)
-    assert np.array_equal(np.sort(np.concatenate([order[b] for b in epoch])), np.arange(512))
+    order = make_loader().sampler.batches(1)
+    epoch = np.concatenate([order[b] for b in [*kept, *(b for _, b in trained_after)]])
+    assert np.array_equal(np.sort(epoch), np.arange(SAMPLES))  # each sample once
     for got, expected in zip(resumed.value, whole.value):
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
     assert not (tmp_path / "b").exists()  # removed once training finished
-
-
-def _log(path):
-    """The `(epoch, batch)` of each trained batch `killed_fit` logged."""
-    return [tuple(map(int, line.split())) for line in path.read_text().splitlines()]
 
 
 def test_an_epoch_tail_serves_the_rest_of_the_epoch_in_its_order(ci_data):

@@ -27,6 +27,7 @@ import keras
 import numpy as np
 from keras.utils import PyDataset
 
+from course_lib import config
 from course_lib.course import workloads
 
 
@@ -144,16 +145,15 @@ class EpochTail(PyDataset):
         return self.loader[self.first_batch + index]
 
 
-class PositionBackup(keras.callbacks.Callback):
-    """Saves the model, its optimizer and the loader's position every `every` batches.
+class PositionSaver(keras.callbacks.Callback):
+    """Saves the model, its optimizer and a position `(epoch, batch)` naming them: the how.
 
     First used in lesson 12 (capstone).
 
-    Keras's `BackupAndRestore(save_freq=N)` saves mid-epoch but resumes at the
-    epoch's start. This callback saves where the epoch stands (epoch, batches
-    trained) next to the weights, so `fit_from_position` can go on at the next
-    batch. The weights go to a new file first and the position names it, so a
-    kill at any moment leaves a position whose weights are complete.
+    `save(epoch, batch)` writes the weights and optimizer to a new file first,
+    then `position.json` naming it, so a kill at any moment leaves a position
+    whose weights are complete. When to save is a subclass's hooks
+    (`PositionBackup`, or the capstone's exercise).
 
     Args:
         backup_dir: the folder to save into.
@@ -165,22 +165,9 @@ class PositionBackup(keras.callbacks.Callback):
     def __init__(self, backup_dir: str | Path, every: int, first_batch: int = 0):
         super().__init__()
         self.backup_dir, self.every, self.first_batch = Path(backup_dir), int(every), first_batch
-        self._epoch = 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        done = batch + 1
-        if done % self.every == 0:
-            self.save(self._epoch, self.first_batch + done)
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.first_batch = 0
-        self.save(epoch + 1, 0)
 
     def save(self, epoch: int, batch: int):
-        """Saves the weights and optimizer, then the position `(epoch, batch)` naming them."""
+        """Saves the weights and optimizer, then the position: `batch` batches of `epoch` done."""
         self.backup_dir.mkdir(parents=True, exist_ok=True)
         previous = read_position(self.backup_dir)
         weights = f"epoch{epoch}-batch{batch}.weights.h5"
@@ -194,7 +181,42 @@ class PositionBackup(keras.callbacks.Callback):
             (self.backup_dir / previous["weights"]).unlink(missing_ok=True)
 
 
-def fit_from_position(model, loader, backup_dir: str | Path, epochs: int, every: int, **fit):
+class PositionBackup(PositionSaver):
+    """Saves the model, its optimizer and the loader's position every `every` batches.
+
+    First used in lesson 12 (capstone).
+
+    Keras's `BackupAndRestore(save_freq=N)` saves mid-epoch but resumes at the
+    epoch's start. This callback saves where the epoch stands (epoch, batches
+    of it trained, counting those before this `fit`) next to the weights, so
+    `fit_from_position` can go on at the next batch. Arguments as for
+    `PositionSaver`.
+    """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        done = batch + 1
+        if done % self.every == 0:
+            self.save(self.epoch, self.first_batch + done)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.first_batch = 0
+        self.save(epoch + 1, 0)
+
+
+def fit_from_position(
+    model,
+    loader,
+    backup_dir: str | Path,
+    epochs: int,
+    every: int,
+    *,
+    pipeline=None,
+    saver: type[PositionSaver] = PositionBackup,
+    **fit,
+):
     """`model.fit(loader, epochs=epochs)` that a kill mid-epoch resumes at the next batch.
 
     First used in lesson 12 (capstone).
@@ -208,6 +230,13 @@ def fit_from_position(model, loader, backup_dir: str | Path, epochs: int, every:
     The batches trained after the last save and before the kill are trained
     again from the saved weights, so `every` sets how much work a kill costs.
 
+    Where it cannot hold: the order must be a function of (seed, epoch), as
+    the kit's loaders' are. A `tf.data` pipeline that shuffles itself (the
+    TFRecord shards of lesson 09: `shuffle` with a buffer) has a state that
+    `fit` never exposes, nor does the tf.data service's `parallel_epochs`
+    mode (each worker its own order): those resume at the epoch's start
+    (`BackupAndRestore`), the epoch's first batches trained twice.
+
     Args:
         model: a compiled model.
         loader: a kit loader or `AugmentedDataset` (a `set_epoch` and an order
@@ -215,6 +244,9 @@ def fit_from_position(model, loader, backup_dir: str | Path, epochs: int, every:
         backup_dir: where positions are saved; removed once training finished.
         epochs: the epochs of the whole run.
         every: batches between saves.
+        pipeline: what `fit` reads instead of the loader, made from it (or
+            from the rest of an epoch), e.g. `tfdata.parallel_reads`.
+        saver: the callback class that saves positions.
         **fit: passed to `fit` (not `epochs`, `initial_epoch` or `shuffle`).
 
     Returns:
@@ -238,16 +270,16 @@ def fit_from_position(model, loader, backup_dir: str | Path, epochs: int, every:
     if batch >= len(loader):  # killed between the last batch and the epoch's end
         epoch, batch = epoch + 1, 0
     callbacks = list(fit.pop("callbacks", []))
+    read = pipeline or (lambda batches: batches)
     histories = []
     if batch and epoch < epochs:
-        tail = EpochTail(loader, epoch, batch)
         histories.append(
             model.fit(
-                tail,
+                read(EpochTail(loader, epoch, batch)),
                 initial_epoch=epoch,
                 epochs=epoch + 1,
                 shuffle=False,
-                callbacks=[PositionBackup(backup_dir, every, batch), *callbacks],
+                callbacks=[saver(backup_dir, every, batch), *callbacks],
                 **fit,
             )
         )
@@ -255,11 +287,11 @@ def fit_from_position(model, loader, backup_dir: str | Path, epochs: int, every:
     if epoch < epochs:
         histories.append(
             model.fit(
-                loader,
+                read(loader),
                 initial_epoch=epoch,
                 epochs=epochs,
                 shuffle=False,
-                callbacks=[PositionBackup(backup_dir, every), FollowEpochs(loader), *callbacks],
+                callbacks=[saver(backup_dir, every), FollowEpochs(loader), *callbacks],
                 **fit,
             )
         )
@@ -268,66 +300,59 @@ def fit_from_position(model, loader, backup_dir: str | Path, epochs: int, every:
 
 
 def killed_fit(
-    path: str | Path,
+    make_loader,
     backup_dir: str | Path,
     log_path: str | Path,
     epochs: int = 2,
     every: int = 2,
     kill_at: tuple[int, int] | None = None,
-    samples: int = 512,
-    batch_size: int = 64,
-    workers: int = 1,
-    use_multiprocessing: bool = False,
-    augment: bool = False,
+    transform=None,
+    pipeline=None,
+    n_classes: int = len(config.CLASS_NAMES),
 ):
-    """Trains the small convnet with `fit_from_position`, killed with `SIGKILL` at `kill_at`.
+    """Trains a model with `fit_from_position`, killed with `SIGKILL` at `kill_at`.
 
     First used in lesson 12 (capstone). Run it in a child process (`child.run`):
     the kill ends the process, as a crash or a pre-empted machine would.
 
+    The model is the small convnet, or the merged model for a loader of
+    `(images, features)`; its loss follows the labels (class indices or one-hot).
+
     Args:
-        path: the kit's HDF5 file; the first `samples` training rows are read.
+        make_loader: builds the kit loader (picklable: a `functools.partial`).
         backup_dir: the folder of saved positions (`fit_from_position`).
         log_path: a file to which each trained batch appends a line
-            `epoch batch`; it survives the kill.
-        epochs, every: as in `fit_from_position`.
+            `epoch batch`; it survives the kill (`read_log`).
+        epochs, every, pipeline: as in `fit_from_position`.
         kill_at: `(epoch, batch)`: the process kills itself once that batch is
             trained (`None`: never).
-        samples, batch_size, workers, use_multiprocessing: the loader's.
-        augment: wrap the loader in a seeded `AugmentedDataset` (flips).
+        transform: augment the loader with it (a seeded `AugmentedDataset`).
+        n_classes: the number of classes.
 
     Returns:
         The final weights (a list of arrays), when not killed.
     """
     import signal
 
-    import h5py
-
     from course_lib import models
-    from course_lib.loading import augment as augmentation
-    from course_lib.loading.loaders import HDF5Dataset
+    from course_lib.loading import augment
 
     keras.utils.set_random_seed(0)
-    loader = HDF5Dataset(
-        path,
-        batch_size=batch_size,
-        seed=1,
-        rows=range(samples),
-        workers=workers,
-        use_multiprocessing=use_multiprocessing,
-    )
-    if augment:
-        loader = augmentation.AugmentedDataset(
+    loader = make_loader()
+    if transform is not None:
+        loader = augment.AugmentedDataset(
             loader,
-            augmentation.RandomFlip(),
+            transform,
             seed=2,
-            workers=workers,
-            use_multiprocessing=use_multiprocessing,
+            workers=loader.workers,
+            use_multiprocessing=loader.use_multiprocessing,
         )
-    with h5py.File(path, "r") as file:
-        image_shape = file["train/images"].shape[1:]
-    model = models.small_convnet(image_shape, 3)
-    model.compile("adam", "sparse_categorical_crossentropy")
+    x, y = loader[0][:2]
+    label_mode = "one_hot" if np.ndim(y) == 2 else "sparse"
+    if isinstance(x, (tuple, list)):
+        model = models.merged_model(x[0].shape[1:], x[1].shape[1], n_classes, label_mode=label_mode)
+    else:
+        model = models.small_convnet(x.shape[1:], n_classes, label_mode=label_mode)
     position = read_position(backup_dir) or {"epoch": 0, "batch": 0}
 
     class Log(keras.callbacks.Callback):
@@ -342,5 +367,22 @@ def killed_fit(
                 os.kill(os.getpid(), signal.SIGKILL)
 
     with open(log_path, "a", buffering=1) as log:
-        fit_from_position(model, loader, backup_dir, epochs, every, verbose=0, callbacks=[Log()])
+        fit_from_position(
+            model,
+            loader,
+            backup_dir,
+            epochs,
+            every,
+            pipeline=pipeline,
+            verbose=0,
+            callbacks=[Log()],
+        )
     return [np.asarray(w) for w in model.get_weights()]
+
+
+def read_log(log_path: str | Path):
+    """The `(epoch, batch)` of each batch a `killed_fit` trained, in order, kills included.
+
+    First used in lesson 12 (capstone).
+    """
+    return [tuple(map(int, line.split())) for line in Path(log_path).read_text().splitlines()]
