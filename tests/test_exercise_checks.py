@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from course_lib import checks, config
-from course_lib.course import synthetic, workloads
+from course_lib.course import resume, synthetic, workloads
 from course_lib.loading.loaders import FollowEpochs
 
 # --- an HDF5 loader with a block shuffle ----------------------------------------------
@@ -627,6 +627,100 @@ def test_epoch_callback_checker():
         "not written yet"
         in checks.check_epoch_callback(lambda loader: None, verbose=False).problems[0]
     )
+
+
+class SavesOnlyAtEpochEnd(resume.PositionSaver):
+    """The classic recipe: BackupAndRestore's position, the epoch only."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.save(epoch + 1, 0)
+
+
+class SavesMidEpoch(SavesOnlyAtEpochEnd):
+    """The right answer, written as a learner would."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (batch + 1) % self.every == 0:
+            self.save(self.epoch, self.first_batch + batch + 1)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.first_batch = 0
+        self.save(epoch + 1, 0)
+
+
+class SavesBeforeTheBatch(SavesMidEpoch):
+    """Names a batch as done before it is trained: a resume skips it."""
+
+    def on_train_batch_begin(self, batch, logs=None):
+        super().on_train_batch_end(batch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        pass
+
+
+class SavesKerasBatchIndex(SavesMidEpoch):
+    """Keras's batch index instead of batches done: a resume trains a batch twice."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch % self.every == 0:
+            self.save(self.epoch, self.first_batch + batch)
+
+
+class ForgetsFirstBatch(SavesMidEpoch):
+    """Counts from the resumed fit's start: the second resume replays batches."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (batch + 1) % self.every == 0:
+            self.save(self.epoch, batch + 1)
+
+
+class CountsItsOwnEpochs(SavesMidEpoch):
+    """Its own epoch counter, from 0 in every fit: a resume reshuffles the epoch."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.epochs_done = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = self.epochs_done
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs_done += 1
+        self.first_batch = 0
+        self.save(self.epochs_done, 0)
+
+
+class NeverSavesAtEpochEnd(SavesMidEpoch):
+    def on_epoch_end(self, epoch, logs=None):
+        self.first_batch = 0
+
+
+@pytest.mark.parametrize(
+    "saver, problem",
+    [
+        (resume.PositionSaver, "No position was saved before the crash after batch 4 of epoch 1"),
+        (SavesOnlyAtEpochEnd, "a resume replays epoch 1 from its start, as BackupAndRestore"),
+        (SavesBeforeTheBatch, "its weights are those after 2: a resume skips batch 2."),
+        (SavesKerasBatchIndex, "its weights are those after 4: a resume trains batch 3 twice"),
+        (ForgetsFirstBatch, "said 3 batches of epoch 1 done, but its weights are those after 6"),
+        (CountsItsOwnEpochs, "a resume would serve epoch 0's order where epoch 1's belongs"),
+        (NeverSavesAtEpochEnd, "When batch 0 of epoch 2 was trained, the last save said 6"),
+    ],
+    ids=lambda value: getattr(value, "__name__", "")[:30],
+)
+def test_position_saver_checker_fails_each_broken_answer(saver, problem):
+    report = checks.check_position_saver(saver, verbose=False)
+    assert not report.ok and problem in report.problems[0], report.problems
+
+
+def test_position_saver_checker_passes_right_answers_and_names_bad_input():
+    assert checks.check_position_saver(SavesMidEpoch, verbose=False).ok
+    assert checks.check_position_saver(resume.PositionBackup, verbose=False).ok
+    wrong = checks.check_position_saver(SavesMidEpoch(".", 2), verbose=False)
+    assert "Pass the class itself, a subclass of resume.PositionSaver" in wrong.problems[0]
 
 
 # --- lesson 00: the three layouts -----------------------------------------------------------
