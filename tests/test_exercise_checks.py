@@ -14,7 +14,6 @@ import tensorflow as tf
 
 from course_lib import checks, config
 from course_lib.course import resume, synthetic, workloads
-from course_lib.loading.loaders import FollowEpochs
 
 # --- an HDF5 loader with a block shuffle ----------------------------------------------
 
@@ -613,20 +612,6 @@ def test_memory_budget_checker():
 
 
 # --- resuming ---------------------------------------------------------------------------------
-
-
-def test_epoch_callback_checker():
-    assert checks.check_epoch_callback(FollowEpochs, verbose=False).ok
-    nothing = checks.check_epoch_callback(lambda loader: keras.callbacks.Callback(), verbose=False)
-    assert "not [2, 3]: the resumed run replays earlier orders" in nothing.problems[0]
-    assert (
-        "not a Keras callback"
-        in checks.check_epoch_callback(lambda loader: 3, verbose=False).problems[0]
-    )
-    assert (
-        "not written yet"
-        in checks.check_epoch_callback(lambda loader: None, verbose=False).problems[0]
-    )
 
 
 class SavesOnlyAtEpochEnd(resume.PositionSaver):

@@ -26,7 +26,6 @@ blank exercises still runs from top to bottom.
 | each training worker's TF_CONFIG and loader | `check_worker_setup`        |
 | a memory budget                           | `check_memory_budget`         |
 | training block by block under a budget    | `check_block_trainer`         |
-| a callback that resumes the loader's epoch | `check_epoch_callback`       |
 | the position a mid-epoch resume needs      | `check_position_saver`       |
 | one sample to a TFRecord and back         | `check_record_codec`          |
 | a pipeline over TFRecord shards           | `check_record_pipeline`       |
@@ -57,7 +56,7 @@ from course_lib.checks.orders import check_epoch_order
 from course_lib.checks.pipelines import check_pipeline, check_shards, check_worker_setup
 from course_lib.checks.records import check_record_codec, check_record_pipeline
 from course_lib.checks.report import Report, fingerprints
-from course_lib.checks.resume import check_epoch_callback, check_position_saver
+from course_lib.checks.resume import check_position_saver
 from course_lib.checks.service import check_fit_ready, check_parallel_order
 from course_lib.checks.splits import check_split_rows
 
@@ -72,7 +71,6 @@ __all__ = [
     "check_conversion",
     "check_dataset",
     "check_disk_estimate",
-    "check_epoch_callback",
     "check_epoch_order",
     "check_position_saver",
     "check_feature_rows",
