@@ -35,7 +35,7 @@ def partial_path(path: str | Path):
 def remove(path: str | Path):
     """Removes a file or a folder tree, if there is one.
 
-    Used by the kit, not by a lesson.
+    First used in lesson 12 (capstone).
     """
     path = Path(path)
     if path.is_dir():

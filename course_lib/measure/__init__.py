@@ -8,6 +8,8 @@
 | `mixing`      | how each epoch order trains class-sorted files (part `mixing`)          |
 | `cold`        | every format read cold against plain reads of the same bytes (part `cold`) |
 | `backends`    | Grain against the other loaders; one fit on TensorFlow and JAX (`grain`) |
+| `workers`     | what `PyDataset` workers cost: USS/PSS, start-up, transfer (`workers`)  |
+| `resume_cost` | a rerun after a kill: from the last save against the epoch's start      |
 | `bench`       | the command line: `python -m course_lib.bench PART`, `make bench`        |
 | `memory`      | process, system and GPU memory; timelines of a call                     |
 | `monitor`     | the live resource panel                                                 |
@@ -30,6 +32,14 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "fork_warnings",
         ],
         "bench": ["parts"],
+        "resume_cost": ["resume_times"],
+        "workers": [
+            "HOLDINGS",
+            "smaps_rollup_mib",
+            "InMemoryDataset",
+            "worker_memory",
+            "batch_transfer",
+        ],
         "budget": ["BudgetResult", "run_function", "run_script"],
         "cold": [
             "BLOCK",

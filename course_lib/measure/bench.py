@@ -19,6 +19,11 @@
   start-up; ArrayRecord against TFRecord cold; the same fit on TensorFlow and
   on JAX (`course_lib.measure.backends`).
 - `overlap`: epoch time of streaming fits against the in-memory fit.
+- `workers`: each `PyDataset` worker's own memory (USS, PSS against RSS), its
+  growth over an epoch for four holdings, the pool's start-up, and the
+  batch transfer from a worker process (`course_lib.measure.workers`).
+- `resume`: a rerun after a kill mid-epoch, from the last saved batch
+  against from the epoch's start, at two epoch sizes.
 
 Measurements and presentation are apart: each measurement returns a pandas
 DataFrame (one row per thing measured, ratio columns against a baseline row
@@ -35,10 +40,11 @@ import argparse
 import os
 
 from course_lib import config
-from course_lib.measure import backends, cold
+from course_lib.measure import backends, cold, workers
 from course_lib.measure.harness import render
 from course_lib.measure.memory_use import streaming_memory, writer_memory
 from course_lib.measure.mixing import class_sorted_accuracy, merged_mixing, mixing_causes
+from course_lib.measure.resume_cost import resume_times
 from course_lib.measure.throughput import (
     augmentation_cost,
     feature_store_comparison,
@@ -160,6 +166,26 @@ def parts(profile: str | config.Profile):
                 "a local tf.data service (distributed_epoch), this machine's "
                 f"{os.cpu_count()} cores shared by all",
                 service_throughput,
+            )
+        ],
+        "workers": [
+            (
+                f"PyDataset workers, profile {p.name!r}: one epoch of the training split "
+                f"({p.n_train} samples) through Keras's enqueuer, the second of two, each "
+                f"configuration in a fresh process; worker memory from /proc/PID/smaps_rollup",
+                lambda: workers.worker_memory(p),
+            ),
+            (
+                f"Handing a batch ({p.batch_size} images) from a worker to the main process",
+                lambda: workers.batch_transfer(p),
+            ),
+        ],
+        "resume": [
+            (
+                "A rerun after a SIGKILL at 3/4 of epoch 1 (batch 64): seconds from its start "
+                "until the killed batch is trained again, resuming at the last save (every "
+                "1/8 epoch) or restarting the epoch (BackupAndRestore)",
+                lambda: resume_times(p),
             )
         ],
         "overlap": [
