@@ -85,6 +85,8 @@ def test_every_part_of_make_bench_has_titled_measurements():
         "service",
         "cold",
         "grain",
+        "workers",
+        "resume",
     }
     assert all(
         title and callable(measure) for entries in parts.values() for title, measure in entries
