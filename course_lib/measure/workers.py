@@ -97,26 +97,30 @@ class InMemoryDataset(keras.utils.PyDataset):
     ):
         super().__init__(**kwargs)
         self.shape = images.shape[1:]
-        self.images = {
-            "array": lambda: images,
-            "arrays": lambda: [image.copy() for image in images],
-            "bytes": lambda: [image.tobytes() for image in images],
-        }[holds]()
-        self.labels, self.batch_size, self.epoch = labels, batch_size, 0
+        if holds == "arrays":
+            images = [image.copy() for image in images]
+        elif holds == "bytes":
+            images = [image.tobytes() for image in images]
+        self.images, self.labels, self.batch_size = images, labels, batch_size
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int):
+        """Serves epoch `epoch`'s order (drawn once an epoch, not once a batch)."""
+        self.epoch = epoch
+        self.order = np.random.default_rng([config.SEED, epoch]).permutation(len(self.labels))
 
     def __len__(self):
         return len(self.labels) // self.batch_size
 
     def __getitem__(self, index):
-        order = np.random.default_rng([config.SEED, self.epoch]).permutation(len(self.labels))
-        rows = np.sort(order[index * self.batch_size : (index + 1) * self.batch_size])
+        rows = np.sort(self.order[index * self.batch_size : (index + 1) * self.batch_size])
         if isinstance(self.images, np.ndarray):
             return self.images[rows], self.labels[rows]
         samples = [np.frombuffer(self.images[row], np.uint8) for row in rows]
         return np.stack(samples).reshape(len(rows), *self.shape), self.labels[rows]
 
     def on_epoch_end(self):
-        self.epoch += 1
+        self.set_epoch(self.epoch + 1)
 
 
 def _pool_memory():
@@ -159,12 +163,12 @@ def _epochs_with_workers(
         started = time.perf_counter()
         adapter.on_epoch_begin()
         first = early = late = None
-        count = megabytes = 0
+        count = nbytes = 0
         # The pool ends once its last tasks are queued: measure it before the queue's last batches.
         last_measured = max(1, len(loader) - loader.max_queue_size - 2)
         for batch in adapter.get_numpy_iterator():
             count += 1
-            megabytes += sum(np.asarray(part).nbytes for part in batch[:2]) / 2**20
+            nbytes += sum(np.asarray(part).nbytes for part in batch[:2])
             if first is None:
                 first = time.perf_counter() - started
                 early = _pool_memory()
@@ -177,7 +181,7 @@ def _epochs_with_workers(
             {
                 "epoch": epoch,
                 "first batch s": first,
-                "MB/s": megabytes * 2**20 / 1e6 / seconds,
+                "MB/s": nbytes / 1e6 / seconds,
                 "worker RSS MiB": _mean([m["rss"] for m in late]),
                 "worker PSS MiB": _mean([m["pss"] for m in late]),
                 "worker USS MiB": _mean([m["uss"] for m in late]),
