@@ -59,6 +59,24 @@ def test_each_sample_once_per_epoch_new_order_each_epoch_reproducible(shards):
     assert (again == first).all()
 
 
+def test_a_seed_drawn_at_run_time_orders_records_too_whatever_the_global_seed(tmp_path):
+    # As on tf.data service workers: one graph, a seed drawn inside it for each pass. One
+    # shard, so the file order is the same for every draw and only the records' mix can
+    # differ; a global seed must not give two draws one order.
+    one_shard = write_shards(tmp_path / "one", shard_bytes=10**6)
+    assert len(records.check_shards(one_shard)[0]) == 1
+    tf.keras.utils.set_random_seed(0)
+    passes = tf.data.Dataset.from_tensor_slices(tf.constant([11, 12, 11], tf.int64)).flat_map(
+        lambda seed: records.record_dataset(
+            one_shard, 20, seed=seed, shuffle_buffer=40, declare_length=False, with_ids=True
+        )
+    )
+    first, second, again = np.split(epoch(passes)[0], 3)
+    assert sorted(first) == sorted(second) == list(range(100))
+    assert (first != second).mean() > 0.5
+    assert (again == first).all()
+
+
 def test_batches_decode_to_the_written_images_and_labels(shards):
     images, labels = next(iter(records.record_dataset(shards, 100, shuffle=False)))
     assert images.shape == (100, *SHAPE) and images.dtype == tf.uint8

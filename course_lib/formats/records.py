@@ -301,7 +301,8 @@ def record_dataset(
             after the other, records in file order (for `predict`).
         seed: seed of the epoch orders; a scalar int64 tensor computed at run
             time (as `service.record_pipeline` does on each worker) orders the
-            shards for that one pass.
+            shards for that one pass and mixes the records `shuffle_buffer`
+            at a time (a window, not a sliding buffer), whatever the global seed.
         shard: `(index, count)`: read only this worker's shards (every
             `count`-th file). The shards must be at least as many as workers.
         cycle_length: shards read at once.
@@ -389,16 +390,11 @@ def record_dataset(
             batch = (tf.identity(images), tf.identity(labels))
             return batch + (tf.identity(sample["id"]),) if with_ids else batch
 
-    files_ds = tf.data.Dataset.from_tensor_slices(mine)
-    if shuffle and isinstance(seed, tf.Tensor):  # drawn at run time: a file order per draw
-        files_ds = tf.data.Dataset.from_tensor_slices(
-            tf.gather(
-                mine,
-                tf.argsort(tf.random.stateless_uniform([len(mine)], tf.stack([seed, seed // 7]))),
-            )
-        )
-        seed = None
-    elif shuffle:
+    drawn = shuffle and isinstance(seed, tf.Tensor)  # a seed drawn at run time, per pass
+    files_ds = tf.data.Dataset.from_tensor_slices(
+        tf.gather(mine, _drawn_order(len(mine), seed, 0)) if drawn else mine
+    )
+    if shuffle and not drawn:
         files_ds = files_ds.shuffle(len(mine), seed=seed, reshuffle_each_iteration=True)
     if shuffle:
         records = files_ds.interleave(
@@ -406,7 +402,12 @@ def record_dataset(
             cycle_length=cycle_length,
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
-        ).shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        )
+        records = (
+            _shuffled_in_windows(records, shuffle_buffer, seed)
+            if drawn
+            else records.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        )
     else:
         records = files_ds.flat_map(numbered_records)
     batches_ds = records.batch(batch_size, drop_remainder=drop_last).map(
@@ -415,6 +416,27 @@ def record_dataset(
     if declare_length:
         batches_ds = batches_ds.apply(tf.data.experimental.assert_cardinality(batches))
     return batches_ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _drawn_order(n, seed, stream):
+    """A permutation of `n` drawn from a run-time seed tensor and a stream number."""
+    key = tf.stack([seed, tf.cast(stream, tf.int64) * 7_919 + seed // 7])
+    return tf.argsort(tf.random.stateless_uniform(tf.reshape(n, [1]), key))
+
+
+def _shuffled_in_windows(records, size, seed):
+    """Records mixed `size` at a time, in orders drawn from a run-time seed tensor.
+
+    `Dataset.shuffle` cannot take a seed computed inside the pipeline (its
+    seed logic compares the seed in Python), and without one it follows the
+    global seed, which is the same on every tf.data service worker.
+    """
+
+    def permuted(index, window):
+        order = _drawn_order(tf.shape(window[0])[0], seed, index + 1)
+        return tf.data.Dataset.from_tensor_slices(tuple(tf.gather(part, order) for part in window))
+
+    return records.batch(size).enumerate().flat_map(permuted)
 
 
 def find_bad_record(path: str | Path):
