@@ -774,6 +774,25 @@ def test_tensorflow_imports_jax_where_it_is_installed():
     assert util._jit is not None  # `from jax import jit as _jit`, when jax imports
 
 
+# --- lesson 10: the tf.data service -------------------------------------------------------
+
+
+def test_under_a_global_seed_dataset_shuffle_cannot_take_a_seed_computed_in_the_graph():
+    """10 `df7d449a`: with a global seed set, a seed drawn in the pipeline fails `shuffle`."""
+    drawn = tf.data.Dataset.from_tensors(tf.constant(5, tf.int64))
+
+    def shuffled(seed):
+        return tf.data.Dataset.range(10).shuffle(10, seed=seed)
+
+    drawn.flat_map(shuffled)  # no global seed: it builds
+    tf.random.set_seed(0)
+    try:
+        with pytest.raises(TypeError, match="symbolic `tf.Tensor` as a Python `bool`"):
+            drawn.flat_map(shuffled)
+    finally:
+        tf.random.set_seed(None)
+
+
 # --- lesson 11: Grain -----------------------------------------------------------------------
 
 

@@ -427,9 +427,9 @@ def _drawn_order(n, seed, stream):
 def _shuffled_in_windows(records, size, seed):
     """Records mixed `size` at a time, in orders drawn from a run-time seed tensor.
 
-    `Dataset.shuffle` cannot take a seed computed inside the pipeline (its
-    seed logic compares the seed in Python), and without one it follows the
-    global seed, which is the same on every tf.data service worker.
+    Under a global seed, `Dataset.shuffle` cannot take a seed computed inside
+    the pipeline (its seed logic compares the seed in Python), and without
+    one it follows the global seed, the same on every tf.data service worker.
     """
 
     def permuted(index, window):
