@@ -1,5 +1,7 @@
 """The resource panel, its callback and thread, timelines, and the GPU paths (faked)."""
 
+import multiprocessing
+import os
 import threading
 import time
 import types
@@ -57,6 +59,60 @@ def test_gpu_figures_from_the_driver_and_tensorflow(monkeypatch):
         'class="gpu-tf-peak">2,048<',
     ):
         assert text in html
+
+
+def _hold_own_memory(mib, ready, done):
+    block = np.ones(mib * 2**20, np.uint8)  # written: pages of its own, not shared
+    ready.set()
+    done.wait(60)
+    del block
+
+
+def test_panel_shows_a_worker_process_by_its_own_memory_not_its_rss():
+    ctx = multiprocessing.get_context("fork")
+    ready, done = ctx.Event(), ctx.Event()
+    shared = np.ones(150 * 2**20, np.uint8)  # the parent's: the child's RSS maps it too
+    child = ctx.Process(target=_hold_own_memory, args=(100, ready, done))
+    child.start()
+    try:
+        assert ready.wait(30)
+        shared[::4096].sum()  # the child reads the shared block: RSS grows, USS does not
+        plain, panel = monitor.ResourcePanel(), monitor.ResourcePanel(workers=True)
+        own = panel.latest["workers"][child.pid]
+        assert 95 < own["uss"] < 130 and own["uss"] <= own["pss"] <= own["rss"]
+        assert panel.workers_seen[child.pid] == own["uss"]
+        assert f'class="worker-uss">{own["uss"]:,.0f}<' in panel.widget.value
+        assert plain.latest["workers"] == {} and "worker-uss" not in plain.widget.value
+    finally:
+        done.set()
+        child.join(30)
+    del shared
+
+
+class _SlowBatches(keras.utils.PyDataset):
+    def __len__(self):
+        return 12
+
+    def __getitem__(self, index):
+        time.sleep(0.05)
+        return np.zeros((8, 4), "float32"), np.zeros((8, 2), "float32")
+
+
+def test_panel_lists_the_worker_processes_of_a_fit():
+    panel = monitor.ResourcePanel(workers=True)
+    shown = []
+
+    class Look(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            shown.append(panel.widget.value.count('class="worker-uss"'))
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    loader = _SlowBatches(workers=2, use_multiprocessing=True)
+    model.fit(loader, epochs=1, verbose=0, callbacks=[panel.callback(0.0), Look()])
+    assert max(shown) == 2  # both pool workers, each in its own row
+    assert len(panel.workers_seen) >= 2 and os.getpid() not in panel.workers_seen
+    assert all(0 < uss < memory.rss_mib() for uss in panel.workers_seen.values())
 
 
 def _panel_threads():

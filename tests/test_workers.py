@@ -3,11 +3,12 @@ of a loader holding one Python object per sample."""
 
 import numpy as np
 
+from course_lib import measure
 from course_lib.measure import workers
 
 
 def test_smaps_rollup_orders_uss_pss_rss():
-    memory = workers.smaps_rollup_mib()
+    memory = measure.smaps_rollup_mib()
     assert 0 < memory["uss"] <= memory["pss"] <= memory["rss"]
 
 

@@ -35,7 +35,6 @@ __all__, __getattr__, __dir__ = lazy_exports(
         "resume_cost": ["resume_times"],
         "workers": [
             "HOLDINGS",
-            "smaps_rollup_mib",
             "InMemoryDataset",
             "worker_memory",
             "batch_transfer",
@@ -71,6 +70,8 @@ __all__, __getattr__, __dir__ = lazy_exports(
         ],
         "memory": [
             "rss_mib",
+            "smaps_rollup_mib",
+            "children_memory",
             "release_free_memory",
             "peak_increase_mib",
             "peak_rss_mib",

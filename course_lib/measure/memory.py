@@ -1,6 +1,7 @@
 """Measuring memory: this process, the system, the GPUs, and what a call costs.
 
-- `rss_mib`, `peak_rss_mib`, `available_mib`: the figures right now.
+- `rss_mib`, `peak_rss_mib`, `available_mib`: the figures right now;
+  `smaps_rollup_mib` and `children_memory`: a process's own memory (USS, PSS).
 - `gpu_status`: per GPU, device memory used/total, utilisation, and what
   TensorFlow itself holds; `enable_gpu_memory_growth` stops TensorFlow from
   reserving a whole GPU.
@@ -32,6 +33,60 @@ def rss_mib():
     Used by the kit, not by a lesson.
     """
     return psutil.Process().memory_info().rss / 2**20
+
+
+def smaps_rollup_mib(pid: int | str = "self"):
+    """A process's RSS, PSS and USS in MiB, from `/proc/PID/smaps_rollup` (Linux 4.14+).
+
+    Used by the kit, not by a lesson.
+
+    USS is the memory only this process holds (`Private_Clean +
+    Private_Dirty`): what ending it would free. PSS shares each shared page
+    out among the processes that map it. The kernel walks the process's
+    page tables to answer, so a read costs milliseconds for a process that
+    maps a framework (tens for TensorFlow): read it every so often, not in
+    a tight loop.
+
+    Raises:
+        OSError: where the kernel has no `smaps_rollup` (not Linux, or
+            older), or the process has ended (`FileNotFoundError`).
+
+    Example:
+
+    >>> memory = smaps_rollup_mib()
+    >>> memory["uss"] <= memory["pss"] <= memory["rss"]
+    True
+    """
+    fields = {}
+    with open(f"/proc/{pid}/smaps_rollup") as rollup:
+        for line in rollup:
+            name, _, rest = line.partition(":")
+            if rest.strip().endswith("kB"):
+                fields[name] = int(rest.split()[0]) / 1024
+    return {
+        "rss": fields["Rss"],
+        "pss": fields["Pss"],
+        "uss": fields["Private_Clean"] + fields["Private_Dirty"],
+    }
+
+
+def children_memory():
+    """`smaps_rollup_mib` of each live process this one started, by pid.
+
+    Used by the kit, not by a lesson.
+
+    These are the worker processes of a `PyDataset` with
+    `use_multiprocessing=True` (Keras's pool) while an epoch runs, Grain's
+    workers, a local tf.data service: any child, at any depth. One that
+    ends while it is read is left out.
+    """
+    memory = {}
+    for child in psutil.Process().children(recursive=True):
+        try:
+            memory[child.pid] = smaps_rollup_mib(child.pid)
+        except (FileNotFoundError, ProcessLookupError, KeyError):  # ended, or a zombie
+            pass
+    return memory
 
 
 def release_free_memory():

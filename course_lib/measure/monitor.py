@@ -26,29 +26,39 @@ class ResourcePanel:
 
     Shows RSS now and at its peak, the memory the system still has available,
     and per GPU the device memory used/total, utilisation and what TensorFlow
-    itself holds; without a GPU it says so. Below the figures, a chart of the
-    last minute: process RSS and, with a GPU, GPU memory, drawn large enough
-    to read on a projector. Display it in a notebook cell,
-    then keep it fresh while code runs, either with `callback()` during
-    `fit`/`evaluate`/`predict`, or with `start()` (a background thread) for
-    any other code.
+    itself holds; without a GPU it says so. With `workers=True` it also lists
+    each process this one started (a `PyDataset`'s worker processes while an
+    epoch runs) with its own memory, USS, and its PSS: RSS would count the
+    pages it shares with this process as if they were its own (lesson 04).
+    Below the figures, a chart of the last minute: process RSS and, with a
+    GPU, GPU memory, drawn large enough to read on a projector. Display it
+    in a notebook cell, then keep it fresh while code runs, either with
+    `callback()` during `fit`/`evaluate`/`predict`, or with `start()` (a
+    background thread) for any other code.
 
     Args:
         title: the heading shown above the figures.
+        workers: also show the child processes' memory. Off by default:
+            reading a process's USS costs milliseconds (`memory.smaps_rollup_mib`).
+
+    Attributes:
+        workers_seen: `{pid: largest USS in MiB}` of every child process an
+            update has seen (with `workers=True`), to read after a `fit`.
 
     Example:
 
     ```python
-    panel = ResourcePanel()
+    panel = ResourcePanel(workers=True)
     panel  # in a notebook cell: shows the panel
     model.fit(train, epochs=2, callbacks=[panel.callback()])
     ```
     """
 
-    def __init__(self, title: str = "Resources"):
+    def __init__(self, title: str = "Resources", workers: bool = False):
         import ipywidgets
 
-        self.title = title
+        self.title, self.workers = title, workers
+        self.workers_seen = {}
         self.widget = ipywidgets.HTML()
         self.updates = 0
         self.latest = None
@@ -66,6 +76,7 @@ class ResourcePanel:
             "available_mib": memory.available_mib(),
             "gpus": gpus,
             "note": note,
+            "workers": memory.children_memory() if self.workers else {},
         }
 
     def update(self):
@@ -83,6 +94,8 @@ class ResourcePanel:
         with self._lock:
             self.updates += 1
             self.latest = snapshot
+            for pid, own in snapshot["workers"].items():
+                self.workers_seen[pid] = max(own["uss"], self.workers_seen.get(pid, 0.0))
             self.history.append((now, snapshot["rss_mib"], gpu))
             while now - self.history[0][0] > CHART_SECONDS:
                 self.history.popleft()
@@ -192,6 +205,13 @@ def _panel_html(title, snapshot, updates):
                 f"GPU {gpu['index']}, held by TensorFlow",
                 f"{figure('gpu-tf', gpu['tf_current_mib'])} "
                 f"(peak {figure('gpu-tf-peak', gpu['tf_peak_mib'])})",
+            )
+        )
+    for pid, own in snapshot["workers"].items():
+        rows.append(
+            (
+                f"worker process {pid}, own (USS)",
+                f"{figure('worker-uss', own['uss'])} (PSS {figure('worker-pss', own['pss'])})",
             )
         )
     cells = "".join(

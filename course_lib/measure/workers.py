@@ -32,6 +32,7 @@ import pandas as pd
 
 from course_lib import config
 from course_lib.measure.harness import in_fresh_process
+from course_lib.measure.memory import smaps_rollup_mib
 
 HOLDINGS = {
     "a path (HDF5Dataset)": None,
@@ -40,36 +41,6 @@ HOLDINGS = {
     "a list of per-sample bytes": "bytes",
 }
 """What the loader holds, and how `InMemoryDataset` holds it (`None`: the kit's loader)."""
-
-
-def smaps_rollup_mib(pid: int | str = "self"):
-    """A process's RSS, PSS and USS in MiB, from `/proc/PID/smaps_rollup` (Linux 4.14+).
-
-    Used by the kit, not by a lesson.
-
-    USS is the memory only this process holds (`Private_Clean +
-    Private_Dirty`): what ending it would free.
-
-    Raises:
-        OSError: where the kernel has no `smaps_rollup` (not Linux, or older).
-
-    Example:
-
-    >>> memory = smaps_rollup_mib()
-    >>> memory["uss"] <= memory["pss"] <= memory["rss"]
-    True
-    """
-    fields = {}
-    with open(f"/proc/{pid}/smaps_rollup") as rollup:
-        for line in rollup:
-            name, _, rest = line.partition(":")
-            if rest.strip().endswith("kB"):
-                fields[name] = int(rest.split()[0]) / 1024
-    return {
-        "rss": fields["Rss"],
-        "pss": fields["Pss"],
-        "uss": fields["Private_Clean"] + fields["Private_Dirty"],
-    }
 
 
 class InMemoryDataset(keras.utils.PyDataset):
