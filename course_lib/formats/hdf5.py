@@ -207,6 +207,7 @@ class RowReader:
         self.dataset = dataset
         # h5py looks these up through its lock on every access: keep them.
         self._shape, self._dtype = dataset.shape, dataset.dtype
+        self._where = f"{dataset.file.filename}:{dataset.name}"
         extents = row_extents(dataset) if direct and hasattr(os, "preadv") else None
         self.direct = extents is not None
         if self.direct:
@@ -246,7 +247,7 @@ class RowReader:
         """
         if not self.direct:
             raise ValueError(
-                f"{self.dataset.file.filename}:{self.dataset.name} is read through h5py "
+                f"{self._where} is read through h5py "
                 f"(compressed or chunked for it): its byte ranges are h5py's to choose."
             )
         positions = np.asarray(positions, np.int64)
@@ -264,16 +265,14 @@ class RowReader:
         positions = np.asarray(positions, np.int64)
         if not self.direct or len(positions) == 0:
             return read_rows(self.dataset, positions)
-        errors.check_rows(
-            f"{self.dataset.file.filename}:{self.dataset.name}", positions, self._shape[0]
-        )
+        errors.check_rows(self._where, positions, self._shape[0])
         out = np.empty((len(positions), *self._shape[1:]), self._dtype)
         flat = out.reshape(len(positions), -1).view(np.uint8)
         for start, stop, offset in self._runs(positions):
             wanted = (stop - start) * self._row_bytes
             if os.preadv(self._fd, [flat[start:stop]], offset) != wanted:
                 raise OSError(
-                    f"Short read from {self.dataset.file.filename} ({self.dataset.name}): "
+                    f"Short read from {self._where}: "
                     f"the file is truncated or changed since it was opened."
                 )
         return out
