@@ -53,7 +53,8 @@ lab: install
 # JAX only, the backend Grain is made for (its Grain pieces are unit-tested on both).
 GRAIN_LESSON := $(wildcard notebooks/solutions/11_*.ipynb)
 JAX_TESTS := $(addprefix tests/test_,$(addsuffix .py,loaders sampling sources augment merged \
-	models resume checks exercise_checks grain contract hdf5_rows errors features user_files)) \
+	models resume checks exercise_checks grain contract hdf5_rows errors features user_files \
+	workers monitor)) \
 	$(wildcard $(addprefix notebooks/solutions/,$(addsuffix _*.ipynb,02 03 05 06 07 11)))
 
 test: install
