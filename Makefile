@@ -10,7 +10,7 @@ LAB_PORT ?= 8888
 # Jupyter refuses to run as root unless told; containers often run as root.
 LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test data bench exercises install clean-notebooks clean help
+.PHONY: lab test data bench exercises slides site install clean-notebooks clean help
 
 help:
 	@echo "make lab     set up, build the course data if missing, start JupyterLab"
@@ -18,6 +18,8 @@ help:
 	@echo "make data    rebuild the course data (PROFILE=ci|lesson|large, default lesson)"
 	@echo "make bench   print the benchmark figures"
 	@echo "make exercises   regenerate the learner notebooks from notebooks/solutions"
+	@echo "make slides  every lesson as reveal.js slides in build/slides (live: Alt+R in JupyterLab)"
+	@echo "make site    run every lesson once and build the course website in build/site (PROFILE=ci for speed)"
 	@echo "make clean-notebooks   strip outputs before committing notebooks"
 
 install: $(INSTALLED)
@@ -71,6 +73,13 @@ bench: install
 
 exercises: install
 	$(PY) -m course_lib.course.exercises
+
+slides: install
+	$(PY) -m course_lib.course.slides
+
+site: install
+	COURSE_PROFILE=$${COURSE_PROFILE:-$(PROFILE)} $(PY) data_scripts/make_dataset.py
+	COURSE_PROFILE=$${COURSE_PROFILE:-$(PROFILE)} $(PY) -m course_lib.course.site
 
 clean-notebooks: install
 	$(VENV)/bin/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb notebooks/solutions/*.ipynb

@@ -20,35 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "tests" / "output"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 NOTEBOOK = "00_setup_and_data.ipynb"
-
-
-def _missing():
-    missing = [
-        name
-        for name, path in (("chromium", CHROMIUM), ("chromedriver", CHROMEDRIVER))
-        if path is None
-    ]
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        missing.append("selenium (pip)")
-    return missing
-
-
-@pytest.fixture
-def browser_tools():
-    missing = _missing()
-    if missing:
-        message = (
-            f"browser test skipped: {', '.join(missing)} not found. Install Debian's "
-            f"chromium and chromium-driver (`.ci/run` does) to run it."
-        )
-        if os.environ.get("COURSE_REQUIRE_BROWSER") == "1":
-            pytest.fail(message.replace("skipped", "required but cannot run"))
-        pytest.skip(message)
 
 
 def _free_port():
@@ -102,32 +74,6 @@ def lab(browser_tools, data_root, tmp_path):
         server.terminate()
         server.wait(timeout=30)
         log.close()
-
-
-@pytest.fixture
-def chromium(tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1400,1000",
-        f"--user-data-dir={tmp_path / 'chromium'}",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    yield driver
-    driver.quit()
 
 
 NOTEBOOK_JS = "const nb = window.jupyterapp && window.jupyterapp.shell.currentWidget;"

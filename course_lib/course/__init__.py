@@ -8,6 +8,8 @@
 | `workloads`   | small importable workloads for the memory-budget demonstrations        |
 | `resume`      | training that resumes after a crash from its last finished epoch       |
 | `exercises`   | the learner notebooks, made from the solutions                          |
+| `slides`      | the lessons as slides (RISE in JupyterLab, reveal.js files)             |
+| `site`        | the course as a website (every lesson run once, MkDocs)                 |
 """
 
 from course_lib.exports import lazy_exports
@@ -46,6 +48,8 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "stale_notebooks",
         ],
         "resume": ["SimulatedCrash", "fit_resumable"],
+        "site": ["lesson_title", "site_config", "build_site"],
+        "slides": ["SLIDE_TYPES", "SLIDES", "outline_type", "mark_slides", "to_slides"],
         "synthetic": [
             "GENERATION_BLOCK",
             "FEATURES_VERSION",

@@ -9,6 +9,7 @@ replaces each solution region with a stub that runs (`pass`), so a learner
 notebook with blank exercises still runs from top to bottom and each check
 says "Not done yet". Outputs are cleared too.
 
+Cell metadata, slide types included (`slides`), carries over as it is.
 Regenerate the learner notebooks after editing a solution notebook:
 
     make exercises        # or: python -m course_lib.course.exercises
@@ -75,7 +76,12 @@ def stale_notebooks():
 
 
 def main():
-    """Writes `notebooks/NN_topic.ipynb` for every solution notebook; prints what changed."""
+    """Gives new cells of the solution notebooks a slide type (`slides.mark_solutions`),
+    then writes `notebooks/NN_topic.ipynb` for every one; prints what changed."""
+    from course_lib.course import slides
+
+    for name in slides.mark_solutions():
+        print(f"gave slide types to notebooks/solutions/{name}")
     for path in sorted(SOLUTIONS.glob("*.ipynb")):
         target = NOTEBOOKS / path.name
         new = text(learner_version(path))

@@ -1,0 +1,79 @@
+"""The course as a website (`make site`): two lessons run and rendered in the ci profile, then
+read in headless Chromium as a learner would: code, a table, a plot, the link to the next one."""
+
+import time
+
+import pytest
+import yaml
+
+from course_lib.course import exercises, site
+
+OUTPUT = exercises.NOTEBOOKS.parent / "tests" / "output"
+LESSONS = ["05", "06"]  # 05 prints a table and draws a plot; 06 is the page "next" leads to
+
+
+def test_an_unknown_lesson_is_named_with_the_ones_there_are():
+    with pytest.raises(ValueError, match=r"No lesson numbered 99; the lessons are 00, 01"):
+        site.lessons(["05", "99"])
+
+
+def test_the_configuration_runs_the_solutions_and_shows_the_learner_copies_as_they_are(tmp_path):
+    config = site.site_config(site.lessons(LESSONS), tmp_path / "src", tmp_path / "site")
+    sections = {list(entry)[0]: list(entry.values())[0] for entry in config["nav"]}
+    assert [list(page.values())[0] for page in sections["Lessons, with solutions"]] == [
+        "solutions/05_hdf5_reading.ipynb",
+        "solutions/06_augmentation.ipynb",
+    ]
+    assert len(sections["Lessons as learners get them"]) == 2
+    plugin = config["plugins"][1]["mkdocs-jupyter"]
+    assert plugin["execute"] and not plugin["allow_errors"]
+    assert plugin["execute_ignore"] == ["lessons/*.ipynb"]
+    assert "navigation.footer" in config["theme"]["features"]  # the link to the next page
+    yaml.safe_dump(config)  # MkDocs reads it as YAML
+
+
+@pytest.fixture(scope="module")
+def built(data_root, tmp_path_factory):
+    """The site for two lessons, built once (ci profile: `data_root` sets it)."""
+    folder = tmp_path_factory.mktemp("site")
+    started = time.perf_counter()
+    root = site.build_site(LESSONS, folder)
+    seconds = time.perf_counter() - started
+    size = sum(path.stat().st_size for path in root.rglob("*") if path.is_file())
+    print(f"site for lessons {LESSONS}: {seconds:.0f} s, {size / 2**20:.1f} MiB")
+    return root
+
+
+def test_the_site_has_a_home_page_and_both_versions_of_each_lesson(built):
+    assert (built / "index.html").is_file()
+    for number, name in (("05", "05_hdf5_reading"), ("06", "06_augmentation")):
+        solved = (built / "solutions" / f"{name}.html").read_text()
+        blank = (built / "lessons" / f"{name}.html").read_text()
+        assert f"{number} ·" in solved and f"{number} ·" in blank
+        assert "### BEGIN SOLUTION" not in blank and "YOUR CODE HERE" in blank
+        assert "All checks passed" in solved  # the solutions ran, their checks passed
+
+
+def test_a_lesson_page_shows_code_outputs_and_leads_to_the_next_lesson(built, chromium):
+    page = built / "solutions" / "05_hdf5_reading.html"
+    chromium.get(page.as_uri())
+    find = chromium.find_elements
+    code = find("css selector", ".jp-CodeCell .jp-InputArea pre")
+    tables = find("css selector", ".jp-OutputArea table")
+    plots = find("css selector", ".jp-OutputArea img")
+    assert len(code) > 10, "the page shows the lesson's code"
+    assert tables and "samples/s" in tables[0].text, "the loader table is rendered"
+    assert plots and plots[0].size["width"] > 200, "a plot is drawn"
+    OUTPUT.mkdir(exist_ok=True)
+    chromium.execute_script("arguments[0].scrollIntoView({block: 'center'});", plots[0])
+    time.sleep(0.3)
+    screenshot = OUTPUT / "site_lesson05.png"
+    chromium.save_screenshot(str(screenshot))
+    print(f"site page: {len(code)} code cells, {len(tables)} tables, {len(plots)} plots")
+    print(f"screenshot: {screenshot}")
+
+    following = chromium.find_element("css selector", "a.md-footer__link--next")
+    assert "06" in following.get_attribute("aria-label")
+    following.click()
+    assert chromium.current_url.endswith("solutions/06_augmentation.html")
+    assert chromium.find_element("css selector", "h1").text.startswith("06 ·")
