@@ -109,9 +109,11 @@ def test_panel_lists_the_worker_processes_of_a_fit():
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     model.compile(optimizer="sgd", loss="mse")
     loader = _SlowBatches(workers=2, use_multiprocessing=True)
+    before = set(memory.children_memory())  # children other tests may have left running
     model.fit(loader, epochs=1, verbose=0, callbacks=[panel.callback(0.0), Look()])
-    assert max(shown) == 2  # both pool workers, each in its own row
-    assert len(panel.workers_seen) >= 2 and os.getpid() not in panel.workers_seen
+    pool = set(panel.workers_seen) - before
+    assert max(shown) >= 2 and len(pool) >= 2  # both pool workers, each in its own row
+    assert os.getpid() not in panel.workers_seen
     assert all(0 < uss < memory.rss_mib() for uss in panel.workers_seen.values())
 
 
