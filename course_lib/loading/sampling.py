@@ -30,18 +30,21 @@ in which blocks meet in a batch. On a file sorted by class, `block` draws a
 batch's eight blocks at random, so its class shares swing far more than a
 full shuffle's (eight draws instead of 64: a class's share of a batch varies
 about three times as much). The small convnet trained 3 epochs on such
-files (3,000 samples, 8 seeds) ended 17-19 points behind `full`, with runs at
-0.34 where `full` never fell below 0.76. Served with `block`'s class counts
-per batch, `full`'s own samples trailed by 14 points; `block` with its
-blocks' boundaries moved every epoch trailed by 15: the class mix of each
-batch is the cause, not blocks that travel together. `stratified` deals each
-class's blocks out at even spacing, from a random offset, in a new random
-order every epoch, so every batch holds close to the file's class mix: it
-trained within 2 points of `full` on the same files (`make bench`, part
-`mixing`, has both tables). The course images cut to 3,000 samples trail
-as much as a user's drawings, so it is not the images: the kit's earlier
-figure (`block` within a point of `full`) came from 12,288 samples, where
-four times the steps average the mix out.
+files (3,000 samples, seeds 1-8) ended 13-25 points behind `full`, with runs
+at 0.50 on the drawings where `full` never fell below 0.77. Served with `block`'s class
+counts per batch, `full`'s own samples trailed by 18 points on a user's
+drawings; `block` with its blocks' boundaries moved every epoch trailed by
+25, as much as `block`: the class mix of each batch is the cause, not
+blocks that travel together. `stratified` deals each class's blocks out at
+even spacing, from a random offset, in a new random order every epoch, so
+every batch holds close to the file's class mix: 3 points above `full` on
+the drawings, and on the course images 5 points below over seeds 1-8 but 1
+above over seeds 9-24 (1 below over all 24), where `full`'s own mean moves
+5 points between those two sets of seeds (`make bench`, part `mixing`, has
+the tables). The course images cut to 3,000 samples trail with `block` as
+a user's drawings do, so it is not the images: the kit's earlier figure
+(`block` within a point of `full`) came from 12,288 samples, where four
+times the steps average the mix out.
 Use `full` when reads are cheap (memory, a memmap), `none` for prediction
 and validation, `block` for targets that are not classes.
 
