@@ -31,8 +31,8 @@ batch's eight blocks at random, so its class shares swing far more than a
 full shuffle's (eight draws instead of 64: a class's share of a batch varies
 about three times as much). The small convnet trained 3 epochs on such
 files (3,000 samples, seeds 1-8) ended 13-25 points behind `full`, with runs
-at 0.50 on the drawings where `full` never fell below 0.77. Served with `block`'s class
-counts per batch, `full`'s own samples trailed by 18 points on a user's
+at 0.50 on the drawings where `full` never fell below 0.77. Served with
+`block`'s class counts per batch, `full`'s own samples trailed by 18 points on a user's
 drawings; `block` with its blocks' boundaries moved every epoch trailed by
 25, as much as `block`: the class mix of each batch is the cause, not
 blocks that travel together. `stratified` deals each class's blocks out at
@@ -324,11 +324,11 @@ class BatchSampler:
         members = np.lexsort((draws, classes, groups))  # each (group, class) in random order
         g, c = groups[members], classes[members]
         first = np.flatnonzero(np.r_[True, (g[1:] != g[:-1]) | (c[1:] != c[:-1])])
-        pair = np.repeat(np.arange(len(first)), np.diff(np.r_[first, len(members)]))
+        sizes = np.diff(np.r_[first, len(members)])
+        pair = np.repeat(np.arange(len(first)), sizes)
         rank = np.arange(len(members)) - first[pair]
-        count = np.diff(np.r_[first, len(members)])[pair]
         keys = np.empty(len(positions))
-        keys[members] = (rank + rng.random(len(first))[pair]) / count
+        keys[members] = (rank + rng.random(len(first))[pair]) / sizes[pair]
         return np.lexsort((keys, groups))
 
     def batches(self, epoch: int) -> list[np.ndarray]:
