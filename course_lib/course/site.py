@@ -8,7 +8,7 @@ it (exercises blank, not run). It writes the MkDocs configuration next to
 them and builds static HTML in `build/site/`, with a table of contents, a
 search box and a link to the next lesson at the foot of each page. Open
 `build/site/index.html` in a browser; no server is needed. A cell that fails
-stops the build with the lesson's name, except cells tagged
+stops the build with its code and error (nbclient's), except cells tagged
 `raises-exception`, the lessons' deliberate errors.
 """
 
