@@ -30,11 +30,13 @@ def test_feature_store_comparison_covers_every_format(ci_data):
 
 
 def test_class_sorted_accuracy_trains_every_order_on_every_file(ci_data):
-    frame = measure.class_sorted_accuracy("ci", epochs=1, seeds=(0, 1), n_samples=400)
+    frame = measure.class_sorted_accuracy(
+        "ci", epochs=1, seeds=(0, 1), n_samples=400, course_samples=500
+    )
     files = [
         "drawings, chunks of 64 rows",
         "drawings, chunks of 1 row",
-        "course images, chunks of 64 rows",
+        "course images (500), chunks of 64 rows",
     ]
     assert list(frame.index) == [(f, o) for f in files for o in measure.MIXING_ORDERS]
     assert frame[["mean", "min", "max"]].stack().between(0, 1).all()
@@ -46,14 +48,17 @@ def test_class_sorted_accuracy_trains_every_order_on_every_file(ci_data):
 def test_class_sorted_files_are_sorted_one_hot_earrays_with_held_out_rows(tmp_path, ci_data):
     import tables
 
-    files = measure.class_sorted_files(tmp_path, config.get_profile("ci"), n_samples=700)
+    ci = config.get_profile("ci")
+    files = measure.class_sorted_files(tmp_path, ci, n_samples=700)
+    assert list(files)[-1] == f"course images ({ci.n_train:,}), chunks of 64 rows"
     for name, (path, x_valid, y_valid) in files.items():
         with tables.open_file(path) as file:
             images, labels = file.root.images, file.root.labels
             assert isinstance(images, tables.EArray) and np.all(labels[:].sum(1) == 1)
             assert images.chunkshape[0] == (1 if "1 row" in name else 64)
             classes = labels[:].argmax(1)
-            assert np.all(np.diff(classes) >= 0) and len(classes) + len(y_valid) == 700
+            assert np.all(np.diff(classes) >= 0)
+            assert len(classes) + len(y_valid) == (ci.n_train if "course" in name else 700)
             assert len(np.unique(classes)) == len(np.unique(y_valid)) == labels.shape[1]
 
 

@@ -25,26 +25,30 @@ Strategies:
 
 Choosing one: `stratified` is the default of loaders with class labels,
 `block` of loaders without. Both read a batch as eight blocks (an eighth of
-a batch each, `default_block_size`), so they read equally fast; they differ
-in which blocks meet in a batch. On a file sorted by class, `block` draws a
+a batch each, `default_block_size`), so they read equally fast (0.69x the
+in-memory gather on a user's file in 64-row chunks, 0.43x where each row is
+its own chunk and a block is eight reads); they differ in which blocks meet
+in a batch. On a file sorted by class, `block` draws a
 batch's eight blocks at random, so its class shares swing far more than a
 full shuffle's (eight draws instead of 64: a class's share of a batch varies
-about three times as much). The small convnet trained 3 epochs on such
-files (3,000 samples, seeds 1-8) ended 13-25 points behind `full`, with runs
-at 0.50 on the drawings where `full` never fell below 0.77. Served with
-`block`'s class counts per batch, `full`'s own samples trailed by 18 points on a user's
-drawings; `block` with its blocks' boundaries moved every epoch trailed by
-25, as much as `block`: the class mix of each batch is the cause, not
-blocks that travel together. `stratified` deals each class's blocks out at
-even spacing, from a random offset, in a new random order every epoch, so
-every batch holds close to the file's class mix: 3 points above `full` on
-the drawings, and on the course images 5 points below over seeds 1-8 but 1
-above over seeds 9-24 (1 below over all 24), where `full`'s own mean moves
-5 points between those two sets of seeds (`make bench`, part `mixing`, has
-the tables). The course images cut to 3,000 samples trail with `block` as
-a user's drawings do, so it is not the images: the kit's earlier figure
-(`block` within a point of `full`) came from 12,288 samples, where four
-times the steps average the mix out.
+about three times as much). The small convnet trained 3 epochs (seeds 1-8)
+on a user's 2,572 drawings sorted by class ended 25 points behind `full`
+(0.72 against 0.97), with runs at 0.50 where `full` never fell below 0.77.
+Served with `block`'s class counts per batch, `full`'s own samples trailed
+by 18 points; `block` with its blocks' boundaries moved every epoch trailed
+by 25, as much as `block`: the class mix of each batch is the cause, not
+blocks that travel together. On the course file's 12,288 training images
+sorted by class, `block` trails by 2 points (one run at 0.70): four times
+the steps average the mix out, which is where the kit's earlier figure
+(`block` within a point of `full`) came from. `stratified` deals each
+class's blocks out at even spacing, from a random offset, in a new random
+order every epoch, so every batch holds close to the file's class mix: 3
+points above `full` on the drawings (0.99-1.00 in every run) and 2 above on
+the course images, with half `full`'s spread there (0.86-0.88 against
+0.74-0.88). On a 3,000-row cut of the course images the seeds decide: it
+was 5 points below `full` over seeds 1-8 and 1 above over seeds 9-24,
+while `full`'s own mean moved 5 points between those sets. `make bench`,
+part `mixing`, prints the tables next to each order's read speed.
 Use `full` when reads are cheap (memory, a memmap), `none` for prediction
 and validation, `block` for targets that are not classes.
 

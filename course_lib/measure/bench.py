@@ -88,9 +88,10 @@ def parts(profile: str | config.Profile):
         ],
         "mixing": [
             (
-                f"Class-sorted training files (3,000 samples, a random seventh held out), "
-                f"profile {p.name!r}: validation accuracy after 3 epochs over seeds 1-8 (vs "
-                f"full: points), next to each order's warm read speed",
+                f"Class-sorted training files (a user's 3,000 drawings; the course file's "
+                f"{p.n_train:,} training images), a random seventh held out, profile "
+                f"{p.name!r}: validation accuracy after 3 epochs over seeds 1-8 (vs full: "
+                f"points), next to each order's warm read speed",
                 lambda: class_sorted_accuracy(p),
             ),
             (

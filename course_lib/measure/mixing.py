@@ -87,36 +87,46 @@ def _validation_accuracy(train, image_shape, n_classes, x_valid, y_valid, seed, 
     return float(model.evaluate(x_valid, y_valid, verbose=0)[1])
 
 
-def class_sorted_files(folder: str | Path, profile: str | config.Profile, n_samples: int = 3000):
+def class_sorted_files(
+    folder: str | Path,
+    profile: str | config.Profile,
+    n_samples: int = 3000,
+    course_samples: int | None = None,
+):
     """The class-sorted training files `class_sorted_accuracy` trains on.
 
     Used by the kit, not by a lesson.
 
     Two kinds, built here: a user's file (`user_files.drawings`, the kit's
-    generator never involved), as PyTables EArrays appended class by class
-    with one-hot labels, once in chunks of 64 rows and once in chunks of 1
-    row; and the first `n_samples` of the course file's training split,
-    sorted by class the same way. Each holds out a random seventh, in
-    memory, for validation.
+    generator never involved) of `n_samples` drawings, as PyTables EArrays
+    appended class by class with one-hot labels, once in chunks of 64 rows
+    and once in chunks of 1 row; and the course file's training split (its
+    first `course_samples` rows; default: all of it), sorted by class the
+    same way. Each holds out a random seventh, in memory, for validation.
 
     Returns:
         `{name: (path, x_valid, y_valid)}`.
     """
     from course_lib.course import user_files
 
-    n_samples = min(n_samples, profile.n_train)
+    course_samples = min(course_samples or profile.n_train, profile.n_train)
     course = course_data.ensure_layout("hdf5", profile, progress=False)
     with h5py.File(course, "r") as file:
-        course_images = file["train/images"][:n_samples], file["train/labels"][:n_samples]
+        course_images = file["train/images"][:course_samples]
+        course_labels = file["train/labels"][:course_samples]
     drawn = user_files.drawings(n_samples, profile.image_size, seed=config.SEED)
     kinds = {
         "drawings, chunks of 64 rows": (drawn, 3, 64),
         "drawings, chunks of 1 row": (drawn, 3, 1),
-        "course images, chunks of 64 rows": (course_images, profile.n_classes, 64),
+        f"course images ({course_samples:,}), chunks of 64 rows": (
+            (course_images, course_labels),
+            profile.n_classes,
+            64,
+        ),
     }
-    held_out = _held_out_seventh(n_samples)
     files = {}
     for name, ((x, y), n_classes, chunk_rows) in kinds.items():
+        held_out = _held_out_seventh(len(x))
         path = os.path.join(folder, f"class_sorted_{len(files)}.h5")
         user_files.write_class_sorted(
             path, x[~held_out], y[~held_out], n_classes, chunk_rows=chunk_rows
@@ -130,12 +140,14 @@ def class_sorted_accuracy(
     epochs: int = 3,
     seeds: Sequence[int] = tuple(range(1, 9)),
     n_samples: int = 3000,
+    course_samples: int | None = None,
 ):
     """Validation accuracy of the small convnet trained on class-sorted files.
 
     Used by the kit, not by a lesson.
 
-    Trains on each of `class_sorted_files` with each order of
+    Trains on each of `class_sorted_files` (`n_samples` drawings, the
+    course file's first `course_samples` training rows) with each order of
     `MIXING_ORDERS` and seed (`HDF5Dataset(path, "images", "labels",
     batch_size=64, seed=seed)`, `fit(epochs=epochs, shuffle=False)`). Before
     any training, reads one epoch of each order warm (best of 5), so accuracy
@@ -152,7 +164,7 @@ def class_sorted_accuracy(
     profile = config.get_profile(profile)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
-        files = class_sorted_files(folder, profile, n_samples)
+        files = class_sorted_files(folder, profile, n_samples, course_samples)
 
         def loader(path, shuffle, seed):
             return HDF5Dataset(
