@@ -89,7 +89,7 @@ def parts(profile: str | config.Profile):
         "mixing": [
             (
                 f"Class-sorted training files (a user's 3,000 drawings; the course file's "
-                f"{p.n_train:,} training images), a random seventh held out, profile "
+                f"training images, up to 12,288), a random seventh held out, profile "
                 f"{p.name!r}: validation accuracy after 3 epochs over seeds 1-8 (vs full: "
                 f"points), next to each order's warm read speed",
                 lambda: class_sorted_accuracy(p),

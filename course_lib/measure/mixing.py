@@ -101,7 +101,8 @@ def class_sorted_files(
     generator never involved) of `n_samples` drawings, as PyTables EArrays
     appended class by class with one-hot labels, once in chunks of 64 rows
     and once in chunks of 1 row; and the course file's training split (its
-    first `course_samples` rows; default: all of it), sorted by class the
+    first `course_samples` rows; default: all of it, up to the lesson
+    profile's 12,288, since the split is loaded in memory), sorted by class the
     same way. Each holds out a random seventh, in memory, for validation.
 
     Returns:
@@ -109,7 +110,8 @@ def class_sorted_files(
     """
     from course_lib.course import user_files
 
-    course_samples = min(course_samples or profile.n_train, profile.n_train)
+    most = config.get_profile("lesson").n_train  # the split is held in memory
+    course_samples = min(course_samples or most, profile.n_train)
     course = course_data.ensure_layout("hdf5", profile, progress=False)
     with h5py.File(course, "r") as file:
         course_images = file["train/images"][:course_samples]
