@@ -124,10 +124,10 @@ def evict(path: str | Path):
     Used by the kit, not by a lesson.
 
     Dirty pages are written first (`fsync`), since the kernel drops only clean
-    ones. Then the residency is measured. Pages still being read when they
-    are dropped (the kernel's own readahead, up to `read_ahead_kb` past the
-    last read: 8 MiB on this VM's disk) stay and land a moment later, so a
-    file still cached is dropped again after each of `SETTLE_SECONDS`, and
+    ones. Then the residency is measured. Pages being read while they are
+    dropped (another reader's, or readahead still in flight: this VM's disk
+    reads ahead up to 8 MiB, its `read_ahead_kb`) can land a moment later, so
+    a file still cached is dropped again after each of `SETTLE_SECONDS`, and
     one still cached after the last is an error.
 
     Args:
