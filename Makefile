@@ -1,8 +1,20 @@
 # The kit's front door. `make lab` to learn, `make test` to check everything.
 # Both create .venv on first use and reinstall only when pyproject.toml changes.
 
-PYTHON ?= python3
-VENV := .venv
+# The interpreter that makes .venv: PYTHON when given, else the first of these that runs and is
+# 3.11-3.13 (TensorFlow has no wheel for 3.14 yet; a pyenv shim of an unselected version fails to
+# run and is skipped). `make check-python` says which one is used, or why none is.
+PYTHON_CANDIDATES := python3.12 python3.11 python3.13 python3
+PYTHON_VERSION := -c 'import sys; print("%d.%d" % sys.version_info[:2]); \
+	sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))'
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(firstword $(foreach candidate,$(PYTHON_CANDIDATES),\
+	$(shell $(candidate) $(PYTHON_VERSION) > /dev/null 2>&1 && echo $(candidate))))
+PYTHON_GIVEN :=
+else
+PYTHON_GIVEN := yes
+endif
+VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 PROFILE ?= lesson
@@ -10,7 +22,7 @@ LAB_PORT ?= 8888
 # Jupyter refuses to run as root unless told; containers often run as root.
 LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test data bench exercises slides site install clean-notebooks clean help
+.PHONY: lab test data bench exercises slides site install check-python clean-notebooks clean help
 
 help:
 	@echo "make lab     set up, build the course data if missing, start JupyterLab"
@@ -26,7 +38,27 @@ install: $(INSTALLED)
 
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings
 
-$(INSTALLED): pyproject.toml jupyter/overrides.json Makefile
+HOW_TO_GET_PYTHON := The kit needs Python 3.11, 3.12 or 3.13 (3.12 recommended). Get one with \
+	'uv python install 3.12', 'pyenv install 3.12' or your system's package manager, then run \
+	make again with PYTHON= that interpreter (for example PYTHON=python3.12).
+
+# Before .venv is made: a supported interpreter, and a .venv (if any) made by a supported one
+# (by the same version, when PYTHON is given).
+check-python:
+	@version=$$($(or $(PYTHON),false) $(PYTHON_VERSION) 2> /dev/null) || { \
+		if [ -z "$(PYTHON)" ]; then said="none of $(PYTHON_CANDIDATES) runs and is 3.11-3.13"; \
+		elif [ -n "$$version" ]; then said="$(PYTHON) is Python $$version"; \
+		else said="$(PYTHON) does not run"; fi; \
+		echo "No supported Python: $$said. $(HOW_TO_GET_PYTHON)" >&2; exit 1; }; \
+	if [ -e $(PY) ]; then \
+		made=$$($(PY) $(PYTHON_VERSION) 2> /dev/null) \
+			&& { [ -z "$(PYTHON_GIVEN)" ] || [ "$$made" = "$$version" ]; } || { \
+			if [ -n "$$made" ]; then said="Python $$made, not by $(PYTHON) (Python $$version)"; \
+			else said="an interpreter that no longer runs"; fi; \
+			echo "$(VENV) was made by $$said: run 'make clean', then make again." >&2; exit 1; }; \
+	else echo "Making $(VENV) with $(PYTHON) (Python $$version)"; fi
+
+$(INSTALLED): pyproject.toml jupyter/overrides.json Makefile | check-python
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"

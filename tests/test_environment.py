@@ -3,6 +3,9 @@ its two kernels are installed."""
 
 import os
 import re
+import shutil
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -91,3 +94,72 @@ def test_each_backend_has_a_kernel_in_the_launcher(name, display, backend):
         client.stop_channels()
         manager.shutdown_kernel(now=True)
     assert "".join(printed).strip() == backend
+
+
+# --- the interpreter `make` picks (Makefile, check-python) ---
+
+MAKE = shutil.which("make")
+
+
+def _fake_python(folder, name, version=None):
+    """An executable `name` that says `version` and fails as an unsupported Python does, or, with
+    no version, fails to run as a pyenv shim of an unselected version does."""
+    path = folder / name
+    if version:
+        path.write_text(f"#!/bin/sh\necho {version}\nexit 1\n")
+    else:
+        path.write_text(f"#!/bin/sh\necho 'pyenv: {name}: command not found' >&2\nexit 127\n")
+    path.chmod(0o755)
+    return path
+
+
+def _check_python(tmp_path, *args, path=None):
+    env = {**os.environ, "PATH": path or os.environ["PATH"]}
+    env.pop("PYTHON", None)
+    venv = tmp_path / "venv"
+    done = subprocess.run(
+        [MAKE, "-s", "-C", str(ROOT), "check-python", f"VENV={venv}", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return done.returncode, done.stdout + done.stderr, venv
+
+
+def test_an_unsupported_python_stops_before_venv_with_the_way_to_get_one(tmp_path):
+    fake = _fake_python(tmp_path, "python3.14", "3.14")
+    code, said, venv = _check_python(tmp_path, f"PYTHON={fake}")
+    assert code != 0 and not venv.exists()
+    assert f"No supported Python: {fake} is Python 3.14." in said
+    assert "3.11, 3.12 or 3.13" in said and "uv python install 3.12" in said
+
+
+def test_without_python_given_a_shim_that_does_not_run_is_skipped(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _fake_python(bin_dir, "python3.12")  # a pyenv shim: exists, does not run
+    (bin_dir / "python3.11").symlink_to(sys.executable)  # a supported interpreter
+    code, said, _ = _check_python(tmp_path, path=f"{bin_dir}:{Path(MAKE).parent}")
+    assert code == 0, said
+    assert f"with python3.11 (Python {sys.version_info[0]}.{sys.version_info[1]})" in said
+
+
+def test_with_no_supported_python_on_the_path_make_says_so(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _fake_python(bin_dir, "python3.12")
+    _fake_python(bin_dir, "python3", "3.14")
+    (bin_dir / "make").symlink_to(MAKE)  # a PATH with no other python3 on it
+    code, said, venv = _check_python(tmp_path, path=str(bin_dir))
+    assert code != 0 and not venv.exists()
+    assert "none of python3.12 python3.11 python3.13 python3 runs and is 3.11-3.13" in said
+
+
+def test_a_venv_made_by_another_python_is_named_with_the_fix(tmp_path):
+    venv_python = tmp_path / "venv" / "bin"
+    venv_python.mkdir(parents=True)
+    _fake_python(venv_python, "python", "3.14")  # left by an earlier try with Python 3.14
+    code, said, _ = _check_python(tmp_path, f"PYTHON={sys.executable}")
+    assert code != 0
+    assert "venv was made by Python 3.14, not by" in said and "run 'make clean'" in said
