@@ -26,7 +26,7 @@ LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 help:
 	@echo "make lab     set up, build the course data if missing, start JupyterLab"
-	@echo "make test    set up, lint (ruff), run every test and notebook (ci profile), then those that need no TensorFlow on JAX"
+	@echo "make test    set up, lint (ruff), run every test and notebook (ci profile), then the backend-dependent ones on JAX"
 	@echo "make data    rebuild the course data (PROFILE=ci|lesson|large, default lesson)"
 	@echo "make bench   print the benchmark figures"
 	@echo "make exercises   regenerate the learner notebooks from notebooks/solutions"
@@ -82,20 +82,27 @@ lab: install
 	COURSE_PROFILE=$${COURSE_PROFILE:-$(PROFILE)} $(VENV)/bin/jupyter lab \
 		--ip=127.0.0.1 --port=$(LAB_PORT) --notebook-dir=notebooks $(LAB_ROOT_FLAG)
 
-# What does not need TensorFlow runs again on JAX (README, "Two backends"): these unit tests
-# and solution notebooks (their kernel inherits KERAS_BACKEND). Lesson 11, on Grain, runs on
-# JAX only, the backend Grain is made for (its Grain pieces are unit-tested on both).
+# The JAX suite runs what depends on the backend (README, "Two backends"): the tests marked
+# `backend` and the notebooks of BACKEND_NOTEBOOKS in conftest.py, each with its reason (their
+# kernels inherit KERAS_BACKEND). Lesson 11, on Grain and JAX, runs on JAX only.
 GRAIN_LESSON := $(wildcard notebooks/solutions/11_*.ipynb)
-JAX_TESTS := $(addprefix tests/test_,$(addsuffix .py,loaders sampling sources augment merged \
-	models resume checks exercise_checks grain contract hdf5_rows errors features user_files \
-	workers monitor)) \
-	$(wildcard $(addprefix notebooks/solutions/,$(addsuffix _*.ipynb,02 03 05 06 07 11)))
 
-test: install
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
-	COURSE_PROFILE=ci $(PY) -m pytest -n 2 --durations=20 $(addprefix --ignore=,$(GRAIN_LESSON))
-	COURSE_PROFILE=ci KERAS_BACKEND=jax $(PY) -m pytest -n 2 --durations=10 $(JAX_TESTS)
+# Each phase is timed; at the end `tests/timings.py` prints the times, the total and the ten
+# slowest items (from each suite's JUnit report), also when a phase failed.
+TEST_TIMES := build/test-times
+PYTEST := $(PY) -m pytest -n 2 --durations=5
+
+test:
+	@mkdir -p build && rm -f build/tests-*.xml && : > $(TEST_TIMES); status=0; \
+	phase() { name=$$1; shift; started=$$(date +%s); "$$@" || status=$$?; \
+		echo "$$name $$(( $$(date +%s) - started ))" >> $(TEST_TIMES); return $$status; }; \
+	phase install $(MAKE) --no-print-directory install \
+	&& phase lint sh -c "$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check ." \
+	&& phase "TensorFlow suite" env COURSE_PROFILE=ci $(PYTEST) \
+		--junitxml=build/tests-tensorflow.xml $(addprefix --ignore=,$(GRAIN_LESSON)) \
+	&& phase "JAX suite" env COURSE_PROFILE=ci KERAS_BACKEND=jax $(PYTEST) -m backend \
+		--junitxml=build/tests-jax.xml; \
+	test -x $(PY) && $(PY) tests/timings.py $(TEST_TIMES) build/tests-*.xml; exit $$status
 
 data: install
 	$(PY) data_scripts/make_dataset.py --profile $(PROFILE) --force

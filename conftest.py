@@ -38,19 +38,31 @@ def pytest_configure(config):
         os.environ[_config.DATA_DIR_ENV] = str(_config.data_root() / "xdist" / worker)
 
 
+BACKEND_NOTEBOOKS = {
+    "03_pydataset": "it shows when fit calls a PyDataset's epoch hooks, which the backend's "
+    "trainer decides (a first epoch is read ahead to build the model on JAX)",
+    "11_grain_and_jax": "it teaches JAX: Grain, the backends compared, worker start-up",
+}
+"""The solution notebooks the JAX suite runs again, and why. The others teach loaders and files
+whose code is the same on every backend; the tests marked `backend` cover their Keras side."""
+
 SLOWEST = ("12_capstone", "01_in_memory_fit", "11_grain_and_jax", "10_scale_out")
 """Solution notebooks started first, so that none runs alone at the end (ci profile, on 2
 loaded cores: 360, 390, 320 and 210 s; the other notebooks 30-120 s)."""
 
 
 def pytest_collection_modifyitems(config, items):
-    """The slowest solution notebooks first; everything else in its usual order."""
+    """The slowest solution notebooks first, everything else in its usual order; the notebooks
+    of `BACKEND_NOTEBOOKS` marked `backend`."""
 
     def rank(item):
         stem = item.path.stem
         return SLOWEST.index(stem) if stem in SLOWEST else len(SLOWEST)
 
     items.sort(key=rank)  # stable: the cells of a notebook stay in order
+    for item in items:
+        if item.path.suffix == ".ipynb" and item.path.stem in BACKEND_NOTEBOOKS:
+            item.add_marker(pytest.mark.backend)
 
 
 def pytest_xdist_make_scheduler(config, log):

@@ -82,6 +82,7 @@ def test_same_sample_same_epoch_same_augmentation_whatever_the_batch():
     assert not np.allclose(whole, transform(IMAGES, rngs(epoch=1)))
 
 
+@pytest.mark.backend
 def test_keras_layers_as_transforms_are_seeded():
     transform = KerasLayer(keras.layers.RandomRotation(0.1))
     first, again = transform(IMAGES, rngs()), transform(IMAGES, rngs())
@@ -120,6 +121,7 @@ def test_augmentation_is_reproducible_across_worker_modes(id_file, workers):
     assert not np.allclose(got[0], got[1])
 
 
+@pytest.mark.backend
 def test_validation_data_is_never_augmented(id_file):
     """fit() evaluates the plain validation loader: its loss equals evaluate() on raw arrays."""
     keras.utils.set_random_seed(0)
@@ -149,6 +151,7 @@ def test_validation_data_is_never_augmented(id_file):
     assert abs(augmented - raw) > 0.01 * raw
 
 
+@pytest.mark.backend
 def test_augments_only_the_images_of_merged_batches_and_checks_shapes(id_file):
     class Merged(keras.utils.PyDataset):
         def __len__(self):

@@ -307,6 +307,7 @@ def augmented_fit(path, train_side=True, valid_side=False, valid_order="none", v
     return fit
 
 
+@pytest.mark.backend
 def test_augmented_fit_checker(ci_data):
     path = ci_data["hdf5"]
     report = checks.check_augmented_fit(augmented_fit(path), path, verbose=False)
@@ -526,6 +527,7 @@ def count_only(path, model):
         return len(file["train/labels"])
 
 
+@pytest.mark.backend
 def test_block_trainer_checker(tmp_path):
     from course_lib.checks.budget import _one_block_at_a_time
 
@@ -591,6 +593,7 @@ def test_conversion_checker(tmp_path):
         assert problem in " ".join(report.problems), (problem, report.problems)
 
 
+@pytest.mark.backend
 def test_memory_budget_checker():
     assert checks.check_memory_budget(workloads.allocate, 50, budget_mib=400, verbose=False).ok
     over = checks.check_memory_budget(workloads.allocate, 600, budget_mib=300, verbose=False)
@@ -696,11 +699,13 @@ class NeverSavesAtEpochEnd(SavesMidEpoch):
     ],
     ids=lambda value: getattr(value, "__name__", "")[:30],
 )
+@pytest.mark.backend
 def test_position_saver_checker_fails_each_broken_answer(saver, problem):
     report = checks.check_position_saver(saver, verbose=False)
     assert not report.ok and problem in report.problems[0], report.problems
 
 
+@pytest.mark.backend
 def test_position_saver_checker_passes_right_answers_and_names_bad_input():
     assert checks.check_position_saver(SavesMidEpoch, verbose=False).ok
     assert checks.check_position_saver(resume.PositionBackup, verbose=False).ok
@@ -866,6 +871,7 @@ def _fit_ready(batches, samples, batch_size, rebatch=True, declare=True, drop=Fa
     return batches
 
 
+@pytest.mark.backend
 def test_fit_ready_checker():
     assert checks.check_fit_ready(_fit_ready, verbose=False).ok
     cases = [

@@ -15,6 +15,9 @@ from course_lib import checks, models
 from course_lib.formats import array_records, hdf5
 from course_lib.loading import HDF5Dataset, grain_data
 
+# Runs on both backends: Grain feeds fit on either; its worker processes start after the backend.
+pytestmark = pytest.mark.backend
+
 # --- the kit's sources behind Grain ----------------------------------------------------------
 
 

@@ -128,6 +128,7 @@ def _epochs_seen(path, epochs=2, **worker_kwargs):
     ],
     ids=["threads", "processes"],
 )
+@pytest.mark.backend
 def test_workers_see_the_same_epochs_as_one_worker(id_file, workers):
     expected = _epochs_seen(id_file)
     got = _epochs_seen(id_file, **workers)
@@ -141,6 +142,7 @@ def _spawned_epochs(path, queue):
     queue.put([e.tolist() for e in _epochs_seen(path, workers=2, use_multiprocessing=True)])
 
 
+@pytest.mark.backend
 def test_processes_under_spawn(id_file):
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
@@ -153,6 +155,7 @@ def test_processes_under_spawn(id_file):
     assert got[1] == expected[1].tolist()
 
 
+@pytest.mark.backend
 def test_fit_with_process_workers_advances_the_epoch(ci_data):
     keras.utils.set_random_seed(0)
     ds = HDF5Dataset(ci_data["hdf5"], batch_size=256, seed=0, workers=2, use_multiprocessing=True)

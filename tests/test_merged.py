@@ -105,6 +105,7 @@ def test_filtered_and_reordered_index_stays_aligned(id_files):
     ],
     ids=["threads", "processes"],
 )
+@pytest.mark.backend
 def test_alignment_with_workers(id_files, workers):
     h5, store = id_files
     ids = np.arange(N)[np.arange(N) % 3 == 0]
@@ -145,6 +146,7 @@ def test_wrong_row_count_and_other_bad_input(id_files, tmp_path):
         MergedDataset(HDF5Images(h5), tmp_path / "missing.bcolz", [1], [0])
 
 
+@pytest.mark.backend
 def test_course_data_from_hdf5_and_npy_agree_and_the_merged_model_trains(ci_data):
     index = course_data.read_index("ci")
     train = index[index.split == "train"]

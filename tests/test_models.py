@@ -4,6 +4,9 @@ import pytest
 from course_lib import config, models
 from course_lib.formats import hdf5
 
+# Runs on both backends: the models train on the backend.
+pytestmark = pytest.mark.backend
+
 
 def test_small_convnet_shapes_and_errors():
     model = models.small_convnet((20, 24, 3), n_classes=4)

@@ -13,6 +13,9 @@ import pytest
 
 from course_lib.measure import memory, monitor
 
+# Runs on both backends: the live panel reads the backend's devices and a fit's worker processes.
+pytestmark = pytest.mark.backend
+
 matplotlib.use("Agg")
 
 

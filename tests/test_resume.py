@@ -16,6 +16,7 @@ from course_lib.loading.loaders import HDF5Dataset
 from course_lib.scale_out import child
 
 
+@pytest.mark.backend
 def test_a_crashed_fit_resumes_from_its_last_epoch(ci_data, tmp_path):
     backup = tmp_path / "backup"
     with pytest.raises(resume.SimulatedCrash):
@@ -86,14 +87,23 @@ KILLED_RUNS = {
 }
 
 
-@pytest.mark.parametrize("run", KILLED_RUNS, ids=list(KILLED_RUNS))
+ON_EVERY_BACKEND = ("hdf5, one worker", "hdf5, two processes")
+"""The kill cases the JAX suite runs too: fit's callbacks and batch hand-over are the backend's,
+the loaders are not (the others differ only in the loader, and run on TensorFlow)."""
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        pytest.param(run, marks=pytest.mark.backend) if run in ON_EVERY_BACKEND else run
+        for run in KILLED_RUNS
+    ],
+)
 def test_a_fit_killed_mid_epoch_resumes_at_the_next_batch(ci_data, tmp_path, run):
     """SIGKILL after batch 4 of epoch 1 (saves every 2 batches): the rerun trains batches
     4-7 of epoch 1 and then epoch 2's, and ends with the uninterrupted run's weights."""
     make_data, options = KILLED_RUNS[run]
     if options.get("pipeline"):
-        if keras.backend.backend() != "tensorflow":
-            pytest.skip("a tf.data pipeline is TensorFlow's input (the JAX suite runs the rest)")
         from course_lib.loading import tfdata
 
         options = {**options, "pipeline": tfdata.parallel_reads}
@@ -136,6 +146,7 @@ def test_an_epoch_tail_serves_the_rest_of_the_epoch_in_its_order(ci_data):
         resume.EpochTail(loader, epoch=0, first_batch=8)
 
 
+@pytest.mark.backend
 def test_a_position_always_names_complete_weights(tmp_path):
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile("adam", "mse")
@@ -148,6 +159,7 @@ def test_a_position_always_names_complete_weights(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [position["weights"], "position.json"]
 
 
+@pytest.mark.backend
 def test_building_before_fit_builds_the_optimizer_and_changes_no_weight(ci_data):
     loader = HDF5Dataset(ci_data["hdf5"], batch_size=64, seed=3, rows=range(256))
     model = keras.Sequential(

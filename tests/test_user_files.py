@@ -76,6 +76,7 @@ def write_h5(path, attrs=None, **datasets):
 # 1. predict never returns shuffled rows without saying so ----------------------
 
 
+@pytest.mark.backend
 def test_a_loader_without_labels_predicts_in_file_order(sorted_earray):
     path, _ = sorted_earray
     ds = HDF5Dataset(path, "images", None, batch_size=64)
@@ -85,6 +86,7 @@ def test_a_loader_without_labels_predicts_in_file_order(sorted_earray):
         assert ids_of(model.predict(ds, verbose=0)).tolist() == list(range(600))
 
 
+@pytest.mark.backend
 def test_a_shuffled_loader_warns_in_predict_but_not_in_fit_or_evaluate(sorted_earray):
     """`_inside_keras_predict` against each Keras entry point that reads a loader."""
     path, _ = sorted_earray
@@ -180,6 +182,7 @@ def test_default_order_gives_every_batch_the_class_mix_of_a_sorted_file(sorted_o
     ],
     ids=["threads", "processes"],
 )
+@pytest.mark.backend
 def test_default_order_is_the_same_with_workers(sorted_one_hot, workers):
     path, _ = sorted_one_hot
 
@@ -251,6 +254,7 @@ def test_broken_one_hot_rows_and_fractional_labels_are_named(tmp_path):
         )
 
 
+@pytest.mark.backend
 def test_one_hot_file_trains_the_kits_model_and_converts_either_way(sorted_earray):
     path, sorted_labels = sorted_earray
     sparse = HDF5Dataset(path, "images", "labels", batch_size=64, seed=0)
@@ -281,6 +285,7 @@ def float_npy_folder(tmp_path):
     return folder, partition, label_of
 
 
+@pytest.mark.backend
 def test_float_images_in_unit_range_warn_and_preprocess_fixes_them(float_npy_folder):
     folder, partition, label_of = float_npy_folder
     train = NpyDirectoryDataset(folder, partition["train"], label_of, batch_size=32, seed=0)
@@ -331,6 +336,7 @@ def test_split_gives_disjoint_stratified_loaders_without_copying(sorted_earray):
     assert len(unlabelled.rows) == len(rest.rows) == 300
 
 
+@pytest.mark.backend
 def test_split_loaders_train_with_validation(sorted_earray):
     path, _ = sorted_earray
     keras.utils.set_random_seed(0)

@@ -2,9 +2,13 @@
 of a loader holding one Python object per sample."""
 
 import numpy as np
+import pytest
 
 from course_lib import measure
 from course_lib.measure import workers
+
+# Runs on both backends: workers fork a process that has the backend loaded (JAX warns).
+pytestmark = pytest.mark.backend
 
 
 def test_smaps_rollup_orders_uss_pss_rss():
