@@ -531,19 +531,21 @@ def count_only(path, model):
 def test_block_trainer_checker(tmp_path):
     from course_lib.checks.budget import _one_block_at_a_time
 
-    path = tmp_path / "blocks.h5"  # 18 MiB of images; a one-block trainer holds 6 MiB
+    # 9 MiB of 16x16 images (a one-block trainer holds about 1.5 MiB): small images, so the
+    # checker's four trainings take few seconds, and many rows, so the two are told apart
+    path = tmp_path / "blocks.h5"
     with h5py.File(path, "w") as file:
         file["train/images"] = np.random.default_rng(0).integers(
-            0, 255, (6144, 32, 32, 3), dtype=np.uint8
+            0, 255, (12288, 16, 16, 3), dtype=np.uint8
         )
-        file["train/labels"] = np.arange(6144) % 3
+        file["train/labels"] = np.arange(12288) % 3
     check = lambda fn: checks.check_block_trainer(
-        fn, path, budget_mib=4000, image_shape=(32, 32, 3), n_classes=3, verbose=False
+        fn, path, budget_mib=4000, image_shape=(16, 16, 3), n_classes=3, verbose=False
     )
     assert check(_one_block_at_a_time).ok
     assert "the whole split was in memory at once" in check(train_on_everything).problems[0]
     assert (
-        "took 0 training steps, but one epoch of 6,144 samples in batches of 64 takes 96"
+        "took 0 training steps, but one epoch of 12,288 samples in batches of 64 takes 192"
         in check(count_only).problems[0]
     )
 

@@ -351,15 +351,17 @@ def own_order_pipeline(folder, batch_size):
     )
 
 
-def test_parallel_order_checker():
+def test_parallel_order_checker(local):
     from course_lib import checks
     from course_lib.formats import records
 
-    assert checks.check_parallel_order(own_order_pipeline, verbose=False).ok
+    assert checks.check_parallel_order(own_order_pipeline, verbose=False).ok  # its own service
+    assert local.serving_workers() == 2
     seeded = checks.check_parallel_order(
         lambda folder, b: records.record_dataset(
             folder, b, seed=1, with_ids=True, declare_length=False
         ),
+        service=local,
         verbose=False,
     )
     assert "arrived twice, the very same batch from both workers" in seeded.problems[0]

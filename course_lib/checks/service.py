@@ -126,7 +126,7 @@ def _write_shards(folder, n, per_shard=40):
             writer.write(records.serialize(image, sample_id % 3, sample_id))
 
 
-def check_parallel_order(make_pipeline, batch_size=16, verbose=True):
+def check_parallel_order(make_pipeline, batch_size=16, service=None, verbose=True):
     """Checks `make_pipeline(folder, batch_size)` for the service's `parallel_epochs` mode.
 
     Writes 8 small TFRecord shards (320 records, with `shards.json`), sets a global seed as every
@@ -138,9 +138,17 @@ def check_parallel_order(make_pipeline, batch_size=16, verbose=True):
     worker deliver every record once (two copies of each in all), and give
     each worker its own order: no batch may arrive twice.
 
+    Args:
+        make_pipeline: the learner's function.
+        batch_size: the batch size it is called with.
+        service: a running `servers.LocalService` with two workers to use; when
+            `None`, one is started for the check and stopped after it (seconds:
+            three processes that import TensorFlow).
+
     Returns:
         A `Report`.
     """
+    import contextlib
     import tempfile
     from pathlib import Path
 
@@ -166,7 +174,8 @@ def check_parallel_order(make_pipeline, batch_size=16, verbose=True):
                 "into your Python. Build it from TensorFlow ops only (records.parse, "
                 "tf.io.decode_jpeg, tf.image)."
             )
-        with servers.LocalService(workers=2) as local:
+        running = contextlib.nullcontext(service) if service else servers.LocalService(workers=2)
+        with running as local:
             distributed = dataset.apply(
                 tf.data.experimental.service.distribute("parallel_epochs", local.target)
             )
