@@ -152,3 +152,29 @@ def test_both_converters_take_the_same_encoding_option(image_folder, tmp_path, s
             assert hdf5.image_encoding(file["train/images"]) == "png"
     else:
         assert json.loads((out / "train" / "shards.json").read_text())["encoding"] == "png"
+
+
+README_COMMAND = re.compile(r"^(?:\.venv/bin/)?python (data_scripts/\w+\.py)(.*)$", re.M)
+
+
+def test_every_converter_command_the_readme_shows_runs(image_folder, tmp_path):
+    """Each `data_scripts` command line of the README, as written, on a small image folder (its
+    outputs in a temporary folder); `make_dataset.py`, which builds a whole profile, with
+    `--help`."""
+    commands = README_COMMAND.findall((ROOT / "README.md").read_text())
+    converters = [c for c in commands if not c[0].endswith("make_dataset.py")]
+    assert len(converters) >= 3, commands
+    for script, arguments in commands:
+        words = arguments.split()
+        if script.endswith("make_dataset.py"):
+            words = [*words, "--help"]
+        words = [
+            str(image_folder)
+            if word == "~/food-101/images"
+            else str(tmp_path / "out" / Path(word).name)
+            if word.startswith("data/")
+            else word
+            for word in words
+        ]
+        result = run_script(Path(script).name, *words)
+        assert result.returncode == 0, f"README: {script}{arguments}\n{result.stderr[-2000:]}"

@@ -71,9 +71,10 @@ def building(path: str | Path, fingerprint: dict | None = None):
 
     Used by the kit, not by a lesson.
 
-    On success the old `path` (if any) is replaced and the manifest written.
-    On any error the partial build is removed, the old `path` is left as it
-    was, and the error goes on.
+    The folder `path` goes in is created when missing. On success the old
+    `path` (if any) is replaced and the manifest written. On any error the
+    partial build is removed, the old `path` is left as it was, and the error
+    goes on.
 
     Args:
         path: the file or folder to build.
@@ -90,6 +91,7 @@ def building(path: str | Path, fingerprint: dict | None = None):
     path = Path(path)
     partial = partial_path(path)
     remove(partial)
+    path.parent.mkdir(parents=True, exist_ok=True)
     try:
         yield partial
     except BaseException:
