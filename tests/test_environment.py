@@ -42,7 +42,8 @@ def test_environment_yml_matches_pyproject():
         f"environment.yml disagrees with pyproject.toml: missing {missing}, "
         f"extra {extra}, different ranges {different}"
     )
-    assert "python=3.11" in environment["dependencies"]
+    assert "python=3.12" in environment["dependencies"]  # the version the README recommends
+    assert project["requires-python"] == ">=3.11,<3.14"  # the range the Makefile checks
 
 
 def test_jupyterlab_settings_are_installed_and_valid():
