@@ -22,17 +22,17 @@ folder is built under `OUT.partial` and renamed when complete, and
 from pathlib import Path
 
 from course_lib import config
-from course_lib.formats import atomic, encoded, records
+from course_lib.formats import atomic, encoded
 from course_lib.formats.image_files import ImageBlocks, arguments, block_options, report, run_cli
 
 
-def convert(source, out, shard_bytes=records.SHARD_BYTES, encoding="jpeg", **options):
+def convert(source, out, shard_bytes=None, encoding="jpeg", **options):
     """Converts an image folder into TFRecord shards; see the module doc.
 
     Args:
         source: folder of class sub-folders of images.
         out: the folder to write (`OUT/<split>/shard-*.tfrecord`).
-        shard_bytes: about how big each shard grows.
+        shard_bytes: about how big each shard grows (`None`: `records.SHARD_BYTES`).
         encoding: `"jpeg"` or `"png"`.
         **options: `ImageBlocks` settings (`size`, `valid_fraction`,
             `test_fraction`, `seed`, `on_error`, `block_size`, `resize`,
@@ -54,6 +54,9 @@ def convert(source, out, shard_bytes=records.SHARD_BYTES, encoding="jpeg", **opt
         "encoding": encoding,
         "source": str(source),
     }
+    from course_lib.formats import records  # TensorFlow: not needed for --help
+
+    shard_bytes = shard_bytes or records.SHARD_BYTES
     settings = {**blocks.settings, "encoding": encoding, "shard_bytes": shard_bytes}
     with atomic.building(out, settings) as partial:
         writers = {
@@ -77,13 +80,16 @@ def main(argv=None):
     parser.add_argument(
         "--shard-mb",
         type=float,
-        default=records.SHARD_BYTES / 2**20,
-        help="shard size in MiB (default: %(default)s)",
+        help="shard size in MiB (default: records.SHARD_BYTES, 128 MiB)",
     )
     parser.add_argument("--encoding", choices=encoded.ENCODINGS, default="jpeg")
     args = parser.parse_args(argv)
     sizes, skipped = convert(
-        args.source, args.out, int(args.shard_mb * 2**20), args.encoding, **block_options(args)
+        args.source,
+        args.out,
+        args.shard_mb and int(args.shard_mb * 2**20),
+        args.encoding,
+        **block_options(args),
     )
     report(args.out, sizes, skipped)
     return 0

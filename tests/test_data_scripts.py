@@ -178,3 +178,32 @@ def test_every_converter_command_the_readme_shows_runs(image_folder, tmp_path):
         ]
         result = run_script(Path(script).name, *words)
         assert result.returncode == 0, f"README: {script}{arguments}\n{result.stderr[-2000:]}"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["data_scripts/images_to_hdf5.py"],
+        ["data_scripts/images_to_tfrecord.py"],
+        ["data_scripts/make_dataset.py"],
+        ["-m", "course_lib.bench"],
+    ],
+    ids=lambda command: command[-1],
+)
+def test_help_answers_without_importing_tensorflow(command):
+    """`--help` is quick: TensorFlow (seconds to import, and its start-up lines) stays out."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", *command, "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert result.returncode == 0 and "usage:" in result.stdout, result.stderr[-2000:]
+    imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()]
+    assert not [name for name in imported if name.split(".")[0] in ("tensorflow", "keras")]
+    if command[-1].endswith("images_to_tfrecord.py"):
+        from course_lib.formats import records
+
+        help_text = " ".join(result.stdout.split())
+        assert f"{records.SHARD_BYTES // 2**20} MiB" in help_text  # the default it names

@@ -39,21 +39,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from course_lib import config
-from course_lib.measure import backends, cold, workers
-from course_lib.measure.harness import render
-from course_lib.measure.memory_use import streaming_memory, writer_memory
-from course_lib.measure.mixing import class_sorted_accuracy, merged_mixing, mixing_causes
-from course_lib.measure.resume_cost import resume_times
-from course_lib.measure.throughput import (
-    augmentation_cost,
-    feature_store_comparison,
-    loader_throughput,
-    merged_throughput,
-    panel_overhead,
-    service_throughput,
-    training_overlap,
-)
+from course_lib import config, measure  # measure's names load on first use: --help stays quick
 
 
 def parts(profile: str | config.Profile):
@@ -71,19 +57,19 @@ def parts(profile: str | config.Profile):
             (
                 "Memory of the block-wise writers (64x64 images, 1024-float feature rows, "
                 "blocks of 256), each in a child process",
-                writer_memory,
+                lambda: measure.writer_memory(),
             )
         ],
         "loaders": [
             (
                 f"Loader throughput, profile {p.name!r}: {images}, one process, page cache warm, "
                 f"best of 7",
-                lambda: loader_throughput(p),
+                lambda: measure.loader_throughput(p),
             ),
             (
                 "Memory of a child process streaming one epoch (64x64, batch 64, default block): "
                 "its own VmHWM, and what streaming added to its RSS after imports",
-                streaming_memory,
+                lambda: measure.streaming_memory(),
             ),
         ],
         "mixing": [
@@ -92,73 +78,73 @@ def parts(profile: str | config.Profile):
                 f"training images, up to 12,288), a random seventh held out, profile "
                 f"{p.name!r}: validation accuracy after 3 epochs over seeds 1-8 (vs full: "
                 f"points), next to each order's warm read speed",
-                lambda: class_sorted_accuracy(p),
+                lambda: measure.class_sorted_accuracy(p),
             ),
             (
                 f"Why block trails full: the drawings (chunks of 64 rows) in memory, in "
                 f"orders that separate the causes, profile {p.name!r}, 3 epochs, seeds 1-8",
-                lambda: mixing_causes(p),
+                lambda: measure.mixing_causes(p),
             ),
         ],
         "merged": [
             (
                 f"Merged loader, profile {p.name!r}: {p.n_train} training samples, "
                 f"{p.n_features} float32 features each in bcolz, batch {p.batch_size}",
-                lambda: merged_throughput(p),
+                lambda: measure.merged_throughput(p),
             ),
             (
                 "Mixing distance of its order on class-sorted labels (0 = every batch has the "
                 "overall class mix)",
-                lambda: merged_mixing(p),
+                lambda: measure.merged_mixing(p),
             ),
             (
                 f"Feature stores, {p.n_samples} x {p.n_features} float32 "
                 f"({p.feature_bytes / 2**20:.1f} MiB raw)",
-                lambda: feature_store_comparison(p),
+                lambda: measure.feature_store_comparison(p),
             ),
         ],
         "augment": [
             (
                 f"Augmentation cost, profile {p.name!r}, batch {p.batch_size}, one process",
-                lambda: augmentation_cost(p),
+                lambda: measure.augmentation_cost(p),
             )
         ],
         "panel": [
             (
                 "Resource panel callback, profile 'ci' (the reference: the ci model)",
-                lambda: panel_overhead("ci"),
+                lambda: measure.panel_overhead("ci"),
             )
         ],
         "cold": [
-            (f"Disk sizes of the same images, profile {p.name!r}", lambda: cold.disk_sizes(p)),
+            (f"Disk sizes of the same images, profile {p.name!r}", lambda: measure.disk_sizes(p)),
             (
                 f"JPEG size and decode cost per image (quality 90, PIL) against the small "
                 f"convnet's training step, profile {p.name!r}",
-                lambda: cold.decode_costs(p),
+                lambda: measure.decode_costs(p),
             ),
             (
                 f"Reading one training epoch ({p.n_train} samples, batch {p.batch_size}) cold "
                 f"(files evicted first, checked) and warm, 3 times each; x disk: median of "
                 f"each cold epoch against a sequential read just before it; {os.cpu_count()} cores",
-                lambda: cold.format_reads(p),
+                lambda: measure.format_reads(p),
             ),
         ],
         "grain": [
             (
                 f"The same HDF5 training split ({p.n_train} samples, batch {p.batch_size}) "
                 f"through each loader, page cache warm, {os.cpu_count()} cores",
-                lambda: backends.grain_throughput(p),
+                lambda: measure.grain_throughput(p),
             ),
-            ("Grain: seconds to the first batch", lambda: backends.worker_startup(p)),
+            ("Grain: seconds to the first batch", lambda: measure.worker_startup(p)),
             (
                 f"ArrayRecord (Grain) against TFRecord (tf.data), one training epoch cold and "
                 f"warm, profile {p.name!r}",
-                lambda: cold.record_reads(p),
+                lambda: measure.record_reads(p),
             ),
             (
                 f"The small convnet's fit on each backend, profile {p.name!r}, each in a fresh "
                 f"process: first step (compiling), first epoch, median of the next two",
-                lambda: backends.backend_epochs(p),
+                lambda: measure.backend_epochs(p),
             ),
         ],
         "service": [
@@ -166,7 +152,7 @@ def parts(profile: str | config.Profile):
                 "Decode (299x299 photo JPEGs) + flip/shift, one epoch in-process and on "
                 "a local tf.data service (distributed_epoch), this machine's "
                 f"{os.cpu_count()} cores shared by all",
-                service_throughput,
+                lambda: measure.service_throughput(),
             )
         ],
         "workers": [
@@ -174,11 +160,11 @@ def parts(profile: str | config.Profile):
                 f"PyDataset workers, profile {p.name!r}: one epoch of the training split "
                 f"({p.n_train} samples) through Keras's enqueuer, the second of two, each "
                 f"configuration in a fresh process; worker memory from /proc/PID/smaps_rollup",
-                lambda: workers.worker_memory(p),
+                lambda: measure.worker_memory(p),
             ),
             (
                 f"Handing a batch ({p.batch_size} images) from a worker to the main process",
-                lambda: workers.batch_transfer(p),
+                lambda: measure.batch_transfer(p),
             ),
         ],
         "resume": [
@@ -186,14 +172,14 @@ def parts(profile: str | config.Profile):
                 "A rerun after a SIGKILL at 3/4 of epoch 1 (batch 64): seconds from its start "
                 "until the killed batch is trained again, resuming at the last save (every "
                 "1/8 epoch) or restarting the epoch (BackupAndRestore)",
-                lambda: resume_times(p),
+                lambda: measure.resume_times(p),
             )
         ],
         "overlap": [
             (
                 f"Training overlap, profile {p.name!r}: epoch time of the small convnet, "
                 f"median of 2 epochs after a warm-up",
-                lambda: training_overlap(p),
+                lambda: measure.training_overlap(p),
             )
         ],
     }
@@ -213,8 +199,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     for part, measurements in parts(args.profile).items():
         if args.benchmark in (part, "all"):
-            for title, measure in measurements:
-                print(render(measure(), title), flush=True)
+            for title, measurement in measurements:
+                print(measure.render(measurement(), title), flush=True)
 
 
 if __name__ == "__main__":
