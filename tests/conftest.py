@@ -10,14 +10,9 @@ from course_lib.course import course_data
 
 
 @pytest.fixture(scope="session")
-def data_root():
-    """The COURSE_DATA_DIR of this test process, with the ci data built once.
-
-    Under `make test` that is the xdist worker's own folder (the root `conftest.py`), which its
-    notebooks and both suites share, so the ci data is built once per worker and run. Tests
-    that build, break or rebuild data use `fresh_data_dir` instead.
-    """
-    root = config.data_root()
+def data_root(tmp_path_factory):
+    """A private COURSE_DATA_DIR for the session, with the ci data built once."""
+    root = tmp_path_factory.mktemp("course-data")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(config.DATA_DIR_ENV, str(root))
         patch.setenv(config.PROFILE_ENV, "ci")
