@@ -26,7 +26,7 @@ LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 help:
 	@echo "make lab     set up, build the course data if missing, start JupyterLab"
-	@echo "make test    set up, lint (ruff), run every test and notebook (ci profile), then the backend-dependent ones on JAX"
+	@echo "make test    set up, lint (ruff), run every test and notebook (ci profile), the backend-dependent ones on JAX, the process-worker ones under spawn"
 	@echo "make data    rebuild the course data (PROFILE=ci|lesson|large, default lesson)"
 	@echo "make bench   print the benchmark figures"
 	@echo "make exercises   regenerate the learner notebooks from notebooks/solutions"
@@ -87,6 +87,12 @@ lab: install
 # kernels inherit KERAS_BACKEND). Lesson 11, on Grain and JAX, runs on JAX only.
 GRAIN_LESSON := $(wildcard notebooks/solutions/11_*.ipynb)
 
+# The spawn suite runs what starts worker processes from a notebook or test again with the start
+# method of macOS and Windows (COURSE_START_METHOD, applied by the Setup cells and conftest.py);
+# tests/test_processes.py tries spawn and forkserver in the TensorFlow suite.
+SPAWN_TESTS := tests/test_loaders.py $(wildcard $(addprefix notebooks/solutions/,$(addsuffix \
+	_*.ipynb,03 04 05)))
+
 # Each phase is timed; at the end `tests/timings.py` prints the times, the total and the ten
 # slowest items (from each suite's JUnit report), also when a phase failed.
 TEST_TIMES := build/test-times
@@ -101,7 +107,9 @@ test:
 	&& phase "TensorFlow suite" env COURSE_PROFILE=ci $(PYTEST) \
 		--junitxml=build/tests-tensorflow.xml $(addprefix --ignore=,$(GRAIN_LESSON)) \
 	&& phase "JAX suite" env COURSE_PROFILE=ci KERAS_BACKEND=jax $(PYTEST) -m backend \
-		--junitxml=build/tests-jax.xml; \
+		--junitxml=build/tests-jax.xml \
+	&& phase "spawn suite" env COURSE_PROFILE=ci COURSE_START_METHOD=spawn $(PYTEST) \
+		--junitxml=build/tests-spawn.xml $(SPAWN_TESTS); \
 	test -x $(PY) && $(PY) tests/timings.py $(TEST_TIMES) build/tests-*.xml; exit $$status
 
 data: install

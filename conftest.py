@@ -1,4 +1,4 @@
-"""Test-wide settings: doctest names, both sides of every exercise, workers.
+"""Test-wide settings: doctest names, both sides of every exercise, clean Setup cells, workers.
 
 Doctests of `course_lib` find numpy as `np`, as the docstrings assume.
 
@@ -11,6 +11,9 @@ checker's success line, so a checker that rejects its own lesson's solution fail
 Trying the blank exercise in the solution's kernel is Run All of the learner notebook because
 no other cell reads what an exercise or a check cell defines, and the learner notebook is the
 solution notebook with its solutions cleared; `tests/test_learner_notebooks.py` holds both.
+
+A solution notebook's Setup cell (its first code cell) must write nothing to stderr: a learner's
+first screen has no red box (`course.startup` keeps TensorFlow's start-up notes out).
 
 `make test` runs the tests on two pytest-xdist workers: each test file, and each solution
 notebook, whole on one of them, the slowest notebooks first (`pytest_collection_modifyitems`
@@ -27,12 +30,13 @@ import pytest
 
 from course_lib import config as _config
 from course_lib.checks.report import DONE, NOT_DONE
-from course_lib.course import exercises
+from course_lib.course import exercises, startup
 
 pytest_plugins = ["pytester"]  # tests/test_learner_notebooks.py runs this file on small lessons
 
 
 def pytest_configure(config):
+    startup.use_start_method()  # COURSE_START_METHOD, for the tests as for the lessons' kernels
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker:  # a pytest-xdist worker: course data of its own, under the usual data folder
         os.environ[_config.DATA_DIR_ENV] = str(_config.data_root() / "xdist" / worker)
@@ -127,6 +131,9 @@ def pytest_runtest_call(item):
     if exercises.EXERCISE_TAG in tags:
         _run_blank_exercise(item)
     result = yield
+    if cell is not None and item.cell_num == 0:  # the Setup cell: a first screen without red
+        errors = [o.get("text", "") for o in item.test_outputs or [] if o.get("name") == "stderr"]
+        assert not errors, f"{item.path.name}: its Setup cell wrote to stderr:\n{''.join(errors)}"
     if exercises.CHECK_TAG in tags:
         said = _printed(item.test_outputs)
         assert DONE in said and NOT_DONE not in said, (

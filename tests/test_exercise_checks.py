@@ -527,8 +527,7 @@ def count_only(path, model):
         return len(file["train/labels"])
 
 
-@pytest.mark.backend
-def test_block_trainer_checker(tmp_path):
+def test_block_trainer_checker(tmp_path):  # TensorFlow only: 4 JAX processes compile for 56 s
     from course_lib.checks.budget import _one_block_at_a_time
 
     # 9 MiB of 16x16 images (a one-block trainer holds about 1.5 MiB): small images, so the

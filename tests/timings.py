@@ -29,7 +29,10 @@ def slowest_items(reports, count=10):
     for report in reports:
         suite = Path(report).stem.removeprefix("tests-")
         for case in ElementTree.parse(report).iter("testcase"):
-            name = f"{case.get('classname', '').replace('.', '/')}::{case.get('name')}"
+            module = case.get("classname", "")
+            path = module.removesuffix(".ipynb").replace(".", "/")
+            path += ".ipynb" if module.endswith(".ipynb") else ".py"
+            name = f"{path}::{case.get('name')}"
             items.append((float(case.get("time", 0)), suite, name))
     return sorted(items, reverse=True)[:count]
 

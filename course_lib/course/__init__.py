@@ -10,6 +10,7 @@
 | `exercises`   | the learner notebooks, made from the solutions                          |
 | `slides`      | the lessons as slides (RISE in JupyterLab, reveal.js files)             |
 | `site`        | the course as a website (every lesson run once, MkDocs)                 |
+| `startup`     | a lesson's first screen without the native libraries' start-up notes    |
 """
 
 from course_lib.exports import lazy_exports
@@ -50,6 +51,13 @@ __all__, __getattr__, __dir__ = lazy_exports(
         "resume": ["SimulatedCrash", "fit_resumable"],
         "site": ["lesson_title", "site_config", "build_site"],
         "slides": ["SLIDE_TYPES", "SLIDES", "outline_type", "mark_slides", "to_slides"],
+        "startup": [
+            "START_UP_NOTES",
+            "START_METHOD_ENV",
+            "start_up_notes_hidden",
+            "import_backend",
+            "use_start_method",
+        ],
         "synthetic": [
             "GENERATION_BLOCK",
             "FEATURES_VERSION",

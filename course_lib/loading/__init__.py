@@ -9,6 +9,7 @@
 | `augment`  | seeded numpy image transforms, a Keras-layer adapter, `AugmentedDataset` |
 | `tfdata`   | `tf.data` pipelines over the loaders                                     |
 | `grain_data` | Grain sources and pipelines over the row sources and loaders           |
+| `processes` | process workers under fork, spawn and forkserver                       |
 """
 
 from course_lib.exports import lazy_exports
@@ -30,6 +31,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "sample_rngs",
             "AugmentedDataset",
         ],
+        "processes": ["defined_in_notebook", "check_workers_can_load", "CheckedForWorkers"],
         "labels": ["MODES", "stored_mode", "check_mode", "class_indices", "convert"],
         "loaders": [
             "SampledDataset",

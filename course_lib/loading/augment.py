@@ -22,6 +22,8 @@ import keras
 import numpy as np
 from numpy.typing import ArrayLike
 
+from course_lib.loading.processes import CheckedForWorkers
+
 
 class Affine:
     """Base of the geometric transforms: one 3x3 matrix per sample.
@@ -231,7 +233,7 @@ def sample_rngs(seed: int, epoch: int, keys: ArrayLike):
     return [np.random.default_rng([seed, epoch, int(key)]) for key in keys]
 
 
-class AugmentedDataset(keras.utils.PyDataset):
+class AugmentedDataset(CheckedForWorkers, keras.utils.PyDataset):
     """Wraps a loader and augments the images of every batch it yields.
 
     First used in lesson 06 (augmentation).

@@ -34,10 +34,11 @@ from course_lib.formats.npy import NpyFiles
 from course_lib.formats.sources import ArrayRows, RowSource, check_source
 from course_lib.formats.splits import stratified_split
 from course_lib.loading import labels as class_labels
+from course_lib.loading.processes import CheckedForWorkers
 from course_lib.loading.sampling import DEFAULT_STRATEGY, SamplerOptions
 
 
-class SampledDataset(keras.utils.PyDataset):
+class SampledDataset(CheckedForWorkers, keras.utils.PyDataset):
     """Base class: batch positions from a `BatchSampler`, one epoch at a time.
 
     Used by the kit, not by a lesson.
