@@ -1,4 +1,5 @@
-"""The closing lines of `make test`: each phase's wall time, the total, the ten slowest items.
+"""The closing lines of `make test`: each phase's wall time, the total, the ten slowest items,
+and what passed, failed and was skipped in all the suites together.
 
 `make test` writes one `PHASE SECONDS` line per phase (install, lint, each suite) and one JUnit
 XML report per suite (pytest's `--junitxml`, whose times are setup + call + teardown), then runs
@@ -37,6 +38,23 @@ def slowest_items(reports, count=10):
     return sorted(items, reverse=True)[:count]
 
 
+def outcomes(reports):
+    """`(passed, failed, skipped)` over the JUnit reports (errors count as failed)."""
+    counts = {"passed": 0, "failed": 0, "skipped": 0}
+    for report in reports:
+        for case in ElementTree.parse(report).iter("testcase"):
+            tags = {child.tag for child in case}
+            outcome = (
+                "failed"
+                if tags & {"failure", "error"}
+                else "skipped"
+                if "skipped" in tags
+                else "passed"
+            )
+            counts[outcome] += 1
+    return counts["passed"], counts["failed"], counts["skipped"]
+
+
 def minutes(seconds):
     return f"{int(seconds // 60)} min {seconds % 60:04.1f} s"
 
@@ -52,6 +70,8 @@ def main(times, *reports):
         print("the ten slowest items (setup + call + teardown):")
         for seconds, suite, name in slowest_items(reports):
             print(f"  {seconds:7.1f} s  {suite:<10} {name}")
+        passed, failed, skipped = outcomes(reports)
+        print(f"suites: {passed} passed, {failed} failed, {skipped} skipped")
 
 
 if __name__ == "__main__":
