@@ -77,6 +77,29 @@ def caught_warnings(fn):
     return [str(w.message) for w in caught]
 
 
+# --- every lesson's Setup cell ----------------------------------------------------------------
+
+PRE_ABSL = "All log messages before absl::InitializeLog() is called are written to STDERR"
+
+
+def test_tensorflow_logs_its_start_up_before_absl_whatever_tf_cpp_min_log_level():
+    """Every Setup cell (`course.startup`): importing TensorFlow writes absl's pre-init warning
+    and the CUDA probe's line to stderr even with `TF_CPP_MIN_LOG_LEVEL=3`; the kit's
+    `import_backend` keeps both off stderr."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow"}
+    plain = subprocess.run(
+        [sys.executable, "-c", "import tensorflow"], env=env, capture_output=True, text=True
+    )
+    assert PRE_ABSL in plain.stderr and "Could not find cuda drivers" in plain.stderr
+    quiet = subprocess.run(
+        [sys.executable, "-c", "from course_lib.course import startup; startup.import_backend()"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr[-2000:]
+
+
 # --- lesson 01: memory ----------------------------------------------------------------------
 
 
@@ -191,6 +214,31 @@ def test_validation_generator_without_validation_steps_is_read_until_it_stops():
 
 
 # --- lesson 03: PyDataset -------------------------------------------------------------------
+
+
+def test_fit_waits_for_a_process_workers_batch_with_no_time_limit():
+    """03 `3365092c`, `loading.processes`: Keras's `OrderedEnqueuer.get` waits on each batch's
+    `AsyncResult.get()` without a timeout, so workers that die leave `fit` waiting."""
+    from keras.src.trainers.data_adapters.py_dataset_adapter import OrderedEnqueuer
+
+    source = inspect.getsource(OrderedEnqueuer.get)
+    assert "inputs = value.get()" in source and "value.get(timeout" not in source
+
+
+def test_a_spawned_worker_cannot_load_a_class_defined_in_main_without_a_file():
+    """03 `3365092c`, README: under `spawn`, a class of a `__main__` that is no file (a notebook,
+    `python -c`) fails in the worker with "Can't get attribute ... on <module '__main__'>"."""
+    code = (
+        "import multiprocessing, pickle\n"
+        "class Positions:\n    pass\n"
+        "if __name__ == '__main__':\n"
+        "    blob = pickle.dumps(Positions())\n"
+        "    with multiprocessing.get_context('spawn').Pool(1) as pool:\n"
+        "        try:\n            pool.apply(pickle.loads, (blob,))\n"
+        "        except AttributeError as error:\n            print(error)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "Can't get attribute 'Positions' on <module '__main__'" in done.stdout, done.stderr
 
 
 def test_sequence_is_pydataset():
