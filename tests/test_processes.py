@@ -10,9 +10,8 @@ import pytest
 
 NOTEBOOK = """
 import multiprocessing
-import numpy as np
 from course_lib import models
-from course_lib.loading import AugmentedDataset, HDF5Dataset, check_workers_can_load
+from course_lib.loading import AugmentedDataset, HDF5Dataset
 
 multiprocessing.set_start_method({method!r})
 {define}

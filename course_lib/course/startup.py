@@ -75,10 +75,7 @@ def import_backend():
     use_start_method()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the later C++ logs: warnings and up
     with start_up_notes_hidden():
-        import keras
-
-        if keras.backend.backend() == "tensorflow":
-            import tensorflow  # noqa: F401  (loaded by Keras; named for clarity)
+        import keras  # on the TensorFlow backend, this loads TensorFlow
     return keras
 
 
