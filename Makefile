@@ -90,8 +90,8 @@ GRAIN_LESSON := $(wildcard notebooks/solutions/11_*.ipynb)
 # The spawn suite runs what starts worker processes from a notebook or test again with the start
 # method of macOS and Windows (COURSE_START_METHOD, applied by the Setup cells and conftest.py);
 # tests/test_processes.py tries spawn and forkserver in the TensorFlow suite. Lesson 04 passes
-# under spawn too, but its worker-memory table (cell 12, children of the kit that fork whatever
-# the start method) failed its USS-growth comparison once here beside this suite's spawned pools.
+# under spawn too, run by hand: its worker-memory table starts 8 spawned pools of fresh
+# interpreters, about 2 minutes on its own, more than this suite's whole share of make test.
 SPAWN_TESTS := tests/test_loaders.py $(wildcard $(addprefix notebooks/solutions/,$(addsuffix \
 	_*.ipynb,03 05)))
 

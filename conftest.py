@@ -30,13 +30,14 @@ import pytest
 
 from course_lib import config as _config
 from course_lib.checks.report import DONE, NOT_DONE
-from course_lib.course import exercises, startup
+from course_lib.course import exercises
+from course_lib.loading import processes
 
 pytest_plugins = ["pytester"]  # tests/test_learner_notebooks.py runs this file on small lessons
 
 
 def pytest_configure(config):
-    startup.use_start_method()  # COURSE_START_METHOD, for the tests as for the lessons' kernels
+    processes.use_start_method()  # COURSE_START_METHOD, for the tests as for the lessons' kernels
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker:  # a pytest-xdist worker: course data of its own, under the usual data folder
         os.environ[_config.DATA_DIR_ENV] = str(_config.data_root() / "xdist" / worker)

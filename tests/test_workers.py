@@ -1,6 +1,8 @@
 """What PyDataset workers cost (`measure.workers`): own memory against RSS, and the growth
 of a loader holding one Python object per sample."""
 
+import multiprocessing
+
 import numpy as np
 import pytest
 
@@ -29,15 +31,18 @@ def test_in_memory_dataset_serves_each_sample_once_whatever_it_holds():
 
 
 def test_a_worker_holds_little_of_its_own_unless_the_loader_holds_objects_per_sample(ci_data):
-    holdings = ("a path (HDF5Dataset)", "a list of per-sample bytes")
+    holdings = ("one numpy array", "a list of per-sample bytes")
     costs = workers.worker_memory("ci", workers=(2,), holdings=holdings, kinds=("processes",))
     assert list(costs.holding) == list(holdings)
     assert (costs["worker USS MiB"] < costs["worker PSS MiB"]).all()
     assert (costs["worker PSS MiB"] < costs["worker RSS MiB"]).all()
-    path, per_sample = costs["worker USS growth MiB"]
-    # copy-on-access: each sample read writes its reference count, so its page is copied
-    # (2.9-3.2 MiB here, 2 workers; a path's worker grows by its file handle, 0.1-1.1 MiB)
-    assert per_sample > max(2 * path, 1.5)
+    assert set(costs["start method"]) == {multiprocessing.get_start_method()}
+    one_array, per_sample = costs["worker USS growth MiB"]
+    if multiprocessing.get_start_method() == "fork":
+        # copy-on-access: each sample read writes its reference count, so its page is copied
+        # (2.9-3.4 MiB here, 2 workers; one array's workers 0.1-0.4 MiB). A path's worker
+        # grows by its HDF5 chunk cache, up to 1 MiB a dataset: too close on ci data.
+        assert per_sample > max(2 * one_array, 1.5)
 
 
 def test_batch_transfer_names_both_ways():

@@ -53,10 +53,8 @@ __all__, __getattr__, __dir__ = lazy_exports(
         "slides": ["SLIDE_TYPES", "SLIDES", "outline_type", "mark_slides", "to_slides"],
         "startup": [
             "START_UP_NOTES",
-            "START_METHOD_ENV",
             "start_up_notes_hidden",
             "import_backend",
-            "use_start_method",
         ],
         "synthetic": [
             "GENERATION_BLOCK",

@@ -14,6 +14,8 @@ import os
 import sys
 import tempfile
 
+from course_lib.loading import processes
+
 START_UP_NOTES = (
     "All log messages before absl::InitializeLog() is called are written to STDERR",
     "oneDNN custom operations are on",
@@ -22,11 +24,6 @@ START_UP_NOTES = (
     "To enable the following instructions:",
 )
 """Lines the libraries print on every start on a machine without a GPU; nothing to act on."""
-
-START_METHOD_ENV = "COURSE_START_METHOD"
-"""Set to `spawn` or `forkserver` to run a lesson's worker processes as macOS and Windows
-(`spawn`) or Python 3.14 on Linux (`forkserver`) start them; `make test` runs the lessons with
-process workers under `spawn` this way."""
 
 
 @contextlib.contextmanager
@@ -60,7 +57,7 @@ def import_backend():
     First used in lesson 00 (setup_and_data).
 
     Each lesson's Setup cell imports Keras with it. It also applies
-    `COURSE_START_METHOD` when set (`use_start_method`).
+    `COURSE_START_METHOD` when set (`loading.use_start_method`).
 
     Returns:
         The `keras` module.
@@ -72,30 +69,8 @@ def import_backend():
     keras.backend.backend()  # -> 'tensorflow'
     ```
     """
-    use_start_method()
+    processes.use_start_method()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the later C++ logs: warnings and up
     with start_up_notes_hidden():
         import keras  # on the TensorFlow backend, this loads TensorFlow
     return keras
-
-
-def use_start_method() -> str:
-    """Starts worker processes the way `COURSE_START_METHOD` says; returns the method in use.
-
-    Used by the kit, not by a lesson. `import_backend` and the tests call it.
-
-    Raises:
-        ValueError: if the variable names no start method this platform has.
-    """
-    import multiprocessing
-
-    wanted = os.environ.get(START_METHOD_ENV, "").strip()
-    if wanted:
-        methods = multiprocessing.get_all_start_methods()
-        if wanted not in methods:
-            raise ValueError(
-                f"{START_METHOD_ENV}={wanted!r} is not a start method of this platform: use "
-                f"one of {', '.join(methods)}, or unset it."
-            )
-        multiprocessing.set_start_method(wanted, force=True)
-    return multiprocessing.get_start_method()

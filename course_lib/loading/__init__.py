@@ -31,7 +31,13 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "sample_rngs",
             "AugmentedDataset",
         ],
-        "processes": ["defined_in_notebook", "check_workers_can_load", "CheckedForWorkers"],
+        "processes": [
+            "START_METHOD_ENV",
+            "use_start_method",
+            "defined_in_notebook",
+            "check_workers_can_load",
+            "CheckedForWorkers",
+        ],
         "labels": ["MODES", "stored_mode", "check_mode", "class_indices", "convert"],
         "loaders": [
             "SampledDataset",

@@ -19,6 +19,11 @@ import pickle
 import sys
 import types
 
+START_METHOD_ENV = "COURSE_START_METHOD"
+"""Set to `spawn` or `forkserver` to run a lesson's worker processes as macOS and Windows
+(`spawn`) or Python 3.14 on Linux (`forkserver`) start them; `make test` runs the lessons with
+process workers under `spawn` this way."""
+
 
 class _MainFinder(pickle.Pickler):
     """Pickles into nothing, noting each class and function of `__main__` it meets."""
@@ -107,3 +112,24 @@ class CheckedForWorkers:
         if getattr(self, "use_multiprocessing", False):
             check_workers_can_load(self)
         return self.__dict__
+
+
+def use_start_method() -> str:
+    """Starts worker processes the way `COURSE_START_METHOD` says; returns the method in use.
+
+    Used by the kit, not by a lesson. `startup.import_backend`, the kit's child processes
+    and the tests call it.
+
+    Raises:
+        ValueError: if the variable names no start method this platform has.
+    """
+    wanted = os.environ.get(START_METHOD_ENV, "").strip()
+    if wanted:
+        methods = multiprocessing.get_all_start_methods()
+        if wanted not in methods:
+            raise ValueError(
+                f"{START_METHOD_ENV}={wanted!r} is not a start method of this platform: use "
+                f"one of {', '.join(methods)}, or unset it."
+            )
+        multiprocessing.set_start_method(wanted, force=True)
+    return multiprocessing.get_start_method()

@@ -158,6 +158,7 @@ def _epochs_with_workers(
                 "worker USS MiB": _mean([m["uss"] for m in late]),
                 "worker USS growth MiB": _mean([b["uss"] - a["uss"] for a, b in zip(early, late)]),
                 "main USS growth MiB": main_growth,
+                "start method": multiprocessing.get_start_method(),
             }
         )
     return rows
@@ -180,7 +181,9 @@ def worker_memory(
     epoch. Worker figures are a mean over the pool's processes near the
     epoch's end (before its last queued batches, when the pool starts to
     end); a thread has no memory of its own, so for threads only the main
-    process's growth is shown.
+    process's growth is shown. `start method` says how the pool started:
+    copy-on-access is a `fork` effect (a spawned worker unpickles its own
+    copy of the loader, so its pages are its own from the start).
 
     Args:
         profile: the profile whose course file is read.

@@ -308,6 +308,9 @@ def run(
 
 def _main(task_path, result_path):
     """The child's side: import, measure the baseline, run, report."""
+    from course_lib.loading import processes
+
+    processes.use_start_method()  # as in the parent: spawn, say, to stand for a Mac
     target, args, kwargs, imports = pickle.loads(Path(task_path).read_bytes())
     for extra in imports:
         importlib.import_module(extra)
