@@ -19,11 +19,11 @@ import tables
 
 from course_lib import models
 from course_lib.checks import check_dataset
-from course_lib.formats import hdf5, image_files
+from course_lib.formats import ArrayRows, hdf5, image_files
 from course_lib.formats.features import FeatureStore
 from course_lib.formats.hdf5 import open_file
 from course_lib.loading import labels
-from course_lib.loading.loaders import HDF5Dataset, NpyDirectoryDataset
+from course_lib.loading.loaders import HDF5Dataset, NpyDirectoryDataset, SourceDataset
 from course_lib.loading.merged import HDF5Images, MergedDataset
 from course_lib.loading.sampling import BatchSampler, mixing_distance
 from data_scripts import images_to_hdf5
@@ -252,6 +252,46 @@ def test_broken_one_hot_rows_and_fractional_labels_are_named(tmp_path):
             "images",
             "labels",
         )
+
+
+@pytest.mark.parametrize("stored", ["fixed", "variable"])
+def test_labels_stored_as_class_names_are_named_with_the_mapping_to_indices(tmp_path, stored):
+    names = np.array(["circle", "square", "star"])[np.arange(30) % 3]
+    path = tmp_path / "named.h5"
+    with h5py.File(path, "w") as file:
+        file["images"] = id_images(range(30))
+        if stored == "fixed":  # bytes of a fixed width: dtype S6
+            file["labels"] = names.astype("S6")
+        else:  # variable-length UTF-8 strings, as pandas and h5py's string_dtype write them
+            file.create_dataset("labels", data=names.astype(object), dtype=h5py.string_dtype())
+    with pytest.raises(ValueError) as error:
+        HDF5Dataset(path, "images", "labels")
+    said = str(error.value)
+    assert said.startswith(f"{path}:/labels: the labels are class names")
+    assert "['circle', 'square', 'star']" in said and "np.searchsorted(class_names" in said
+    # the advice works: indices written beside the names train as usual
+    class_names = np.unique(names)
+    with h5py.File(path, "a") as file:
+        file["indices"] = np.searchsorted(class_names, names)
+    _, y = HDF5Dataset(path, "images", "indices", batch_size=30, shuffle="none")[0]
+    assert list(class_names[y[:3]]) == ["circle", "square", "star"]
+
+
+def test_an_empty_split_is_named_as_empty(tmp_path):
+    path = write_h5(tmp_path / "empty.h5", images=np.zeros((0, *SHAPE), np.uint8), labels=[0][:0])
+    with pytest.raises(ValueError, match=r"empty.h5: images and labels are empty \(0 rows\)"):
+        HDF5Dataset(path, "images", "labels")
+    path = write_h5(tmp_path / "half.h5", images=id_images(range(4)), labels=np.zeros(0, int))
+    with pytest.raises(ValueError, match=r"half.h5: labels is empty \(0 rows\)"):
+        HDF5Dataset(path, "images", "labels")
+    with pytest.raises(ValueError, match=r"expected images and labels of the same length"):
+        HDF5Dataset(
+            write_h5(tmp_path / "odd.h5", images=id_images(range(4)), labels=[0, 1]),
+            "images",
+            "labels",
+        )
+    with pytest.raises(ValueError, match=r"ArrayRows\(.*0 rows\) has no rows"):
+        SourceDataset(ArrayRows(np.zeros((0, *SHAPE), np.uint8)), np.zeros(0, int))
 
 
 @pytest.mark.backend

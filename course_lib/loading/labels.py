@@ -76,9 +76,9 @@ def class_indices(
         An int64 array of class indices.
 
     Raises:
-        ValueError: for a fractional, negative or too large class index, or
-            a one-hot row that is not one 1 among zeros; names `where` and
-            the first bad row.
+        ValueError: for a fractional, negative or too large class index, a
+            one-hot row that is not one 1 among zeros, or labels stored as
+            class names (strings); names `where` and the first bad row.
 
     Example:
 
@@ -86,6 +86,7 @@ def class_indices(
     array([1, 0])
     """
     values = np.asarray(values)
+    _check_not_names(values, where)
 
     def row(i):
         key = i if rows is None else rows[i]
@@ -121,6 +122,20 @@ def class_indices(
             f"Fix those labels, or pass the right n_classes=."
         )
     return values.astype(np.int64)
+
+
+def _check_not_names(values: np.ndarray, where: str):
+    """Raises `ValueError` for labels stored as class names (fixed or variable-length strings)."""
+    first = values.reshape(-1)[0] if values.size else None
+    if values.dtype.kind in "SU" or isinstance(first, (str, bytes)):
+        shown = [v.decode() if isinstance(v, bytes) else v for v in values.reshape(-1)[:3]]
+        raise ValueError(
+            f"{where}: the labels are class names ({values.dtype} strings such as {shown}), "
+            f"not class indices. Map each name to an index once and store the indices: "
+            f"`class_names = np.unique(names)` then `np.searchsorted(class_names, names)` "
+            f"gives int64 labels; write those as the labels dataset and keep `class_names` "
+            f"beside them (an attribute of the file, say)."
+        )
 
 
 def convert(values: ArrayLike, label_mode: str | None, n_classes: int | None = None):

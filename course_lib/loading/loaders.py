@@ -391,11 +391,20 @@ class HDF5Dataset(SampledDataset):
         )
 
     def _validate(self):
-        lengths = {source.name: len(source) for source in (self.images, self.targets) if source}
-        if len(set(lengths.values())) != 1 or 0 in lengths.values():
+        lengths = {
+            source.name: len(source) for source in (self.images, self.targets) if source is not None
+        }
+        empty = [name for name, length in lengths.items() if length == 0]
+        if empty:
             raise ValueError(
-                f"{self.path}: expected images and labels of the same non-zero "
-                f"length, received {lengths}. Check that the names belong together."
+                f"{self.path}: {' and '.join(empty)} {'is' if len(empty) == 1 else 'are'} "
+                f"empty (0 rows), so there is nothing to read. Write the samples into the file, or "
+                f"pass the datasets that hold them as `images=` and `labels=`."
+            )
+        if len(set(lengths.values())) != 1:
+            raise ValueError(
+                f"{self.path}: expected images and labels of the same length, received "
+                f"{lengths}. Check that the names belong together."
             )
         n = len(self.images)
         self._check_rows(n)
@@ -541,8 +550,8 @@ class SourceDataset(SampledDataset):
 
     Raises:
         TypeError: if `inputs` is not a row source.
-        ValueError: for targets of another length, or labels that are not
-            valid classes.
+        ValueError: for inputs without rows, targets of another length, or
+            labels that are not valid classes (class names included).
 
     Example:
 
@@ -567,6 +576,11 @@ class SourceDataset(SampledDataset):
         **kwargs,
     ):
         check_source(inputs, "inputs")
+        if len(inputs) == 0:
+            raise ValueError(
+                f"{inputs!r} has no rows, so there is nothing to read. Point it at the "
+                f"file, folder or split that holds the samples."
+            )
         class_labels.check_mode(label_mode, targets=False)
         self.inputs, self.preprocess = inputs, preprocess
         self.label_mode, self.n_classes = label_mode, n_classes
