@@ -177,6 +177,62 @@ def test_a_global_shuffle_is_fine_for_process_workers():
     ).ok
 
 
+class PaddedBatches(ClassicGenerator):
+    """The data-generator tutorial's `__data_generation`: an empty array of a full batch, filled
+    with the batch's samples; `__len__` already corrected to `math.ceil`."""
+
+    def __getitem__(self, index):
+        ids = self.indexes[index * self.batch_size : (index + 1) * self.batch_size]
+        x = np.empty((self.batch_size, *IMAGES.shape[1:]), np.float32)
+        y = np.zeros(self.batch_size, int)
+        for row, sample in enumerate(ids):
+            x[row], y[row] = IMAGES[sample], self.labels[sample]
+        return x, y
+
+
+def test_a_last_batch_padded_to_a_full_one_is_named_as_such():
+    found = problems(PaddedBatches(length=math.ceil))
+    assert any("The last batch has 32 rows, but only 4 samples are left" in p for p in found)
+    assert not any("came twice" in p for p in found)
+
+
+class Float64Images(ClassicGenerator):
+    def __getitem__(self, index):
+        x, y = super().__getitem__(index)
+        return x.astype("float64") / 255, y
+
+
+def test_float64_batches_are_flagged_with_their_cost():
+    [problem] = problems(Float64Images(length=math.ceil))
+    assert "float64" in problem and "8 times the uint8" in problem
+
+
+class WithOrder(ClassicGenerator):
+    """Exercise 3.1's answer: the epoch's order in self.order, the seed in self.seed."""
+
+    def __init__(self, seed=0, follows_order=True, **kwargs):
+        self.seed, self.follows_order = seed, follows_order
+        super().__init__(length=math.ceil, **kwargs)
+
+    def on_epoch_end(self):
+        self.order = np.random.default_rng(self.seed).permutation(N)
+        self.indexes = self.order.copy()  # what __getitem__ reads unless it follows the order
+
+    def __getitem__(self, index):
+        if self.follows_order:
+            self.indexes = self.order
+        return super().__getitem__(index)
+
+
+def test_the_attributes_the_next_exercise_builds_on_are_checked():
+    attributes = ("order", "seed")
+    assert not problems(WithOrder(), attributes=attributes, shuffled=False)
+    [problem] = problems(ClassicGenerator(length=math.ceil), attributes=attributes)
+    assert "no attribute self.order, self.seed" in problem
+    [problem] = problems(WithOrder(follows_order=False), attributes=attributes, shuffled=False)
+    assert "whatever self.order held" in problem
+
+
 # --- check_epoch_order: an order that is a pure function of (seed, epoch) ---------------
 
 

@@ -23,6 +23,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from keras.src.utils import image_dataset_utils
 
 from course_lib import models
 from course_lib.course import workloads
@@ -916,3 +917,169 @@ def test_image_dataset_from_directory_in_grain_format_repeats_its_order(tmp_path
     )
     first, second = (np.asarray(next(iter(dataset))[0]) for _ in range(2))
     assert np.array_equal(first, second)
+
+
+# --- issue 46: claims corrected ------------------------------------------------------------
+
+
+def test_astype_then_a_python_int_divisor_holds_two_float32_copies():
+    """01 `799ca464`, `5d0c7a31`: with NumPy 2, `x.astype("float32") / 255` peaks at two float32
+    arrays (8x the uint8 data); a NumPy scalar divisor, or `/=`, divides in astype's buffer."""
+    from course_lib.measure import memory
+
+    x = np.zeros((64, 64, 64, 3), np.uint8)  # 768 KiB: above the 256 KiB of temporary elision
+    times = x.nbytes / 2**20
+
+    def divide_in_place():
+        y = x.astype("float32")
+        y /= 255
+        return y
+
+    assert round(memory.traced_peak_mib(lambda: x.astype("float32") / 255) / times) == 8
+    assert round(memory.traced_peak_mib(lambda: x.astype("float32") / np.float32(255)) / times) == 4
+    assert round(memory.traced_peak_mib(divide_in_place) / times) == 4
+
+
+EPOCH_CALLS_OF_EVALUATE_AND_PREDICT = """
+import json, keras, numpy as np
+class Calls(keras.utils.PyDataset):
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+    def __len__(self):
+        return 2
+    def __getitem__(self, index):
+        return np.zeros((4, 1), "float32"), np.zeros(4, "int32")
+    def on_epoch_begin(self):
+        self.calls.append("begin")
+    def on_epoch_end(self):
+        self.calls.append("end")
+def calls(method, built=True):
+    model = keras.Sequential([*([keras.Input((1,))] if built else []), keras.layers.Dense(2)])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    data = Calls()
+    getattr(model, method)(data, verbose=0)
+    return data.calls
+print(json.dumps([calls("evaluate"), calls("predict"), calls("predict", built=False)]))
+"""
+
+
+@pytest.mark.parametrize(
+    "backend, expected",
+    [
+        ("tensorflow", [["end", "begin", "end"], ["begin", "end"], ["begin", "end"]]),
+        ("jax", [["begin", "end", "begin", "end"], ["begin", "end"], ["begin", "end"] * 2]),
+    ],
+)
+def test_evaluate_ends_an_epoch_before_its_own_and_predict_does_not(backend, expected):
+    """03 `136ac2c5`: `evaluate` makes fit's first call (on JAX after reading one batch);
+    `predict` does not (TensorFlow's never resets its iterator; on JAX, an unbuilt model reads
+    a batch first)."""
+    done = subprocess.run(
+        [sys.executable, "-c", EPOCH_CALLS_OF_EVALUATE_AND_PREDICT],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "KERAS_BACKEND": backend},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == expected
+
+
+def test_class_weight_works_with_tf_data_but_not_with_grain():
+    """02 `53aca658`: `class_weight` works with arrays, a `PyDataset` and a `tf.data.Dataset`;
+    a generator, a Grain dataset or a torch DataLoader gets a `ValueError`."""
+    import grain
+
+    data = tf.data.Dataset.from_tensor_slices((np.zeros((8, 1), "float32"), np.zeros(8, "int32")))
+    history = tiny_model().fit(data.batch(4), class_weight={0: 1.0, 1: 2.0}, verbose=0)
+    assert len(history.epoch) == 1
+    batches = grain.MapDataset.source([(np.zeros((4, 1), "float32"), np.zeros(4, "int32"))] * 2)
+    with pytest.raises(ValueError, match="class_weight.*not supported for grain"):
+        tiny_model().fit(batches, class_weight={0: 1.0, 1: 2.0}, verbose=0)
+
+
+def test_array_records_are_one_a_group_by_default_and_grain_logs_bigger_groups(tmp_path, caplog):
+    """11 `2f24be7a`: a record is read alone when written with `group_size:1`, the writer's
+    default in array_record 0.8 and the kit's setting; Grain logs an error for bigger groups."""
+    import logging
+
+    import grain
+    from array_record.python import array_record_module
+
+    from course_lib.formats import array_records
+
+    def written(name, options=None):
+        path = str(tmp_path / name)
+        writer = array_record_module.ArrayRecordWriter(path, *([options] if options else []))
+        for i in range(10):
+            writer.write(b"record %d" % i)
+        writer.close()
+        return path
+
+    default = array_record_module.ArrayRecordReader(written("default.array_record"))
+    assert default.writer_options_string().startswith("group_size:1,")
+    assert array_records.WRITER_OPTIONS == "group_size:1"
+    grouped = written("grouped.array_record", "group_size:64")
+    with caplog.at_level(logging.ERROR):
+        source = grain.sources.ArrayRecordDataSource([grouped])
+    assert source[3] == b"record 3"
+    assert any("created with group size 64" in message for message in caplog.messages)
+
+
+def test_image_dataset_from_directory_in_grain_format_runs_on_the_backends_ops(tmp_path):
+    """11 `a2f003ee`: `format="grain"` decodes with Pillow and resizes with `keras.ops`: on the
+    TensorFlow backend its batches are TensorFlow tensors (TensorFlow is in the path)."""
+    assert "pil_image.open" in inspect.getsource(image_dataset_utils._load_image_grain)
+    assert "ops.image.resize" in inspect.getsource(image_dataset_utils._load_image_grain)
+    for label in ("a", "b"):
+        (tmp_path / label).mkdir()
+        keras.utils.save_img(tmp_path / label / "0.png", np.zeros((6, 6, 3), np.uint8))
+    dataset = keras.utils.image_dataset_from_directory(
+        tmp_path, image_size=(4, 4), batch_size=2, format="grain", verbose=False
+    )
+    images, _ = next(iter(dataset))
+    assert isinstance(images, tf.Tensor) == (keras.backend.backend() == "tensorflow")
+
+
+def test_pillow_releases_the_gil_while_it_decodes():
+    """11 `0a8ec656`, 09 `fa7873e9`: Python code runs in another thread while Pillow decodes a
+    JPEG (it leaves the GIL), so threads, not processes, suit decoding."""
+    import io
+
+    from PIL import Image
+
+    encoded = io.BytesIO()
+    noise = np.random.default_rng(0).integers(0, 256, (1500, 1500, 3), np.uint8)
+    Image.fromarray(noise).save(encoded, "JPEG", quality=90)
+
+    def decode(times=6):
+        for _ in range(times):
+            Image.open(io.BytesIO(encoded.getvalue())).load()
+
+    def count_while(work):
+        thread = threading.Thread(target=work)
+        count, started = 0, time.perf_counter()
+        thread.start()
+        while thread.is_alive():
+            count += 1
+        return count / (time.perf_counter() - started)
+
+    alone = count_while(lambda: time.sleep(0.3))  # the loop's rate with a thread that sleeps
+    while_decoding = count_while(decode)
+    # a decoder holding the GIL would let the loop run only between two images (near 0)
+    assert while_decoding > 0.2 * alone
+
+
+def test_blosc2_compresses_with_zstd_and_the_kits_bcolz_with_lz4_both_shuffled(tmp_path):
+    """07 `1f38b0f5`: both Blosc formats shuffle bytes; the codec differs (Zstd, LZ4)."""
+    import bcolz
+    import blosc2
+
+    from course_lib.formats import features
+
+    store = features.ADAPTERS["bcolz"].create(str(tmp_path / "f.bcolz"), 8, 4, 4)
+    assert store.cparams.cname == "lz4" and store.cparams.shuffle == bcolz.SHUFFLE
+    matrix = features.ADAPTERS["blosc2"].create(str(tmp_path / "f.b2nd"), 8, 4, 4)
+    assert matrix.schunk.cparams.codec == blosc2.Codec.ZSTD
+    assert matrix.schunk.cparams.filters[-1] == blosc2.Filter.SHUFFLE

@@ -431,6 +431,16 @@ def cached_reads():
     )
 
 
+def missing_files():
+    """A pipeline whose reads fail: the learner's paths name no file."""
+    paths = tf.data.Dataset.range(N).map(lambda i: tf.strings.format("missing/{}.npy", [i]))
+    return (
+        paths.map(lambda path: (tf.io.read_file(path), 0), num_parallel_calls=tf.data.AUTOTUNE)
+        .batch(10)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
 def test_pipeline_checker():
     assert checks.check_pipeline(pipeline(), N, verbose=False).ok
     cases = {
@@ -443,6 +453,7 @@ def test_pipeline_checker():
         "Expected a tf.data.Dataset": None,
         "calls .cache()": cached_reads(),
         "shuffles whole batches": batches_shuffled(),
+        "Reading epoch 0 of the pipeline raised NotFoundError": missing_files(),
     }
     for problem, dataset in cases.items():
         report = checks.check_pipeline(dataset, N, verbose=False)

@@ -24,6 +24,12 @@ def _epoch(ds, found, n_classes):
                 f"tuple (inputs, labels); end __getitem__ with `return x, y`."
             )
         x, y = first_array(batch[0]), np.asarray(batch[1])
+        if index == 0 and x.dtype == np.float64:
+            found.add(
+                "ds[0]'s inputs are float64: 8 bytes a value, 8 times the uint8 pixels on "
+                "disk (lesson 01). Return the pixels as stored (the kit's models rescale "
+                "them) or as float32 (`astype('float32')`)."
+            )
         if len(x) == 0:
             found.add(
                 f"ds[{index}] is empty, so Keras would fail on it with an unrelated "
@@ -81,10 +87,31 @@ def _missing_samples(n_samples, unique, sizes, length):
     )
 
 
+def _padded_last_batch(prints, sizes, n_samples, length):
+    """`(batch, left)` when the last batch was padded to a full one, else None: all batches
+    full, len rounded up, a remainder, and every repeat in the last batch (its extra rows are
+    whatever the array held, or zeros)."""
+    batch = max(sizes, default=0)
+    left = n_samples % batch if batch else 0
+    if not left or set(sizes) != {batch} or length != -(-n_samples // batch):
+        return None
+    before_last = prints[:-batch]
+    return (batch, left) if len(set(before_last)) == len(before_last) else None
+
+
 def _once_per_epoch(found, prints, sizes, n_samples, length, fix_twice):
     """Adds the problems of one epoch's fingerprints; True when complete."""
     served, unique = len(prints), len(set(prints))
-    if unique < served:
+    padded = _padded_last_batch(prints, sizes, n_samples, length)
+    if padded and unique < served:
+        batch, left = padded
+        found.add(
+            f"The last batch has {batch} rows, but only {left} samples are left for it: its "
+            f"other {batch - left} rows are whatever the array held (np.empty) or zeros, so "
+            f"samples seem to come twice. Size each batch by the ids it gets: "
+            f"np.stack([...]) over them, or np.empty((len(batch_ids), ...))."
+        )
+    elif unique < served:
         found.add(f"{served - unique} sample(s) came twice in one epoch; {fix_twice}")
     if unique < n_samples:
         found.add(_missing_samples(n_samples, unique, sizes, length))
@@ -110,15 +137,52 @@ def _workers(found, ds, workers):
         )
 
 
-def check_dataset(ds, n_samples, n_classes=None, shuffled=True, workers=None, verbose=True):
+def _follows_order(found, ds):
+    """Adds a problem unless `ds.order` (positions into the ids) decides what ds[0] serves;
+    returns True (for `Findings.call`)."""
+    saved = ds.order
+    try:
+        n = len(saved)
+        served = []
+        for order in (np.arange(n), np.arange(n)[::-1]):
+            ds.order = order
+            served.append(fingerprints(first_array(ds[0][0])))
+    finally:
+        ds.order = saved
+    if served[0] == served[1]:
+        found.add(
+            "ds[0] served the same samples whatever self.order held: __getitem__ must take "
+            "its ids through self.order (ids[self.order[i]] for the batch's positions i), "
+            "which exercise 3.2 sets."
+        )
+    return True
+
+
+def _attributes(found, ds, attributes):
+    """Adds a problem for each attribute the next exercise builds on that `ds` lacks."""
+    missing = [name for name in attributes if not hasattr(ds, name)]
+    if missing:
+        found.add(
+            f"The loader has no attribute {', '.join(f'self.{name}' for name in missing)}, "
+            f"which the next exercise builds on: keep the epoch's order (positions into the "
+            f"ids) in self.order and the seed in self.seed."
+        )
+    elif "order" in attributes:
+        found.call("reading ds[0] in two orders", _follows_order, found, ds)
+
+
+def check_dataset(
+    ds, n_samples, n_classes=None, shuffled=True, workers=None, attributes=(), verbose=True
+):
     """Checks a learner's `PyDataset` and says in plain words what is wrong.
 
     Reads two epochs (calling `on_epoch_end` in between, as Keras does) and
     checks that `super().__init__(**kwargs)` was called, that `len(ds)` counts
     every batch, that batches are `(inputs, labels)` tuples of matching
-    length with valid labels, that every sample appears exactly once per
-    epoch (so the last partial batch is kept), and, when `shuffled`, that the
-    second epoch comes in a new order. Samples are told apart by the bytes of
+    length with valid labels and inputs that are not float64, that every
+    sample appears exactly once per epoch (so the last partial batch is kept,
+    and not padded to a full one), and, when `shuffled`, that the second
+    epoch comes in a new order. Samples are told apart by the bytes of
     their first input, so they must differ from one another.
 
     Args:
@@ -129,6 +193,8 @@ def check_dataset(ds, n_samples, n_classes=None, shuffled=True, workers=None, ve
         workers: if given, `ds.workers` must equal it, and the loader must
             survive pickling (Keras sends it to its process workers, again
             every epoch, after calling `on_epoch_end` in the main process).
+        attributes: names the loader must have because a later exercise
+            builds on them; with `"order"`, `ds[0]` must follow `ds.order`.
         verbose: print the report.
 
     Returns:
@@ -180,6 +246,7 @@ def check_dataset(ds, n_samples, n_classes=None, shuffled=True, workers=None, ve
             )
         if workers is not None:
             _workers(found, ds, workers)
+        _attributes(found, ds, attributes)
     success = (
         f"all {n_samples:,} samples once per epoch, "
         + ("reshuffled, " if shuffled else "")

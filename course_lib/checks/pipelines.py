@@ -13,6 +13,18 @@ def _ops(dataset):
     return {node.op for node in graph.node}
 
 
+def _read_epoch(dataset, epoch, found):
+    """One pass over `dataset`: each sample's fingerprint in order, and each batch's set."""
+    order, batches = [], []
+    for index, batch in enumerate(dataset):
+        x, y = first_array(batch[0]), np.asarray(batch[1])
+        if len(x) != len(y):
+            found.stop(f"Batch {index} of epoch {epoch} has {len(x)} inputs and {len(y)} labels.")
+        order += fingerprints(x)
+        batches.append(frozenset(fingerprints(x)))
+    return order, batches
+
+
 def check_pipeline(dataset, n_samples, epochs=2, parallel=True, prefetch=True, verbose=True):
     """Checks a learner's `tf.data` pipeline: signature, size, order, overlap.
 
@@ -83,15 +95,9 @@ def check_pipeline(dataset, n_samples, epochs=2, parallel=True, prefetch=True, v
             raise Stop
         orders, batches = [], []
         for epoch in range(epochs):
-            order, batches_of_epoch = [], []
-            for index, batch in enumerate(dataset):
-                x, y = first_array(batch[0]), np.asarray(batch[1])
-                if len(x) != len(y):
-                    found.stop(
-                        f"Batch {index} of epoch {epoch} has {len(x)} inputs and {len(y)} labels."
-                    )
-                order += fingerprints(x)
-                batches_of_epoch.append(frozenset(fingerprints(x)))
+            order, batches_of_epoch = found.call(
+                f"Reading epoch {epoch} of the pipeline", _read_epoch, dataset, epoch, found
+            )
             orders.append(order)
             batches.append(batches_of_epoch)
             if len(set(order)) != len(order) or len(order) != n_samples:

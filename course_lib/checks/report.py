@@ -98,6 +98,8 @@ class Findings:
             value = fn(*args, **kwargs)
         except NotImplementedError:
             self.stop(f"{what} is not written yet: fill in the exercise cell above.")
+        except Stop:  # a problem `fn` found and reported itself
+            raise
         except Exception as error:  # the learner's code: report it, do not raise
             self.stop(f"{what} raised {type(error).__name__}: {str(error)[:200]}.")
         if value is None:

@@ -17,6 +17,7 @@ import ctypes.util
 import gc
 import resource
 import sys
+import tracemalloc
 from collections.abc import Callable, Sequence
 
 import psutil
@@ -137,6 +138,37 @@ def peak_increase_mib(fn: Callable, *args, interval: float = 0.002, repeat: int 
         peak = memory_usage((fn, args, kwargs), interval=interval, max_usage=True)
         increases.append(peak - baseline)
     return max(max(increases), 0.0)
+
+
+def traced_peak_mib(fn: Callable, *args, **kwargs) -> float:
+    """The peak of what `fn(*args, **kwargs)` allocates through Python and NumPy, in MiB.
+
+    First used in lesson 01 (in_memory_fit).
+
+    `tracemalloc` counts every allocation exactly (NumPy reports its array
+    buffers to it), so unlike RSS the figure depends neither on the allocator
+    nor on sampling; memory allocated by C libraries on their own (TensorFlow,
+    HDF5) is not counted. The result of `fn` counts while it is returned,
+    then is dropped.
+
+    Example:
+
+    >>> import numpy as np
+    >>> round(traced_peak_mib(lambda: np.ones(2**20, np.uint8)))
+    1
+    """
+    was_tracing = tracemalloc.is_tracing()
+    if was_tracing:
+        tracemalloc.reset_peak()
+    else:
+        tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        fn(*args, **kwargs)
+        return (tracemalloc.get_traced_memory()[1] - before) / 2**20
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
 
 
 # --- what the machine has right now ------------------------------------------
