@@ -290,6 +290,8 @@ def test_epoch_order_fails_the_usual_near_misses():
     assert any("came in the same order as the first" in p for p in found)
     found = order_problems(lambda seed: Resumable(seed, "epoch"))
     assert any("Seeds 7 and 8 gave the same order" in p for p in found)
+    [problem] = order_problems(lambda seed: Resumable(seed, "seed + epoch"))
+    assert "Seed 8's epoch 0 is seed 7's epoch 1" in problem
 
     class Chained(Resumable):  # each epoch drawn from the one before: replays only by walking
         def on_epoch_end(self):

@@ -88,6 +88,22 @@ def test_block_loader_checker():
 
     eager = checks.check_block_loader(Eager, verbose=False)
     assert "cannot be pickled once it has read a batch" in eager.problems[0]
+
+    class OwnLabelShuffle(BlockLoader):  # labels read at other rows than the images
+        def __getitem__(self, index):
+            x, y = super().__getitem__(index)
+            return x, np.random.default_rng(index).permutation(y)
+
+    class InMemory(BlockLoader):  # reads the whole split in __init__, serves from memory
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            with h5py.File(self.path, "r") as file:
+                self.images, self.labels = file["images"][:], file["labels"][:]
+
+    held = checks.check_block_loader(InMemory, verbose=False)
+    assert any("holds 1,000 of the 1,000 images in memory" in p for p in held.problems)
+    shifted = checks.check_block_loader(OwnLabelShuffle, verbose=False)
+    assert any("labels do not belong to their images" in p for p in shifted.problems)
     blank = checks.check_block_loader(lambda *a, **k: None, verbose=False)
     assert "returned None: it is not written yet" in blank.problems[0]
 
@@ -129,6 +145,16 @@ def test_generator_checker():
         forever, X, Y, 16, STEPS, shuffled=False, verbose=False
     )
     assert "Epoch 0 came in another order than the file's" in shuffled_validation.problems[0]
+
+    def each_shuffled(images, labels, batch_size):  # one permutation for x, another for y
+        rng = np.random.default_rng(0)
+        while True:
+            xs, ys = rng.permutation(images), rng.permutation(labels)
+            for start in range(0, len(xs), batch_size):
+                yield xs[start : start + batch_size], ys[start : start + batch_size]
+
+    apart = checks.check_generator(each_shuffled, X, Y, 16, STEPS, verbose=False)
+    assert any("labels are not those of their images" in p for p in apart.problems)
     eager = checks.check_generator(lambda x, y, b: [(x[:b], y[:b])], X, Y, 16, STEPS, verbose=False)
     assert "not a generator: use `yield`" in eager.problems[0]
     assert (
@@ -512,6 +538,9 @@ def test_shards_checker():
         "go to no worker": lambda e, w, k: shard(e, w, k)[:-1],
         "unbalanced": lambda e, w, k: np.arange(100)[:90] if w == 0 else np.arange(90, 100),
         "same order every epoch": lambda e, w, k: shard(0, w, k),
+        "cut before the shuffle": lambda e, w, k: np.random.default_rng([0, e]).permutation(
+            np.arange(100)[w::k]
+        ),
         "changed between two calls": lambda e, w, k: shard(np.random.randint(1 << 20), w, k),
         "must lie in [0, 100)": lambda e, w, k: shard(e, w, k) + 1,
         "not written yet": lambda e, w, k: None,
@@ -1046,8 +1075,19 @@ def test_split_rows_checker():
         valid = np.sort(np.random.choice(len(labels), round(valid_fraction * len(labels)), False))
         return np.setdiff1d(np.arange(len(labels)), valid), valid
 
+    def window_per_class(labels, valid_fraction, seed):  # a random window in each class
+        rng, valid = np.random.default_rng(seed), []
+        for c in np.unique(labels):
+            rows = np.flatnonzero(labels == c)
+            size = round(valid_fraction * len(rows))
+            start = rng.integers(len(rows) - size + 1)
+            valid.append(rows[start : start + size])
+        valid = np.concatenate(valid)
+        return np.setdiff1d(np.arange(len(labels)), valid), valid
+
     cases = {
         "hold class 2 only: on a file sorted by class the last rows are one class": last_rows,
+        "Each class gave validation one run of consecutive rows": window_per_class,
         "is in both parts (300 rows are)": overlapping,
         "rows to validation, not 140: draw round(valid_fraction * size) rows from each class": (
             lambda l, f, s: stratified_rows(l, f, s, by_class=False)

@@ -256,6 +256,26 @@ def check_dataset(
     return found.report(success, verbose)
 
 
+ID_IMAGE_SHAPE = (2, 2, 1)
+"""The shape of an image of `id_coded_file`."""
+
+
+def _holds_no_images(found, ds, n_samples, image_shape):
+    """Adds a problem when the loader keeps half the split's images or more in memory."""
+    held = 0
+    for value in vars(ds).values():
+        parts = value if isinstance(value, (list, tuple)) else [value]
+        for part in parts:
+            if isinstance(part, np.ndarray) and part.shape[-len(image_shape) :] == image_shape:
+                held += part.size // int(np.prod(image_shape))
+    if held >= n_samples / 2:
+        found.add(
+            f"The loader holds {held:,} of the {n_samples:,} images in memory (read in "
+            f"__init__): a split bigger than memory cannot be loaded that way. Keep the path "
+            f"and read each batch's rows from the file in __getitem__."
+        )
+
+
 def id_coded_file(folder, n_samples=1000, n_classes=3, name="ids.h5", prefix=""):
     """Writes an HDF5 file whose image `i` holds the number `i`, sorted by class.
 
@@ -274,7 +294,8 @@ def id_coded_file(folder, n_samples=1000, n_classes=3, name="ids.h5", prefix="")
     # the previous file open, and HDF5 cannot truncate an open file.
     partial = atomic.partial_path(path)
     with h5py.File(partial, "w") as file:
-        file[f"{prefix}images"] = np.broadcast_to(ids[:, None, None, None], (n_samples, 2, 2, 1))
+        images = np.broadcast_to(ids[:, None, None, None], (n_samples, *ID_IMAGE_SHAPE))
+        file[f"{prefix}images"] = images
         file.create_dataset(f"{prefix}labels", data=ids * n_classes // n_samples)
     partial.replace(path)
     return path
@@ -308,6 +329,7 @@ def check_block_loader(loader_class, batch_size=64, block_size=8, n_samples=1000
             found.problems += report.problems
             if not report.ok:
                 raise Stop
+            _holds_no_images(found, ds, n_samples, ID_IMAGE_SHAPE)
             try:
                 pickle.loads(pickle.dumps(ds))
             except Exception as error:  # the learner's object: report, do not raise
@@ -319,7 +341,9 @@ def check_block_loader(loader_class, batch_size=64, block_size=8, n_samples=1000
                     f"pickling (__getstate__)."
                 )
             with H5pyReads() as seen:
-                counts = [runs(first_array(ds[i][0])[:, 0, 0, 0]) for i in range(len(ds))]
+                batches = [ds[i] for i in range(len(ds))]
+            counts = [runs(first_array(x)[:, 0, 0, 0]) for x, *_ in batches]
+            _labels_belong(found, batches, lambda rows: rows * 3 // n_samples)
             if seen.fancy("images"):
                 found.add(
                     f"{seen.fancy('images')} reads of /images used a fancy index "
@@ -351,6 +375,22 @@ def check_block_loader(loader_class, batch_size=64, block_size=8, n_samples=1000
     )
 
 
+def _labels_belong(found, batches, label_of_row):
+    """Adds a problem when a batch's labels are not those of its images (`id_coded_file`'s
+    rows, read back from the pixels)."""
+    for index, (x, y, *_) in enumerate(batches):
+        rows = first_array(x)[:, 0, 0, 0].astype(np.int64)
+        wrong = np.flatnonzero(np.asarray(y).reshape(len(rows)) != label_of_row(rows))
+        if len(wrong):
+            found.add(
+                f"Batch {index}: {len(wrong)} of {len(rows)} labels do not belong to their "
+                f"images (row {rows[wrong[0]]} has class {label_of_row(rows[wrong[:1]])[0]}, "
+                f"the batch says {np.asarray(y).reshape(-1)[wrong[0]]}). Read images and labels "
+                f"with the same rows, after one shuffle of the ids, never one shuffle each."
+            )
+            return
+
+
 def check_generator(
     make_batches, images, labels, batch_size, steps_per_epoch, epochs=3, shuffled=True, verbose=True
 ):
@@ -358,7 +398,8 @@ def check_generator(
 
     Calls `make_batches(images, labels, batch_size)` once, then draws
     `steps_per_epoch * epochs` batches, as `fit` does: it must never run
-    out, and each epoch's batches must hold every sample once. When
+    out, each epoch's batches must hold every sample once, each with its own
+    label (a label is matched to its image by the image's bytes). When
     `shuffled`, each epoch comes in a new order and no batch holds a single
     class when the data has several (the fix for class-sorted files); when
     not, every epoch comes in the order of `images` (a validation generator).
@@ -377,6 +418,8 @@ def check_generator(
                 f"use `yield` inside the loop, so batches are made one at a time."
             )
         orders, sizes, n_classes = [], [], len(np.unique(labels))
+        label_of = dict(zip(fingerprints(np.asarray(images)), np.asarray(labels).tolist()))
+        misplaced = None
         for epoch, step in itertools.product(range(epochs), range(steps_per_epoch)):
             if step == 0:
                 orders.append([])
@@ -406,8 +449,20 @@ def check_generator(
                     f"Batch {step} of epoch {epoch} holds class {y[0]} only: shuffle the "
                     f"sample ids at the start of each pass."
                 )
-            orders[-1] += fingerprints(x)
+            prints = fingerprints(x)
+            if misplaced is None:
+                wrong = [i for i, p in enumerate(prints) if label_of.get(p, y[i]) != y[i]]
+                if wrong:
+                    misplaced = (epoch, step, len(wrong), len(prints))
+            orders[-1] += prints
             sizes[-1].append(len(x))
+        if misplaced:
+            epoch, step, wrong, size = misplaced
+            found.add(
+                f"Batch {step} of epoch {epoch}: {wrong} of {size} labels are not those of "
+                f"their images. Take images and labels with the same ids (x[ids], y[ids]) "
+                f"after one shuffle, never a shuffle of each."
+            )
         for epoch, order in enumerate(orders):
             if not _once_per_epoch(
                 found,

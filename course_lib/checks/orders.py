@@ -107,10 +107,17 @@ def check_epoch_order(make_loader, n_samples, epochs=3, verbose=True):
             )
         reseeded = found.call("make_loader(seed=8)", make_loader, 8)
         found.call("set_epoch(0)", lambda: reseeded.set_epoch(0) or True)
-        if _served(found, reseeded, "make_loader(seed=8)") == orders[0]:
+        reseeded_order = _served(found, reseeded, "make_loader(seed=8)")
+        if reseeded_order == orders[0]:
             found.add(
                 "Seeds 7 and 8 gave the same order: the seed must go into the generator "
                 "that draws the order."
+            )
+        elif reseeded_order == orders[1]:
+            found.add(
+                "Seed 8's epoch 0 is seed 7's epoch 1: the order comes from seed + epoch, so "
+                "runs with neighbouring seeds replay each other's epochs. Give both to the "
+                "generator apart: np.random.default_rng([seed, epoch])."
             )
     np.random.set_state(global_state)  # the learner's own np.random draws go on as before
     return found.report(

@@ -186,6 +186,13 @@ def check_shards(shard, n_samples, n_workers=2, epochs=2, verbose=True):
                 "Worker 0 reads the same samples in the same order every epoch: shuffle "
                 "the global order with a seed that includes the epoch, then split it."
             )
+        elif epochs > 1 and set(epochs_seen[0].tolist()) == set(epochs_seen[1].tolist()):
+            found.add(
+                "Worker 0 reads the same samples every epoch, only reordered: the shards are "
+                "cut before the shuffle, so each worker keeps one fixed part of the data for "
+                "the whole run. Shuffle the whole epoch with (seed, epoch), then cut it "
+                "(order[worker::workers])."
+            )
     return found.report(
         f"{n_workers} disjoint, balanced shards covering all {n_samples} "
         f"samples, a new order each epoch.",

@@ -74,6 +74,15 @@ def _check_parts(found, train, valid, labels, valid_fraction):
                 f"Class {label} ({size} rows) gave {got} rows to validation, not "
                 f"{want}: draw round(valid_fraction * size) rows from each class."
             )
+    runs = [labels[valid] == label for label in range(len(CLASS_SIZES))]
+    runs = [valid[of_class] for of_class in runs if of_class.sum() > 2]
+    if runs and all(rows.max() - rows.min() + 1 == len(rows) for rows in runs):
+        found.add(
+            f"Each class gave validation one run of consecutive rows (rows {runs[0].min()} "
+            f"to {runs[0].max()} of class 0): inside a class, files are often sorted further "
+            f"(by source, date, person), so a run is not a sample of it. Draw each class's "
+            f"rows at random: rng.choice(rows_of_class, size, replace=False)."
+        )
     for rows, name in ((train, "train"), (valid, "valid")):
         if np.any(np.diff(rows) < 0):
             found.add(
