@@ -13,16 +13,33 @@ def _ops(dataset):
     return {node.op for node in graph.node}
 
 
+def _constant_bytes(dataset):
+    """Bytes of the tensors held in a `tf.data` pipeline's graph (`from_tensor_slices`' data,
+    constants a `map` captured)."""
+    import tensorflow as tf
+
+    graph = tf.compat.v1.GraphDef.FromString(dataset._as_serialized_graph().numpy())
+    nodes = [*graph.node, *(node for f in graph.library.function for node in f.node_def)]
+    total = 0
+    for node in nodes:
+        tensor = node.attr["value"].tensor if node.op == "Const" else None
+        if tensor is not None and tf.dtypes.as_dtype(tensor.dtype).is_numpy_compatible:
+            total += tf.make_ndarray(tensor).nbytes  # resource handles and variants skipped
+    return total
+
+
 def _read_epoch(dataset, epoch, found):
-    """One pass over `dataset`: each sample's fingerprint in order, and each batch's set."""
-    order, batches = [], []
+    """One pass over `dataset`: each sample's fingerprint in order, each batch's set, and the
+    bytes of its inputs."""
+    order, batches, nbytes = [], [], 0
     for index, batch in enumerate(dataset):
         x, y = first_array(batch[0]), np.asarray(batch[1])
         if len(x) != len(y):
             found.stop(f"Batch {index} of epoch {epoch} has {len(x)} inputs and {len(y)} labels.")
         order += fingerprints(x)
         batches.append(frozenset(fingerprints(x)))
-    return order, batches
+        nbytes += np.asarray(x).nbytes
+    return order, batches, nbytes
 
 
 def check_pipeline(dataset, n_samples, epochs=2, parallel=True, prefetch=True, verbose=True):
@@ -31,9 +48,10 @@ def check_pipeline(dataset, n_samples, epochs=2, parallel=True, prefetch=True, v
     Checks that it yields `(inputs, labels)` batches, that its cardinality is
     known and finite (so `fit` shows progress and ends each epoch), that each
     of `epochs` passes serves every sample once, in a new order each time,
-    and, if asked, that it reads in parallel (`num_parallel_calls` in a
-    `map` or `interleave`) and ends with `prefetch`. Samples are told apart
-    by the bytes of their first input.
+    that it does not hold the data in its own graph (`from_tensor_slices`
+    of the images), and, if asked, that it reads in parallel
+    (`num_parallel_calls` in a `map` or `interleave`) and ends with
+    `prefetch`. Samples are told apart by the bytes of their first input.
 
     Returns:
         A `Report`.
@@ -68,8 +86,9 @@ def check_pipeline(dataset, n_samples, epochs=2, parallel=True, prefetch=True, v
         elif cardinality == tf.data.UNKNOWN_CARDINALITY:
             found.add(
                 "Its cardinality is unknown, so fit shows no progress bar and cannot "
-                "plan steps; start from Dataset.range(n) or from_tensor_slices, or "
-                "declare it with .apply(tf.data.experimental.assert_cardinality(n))."
+                "plan steps; start from Dataset.range(n) (or from_tensor_slices of the ids "
+                "or paths, never of the images), or declare it with "
+                ".apply(tf.data.experimental.assert_cardinality(n))."
             )
         ops = _ops(dataset)
         if parallel and not any(
@@ -95,7 +114,7 @@ def check_pipeline(dataset, n_samples, epochs=2, parallel=True, prefetch=True, v
             raise Stop
         orders, batches = [], []
         for epoch in range(epochs):
-            order, batches_of_epoch = found.call(
+            order, batches_of_epoch, epoch_bytes = found.call(
                 f"Reading epoch {epoch} of the pipeline", _read_epoch, dataset, epoch, found
             )
             orders.append(order)
@@ -106,6 +125,14 @@ def check_pipeline(dataset, n_samples, epochs=2, parallel=True, prefetch=True, v
                     f"distinct) for {n_samples}: every sample exactly once per epoch "
                     f"(no .repeat() before .batch(), no drop_remainder)."
                 )
+        held = _constant_bytes(dataset)
+        if held >= 0.5 * epoch_bytes:
+            found.add(
+                f"The pipeline holds {held / 2**20:,.1f} MiB of data in its own graph, as much "
+                f"as an epoch's inputs ({epoch_bytes / 2**20:,.1f} MiB): from_tensor_slices of "
+                f"the images (or a map over an array it captured) loads the split into memory. "
+                f"Slice the ids or paths instead, and read each sample from the file in a map."
+            )
         if epochs > 1 and orders[0] == orders[1]:
             found.add(
                 "Epochs 0 and 1 came in the same order: shuffle the sample ids with "
