@@ -251,6 +251,10 @@ EPOCH_MISTAKES = {
         ),
         "same seed gave another",
     ),
+    "seed ignored": (
+        lambda s, b, seed: grain.MapDataset.source(s).shuffle(seed=0).repeat().batch(b),
+        "the seed argument is ignored",
+    ),
     "not a Grain dataset": (lambda s, b, seed: [s[i] for i in range(len(s))], "not a Grain"),
     "blank": (lambda s, b, seed: None, "returned None"),
 }
@@ -319,6 +323,24 @@ class OffByOne(LazySource):
         return super().__getitem__(min(index + 1, len(self) - 1))
 
 
+MODULE_HANDLES = {}
+
+
+class ModuleLevelHandle(LazySource):
+    """Opens the file once for the whole module, before any worker starts, and reads through
+    it (what a notebook's `FILE = h5py.File(path)` above the class does)."""
+
+    def __init__(self, path, split):
+        super().__init__(path, split)
+        global SHARED_FILE
+        SHARED_FILE = MODULE_HANDLES[path] = h5py.File(path, "r")
+
+    def __getitem__(self, index):
+        return SHARED_FILE[f"{self.split}/images"][index], SHARED_FILE[f"{self.split}/labels"][
+            index
+        ]
+
+
 def test_check_grain_source_passes_a_lazy_source():
     assert checks.check_grain_source(LazySource, verbose=False).ok
 
@@ -330,11 +352,20 @@ def test_check_grain_source_passes_a_lazy_source():
         (PicklesItsHandle, "cannot be pickled"),
         (LoadsEverything, "holds the data itself"),
         (OffByOne, "is not row"),
+        (ModuleLevelHandle, "an h5py object opened at module level"),
     ],
-    ids=["opens in __init__ (the classic recipe)", "pickles its handle", "loads all", "off by one"],
+    ids=[
+        "opens in __init__ (the classic recipe)",
+        "pickles its handle",
+        "loads all",
+        "off by one",
+        "a module-level handle",
+    ],
 )
 def test_check_grain_source_fails_each_mistake(answer, said):
     report = checks.check_grain_source(answer, verbose=False)
+    for handle in MODULE_HANDLES.values():
+        handle.close()
     assert not report.ok and said in " ".join(report.problems), report.problems
 
 

@@ -64,7 +64,8 @@ def check_grain_epochs(
     `n_samples / batch_size` batches from one iterator, as `fit` does with
     `steps_per_epoch`. Each epoch must hold every sample once with its own
     label, in a shuffled order that changes every epoch (new batches, not
-    the same batches reordered), and the same seed must give the same epochs.
+    the same batches reordered), the same seed must give the same epochs and
+    another seed other ones.
 
     Returns:
         A `Report`.
@@ -124,6 +125,17 @@ def check_grain_epochs(
                 "The same seed gave another first epoch: pass seed to .shuffle(seed=seed), "
                 "so a run can be repeated."
             )
+        else:
+            other = found.call(
+                "make_dataset(source, batch_size, seed=1)", make_dataset, source, batch_size, 1
+            )
+            if np.array_equal(
+                np.concatenate([b[0] for b in _epochs(found, other, 1, steps)[0]]), first
+            ):
+                found.add(
+                    "Seeds 0 and 1 gave the same first epoch: the seed argument is ignored. "
+                    "Pass it on: .shuffle(seed=seed)."
+                )
     return found.report(
         f"{epochs} epochs of {steps} batches, each a new permutation of all {n_samples} "
         f"samples, repeatable from the seed.",
@@ -140,13 +152,25 @@ def _held_handles(source):
     ]
 
 
+def _global_handles(source):
+    """Names of module-level h5py objects that the source's `__getitem__` reads through."""
+    method = getattr(type(source), "__getitem__", None)
+    code, names = getattr(method, "__code__", None), getattr(method, "__globals__", {})
+    return [
+        name
+        for name in (code.co_names if code else ())
+        if isinstance(names.get(name), h5py.File | h5py.Dataset | h5py.Group)
+    ]
+
+
 def check_grain_source(source_class, n_samples=300, n_classes=3, verbose=True):
     """Checks a learner's Grain source over an HDF5 file: lazy, picklable, right rows.
 
     Builds `source_class(path, "train")` over a file whose `train/images` row
     `i` holds the number `i` and whose `train/labels` are sorted by class.
     The source must have one item per row, `source[i] == (image i, label i)`,
-    open the file lazily (no h5py object held after `__init__`) and pickle
+    open the file lazily (no h5py object held after `__init__`, none read
+    through a module-level handle opened before the workers start) and pickle
     small, as its path, before and after reading, so Grain's worker processes
     can each open their own handle.
 
@@ -183,6 +207,14 @@ def check_grain_source(source_class, n_samples=300, n_classes=3, verbose=True):
                 )
             if int(label) != labels[index]:
                 found.stop(f"source[{index}] has label {label}, the file {labels[index]}.")
+        shared = _global_handles(source)
+        if shared:
+            found.add(
+                f"{name}.__getitem__ reads through {shared[0]}, an h5py object opened at "
+                f"module level: a forked worker shares the parent's handle (HDF5 handles do "
+                f"not survive a fork), a spawned one has none. Open the file inside the "
+                f"source, on its first read, so each process opens its own."
+            )
         try:
             size = len(pickle.dumps(source))  # after reading: with its handle open
         except Exception as error:
