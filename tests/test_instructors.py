@@ -11,7 +11,9 @@ from course_lib.course import exercises
 
 GUIDE = (exercises.NOTEBOOKS.parent / "INSTRUCTORS.md").read_text()
 SOLUTIONS = sorted(exercises.SOLUTIONS.glob("*.ipynb"))
-TIME = re.compile(r"(\d+) minutes: (\d+) reading .*?, (\d+) running .*?, (\d+) for (\d+) exercise")
+TIME = re.compile(
+    r"(\d+-\d+) minutes: (\d+) reading .*?, (\d+-\d+) running .*?, (\d+) for (\d+) exercise"
+)
 
 
 def section(number):

@@ -166,11 +166,12 @@ LESSON = re.compile(r"First used in lesson (\d\d) \((\w+)\)\.|Used by the kit, n
 
 
 def _first_lesson(value, texts):
-    """The first lesson whose code or text names `value` as code: `module.name`,
-    `` `name` ``, or an import of it."""
+    """The first lesson whose code or text names `value` as code: `module.name` (or
+    `folder.name`), `` `name` ``, or an import of it."""
     name, module = value.__name__, value.__module__.rsplit(".", 1)[-1]
+    folder = value.__module__.split(".")[1]
     uses = [
-        rf"(?<![\w.]){module}\.{name}\b",
+        rf"(?<![\w.])(?:{module}|{folder})\.{name}\b",
         rf"`(?:[\w.]*\.)?{name}(?:\(|`)",
         rf"from course_lib[\w.]* import (?:\([^)]*\b{name}\b[^)]*\)|[^\n(]*\b{name}\b)",
     ]

@@ -4,7 +4,8 @@ TensorFlow's C++ libraries log while they load, before absl's logging is set
 up, so `TF_CPP_MIN_LOG_LEVEL` does not reach those lines: each `import
 tensorflow` prints "All log messages before absl::InitializeLog() ...", a
 oneDNN note and "Could not find cuda drivers" (twice, once per library) to file
-descriptor 2, which JupyterLab shows as a red stderr box. Only a redirection of
+descriptor 2, which JupyterLab shows as a red stderr box; the first look for a
+GPU adds "failed call to cuInit" on a machine without one. Only a redirection of
 that descriptor while the libraries load keeps them out; every other line they
 print is written back, so a real error still shows.
 """
@@ -22,6 +23,7 @@ START_UP_NOTES = (
     "Could not find cuda drivers on your machine, GPU will not be used",
     "This TensorFlow binary is optimized to use available CPU instructions",
     "To enable the following instructions:",
+    "failed call to cuInit",
 )
 """Lines the libraries print on every start on a machine without a GPU; nothing to act on."""
 
@@ -73,4 +75,9 @@ def import_backend():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the later C++ logs: warnings and up
     with start_up_notes_hidden():
         import keras  # on the TensorFlow backend, this loads TensorFlow
+
+        if keras.backend.backend() == "tensorflow":  # the CUDA probe, once, while hidden
+            import tensorflow as tf
+
+            tf.config.list_physical_devices("GPU")
     return keras

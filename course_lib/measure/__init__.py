@@ -15,6 +15,8 @@
 | `monitor`     | the live resource panel                                                 |
 | `budget`      | running a function or a script under a memory budget                    |
 | `pagecache`   | evicting files from the page cache, checked with `mincore`              |
+| `running_time` | a lesson's running time here: one step measured, Run All scaled        |
+| `step_counter` | counts the batches Keras trains in every process of a lesson            |
 """
 
 from course_lib.exports import lazy_exports
@@ -33,6 +35,8 @@ __all__, __getattr__, __dir__ = lazy_exports(
         ],
         "bench": ["parts"],
         "resume_cost": ["resume_times"],
+        "running_time": ["training_step_seconds", "running_time_here", "measure_lessons"],
+        "step_counter": ["STEP_LOG_ENV", "install", "read_log"],
         "workers": [
             "HOLDINGS",
             "InMemoryDataset",
@@ -74,6 +78,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "children_memory",
             "release_free_memory",
             "peak_increase_mib",
+            "traced_peak_mib",
             "peak_rss_mib",
             "available_mib",
             "gpu_status",

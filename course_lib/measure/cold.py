@@ -612,16 +612,10 @@ def training_step_us(profile: str | config.Profile = "lesson", steps: int = 10):
 
     Used by the kit, not by a lesson.
     """
-    from course_lib import models
+    from course_lib.measure.running_time import training_step_seconds
 
     p = config.get_profile(profile)
-    model = models.small_convnet(p.image_shape, p.n_classes)
-    x = np.random.default_rng(0).integers(0, 256, (p.batch_size, *p.image_shape), np.uint8)
-    y = np.arange(p.batch_size) % p.n_classes
-    model.train_on_batch(x, y)
-    return 1e6 / rate(
-        lambda: [model.train_on_batch(x, y) for _ in range(steps)], steps * p.batch_size
-    )
+    return 1e6 * training_step_seconds(p, steps) / p.batch_size
 
 
 def decode_costs(profile: str | config.Profile = "lesson"):
