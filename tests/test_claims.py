@@ -971,9 +971,9 @@ print(json.dumps([calls("evaluate"), calls("predict"), calls("predict", built=Fa
     ],
 )
 def test_evaluate_ends_an_epoch_before_its_own_and_predict_does_not(backend, expected):
-    """03 `136ac2c5`: `evaluate` makes fit's first call (on JAX after reading one batch);
-    `predict` does not (TensorFlow's never resets its iterator; on JAX, an unbuilt model reads
-    a batch first)."""
+    """03 `136ac2c5`, `d4e0f602`: `evaluate` makes fit's first call (on JAX, a model that has not
+    trained reads one batch first); `predict` does not (TensorFlow's never resets its iterator;
+    on JAX, a model with unbuilt layers reads a batch first)."""
     done = subprocess.run(
         [sys.executable, "-c", EPOCH_CALLS_OF_EVALUATE_AND_PREDICT],
         capture_output=True,
