@@ -251,7 +251,7 @@ REVIEWED_FIGURES = {
     ("09", "0027991c"): "a GPU's speed-up over this CPU, a range from public benchmarks",
     ("09", "db670a24"): "records.ShardWriter's default shard size, a constant",
     ("09", "7a5f9117"): "ranges from named runs, beside the table printed here",
-    ("10", "9665284c"): "ci accuracy ranges over 8 and 9 named runs",
+    ("10", "9665284c"): "ci accuracy ranges over 8 and 10 named runs",
     ("10", "6748b6bd"): "a cited paper's figures (Audibert et al., 2023)",
     ("11", "aacee699"): "chance with three classes: arithmetic",
     ("12", "d998aad7"): "the large profile's size and the budget rule: arithmetic",
