@@ -268,10 +268,12 @@ def test_fit_calls_on_epoch_end_once_before_the_first_epoch():
     assert data.calls == ["end", "begin", "end", "begin", "end"]
 
 
-EPOCH_CALLS_ON_JAX = """
+CALLS_DATASET = """
 import json, keras, numpy as np
 class Calls(keras.utils.PyDataset):
-    calls = []
+    def __init__(self):
+        super().__init__()
+        self.calls = []
     def __len__(self):
         return 2
     def __getitem__(self, index):
@@ -280,13 +282,20 @@ class Calls(keras.utils.PyDataset):
         self.calls.append("begin")
     def on_epoch_end(self):
         self.calls.append("end")
+"""
+"""A script's start: a `PyDataset` that notes Keras's epoch calls, for a fresh process."""
+
+EPOCH_CALLS_ON_JAX = (
+    CALLS_DATASET
+    + """
 model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(2)])
 model.compile("sgd", "sparse_categorical_crossentropy")
-model.fit(Calls(), epochs=2, shuffle=False, verbose=0)
-first = list(Calls.calls)
-model.fit(Calls(), epochs=1, shuffle=False, verbose=0)
-print(json.dumps([first, Calls.calls[len(first):]]))
+first, later = Calls(), Calls()
+model.fit(first, epochs=2, shuffle=False, verbose=0)
+model.fit(later, epochs=1, shuffle=False, verbose=0)
+print(json.dumps([first.calls, later.calls]))
 """
+)
 
 
 def test_on_jax_a_models_first_fit_reads_one_batch_between_begin_and_end():
@@ -939,20 +948,9 @@ def test_astype_then_a_python_int_divisor_holds_two_float32_copies():
     assert round(memory.traced_peak_mib(divide_in_place) / times) == 4
 
 
-EPOCH_CALLS_OF_EVALUATE_AND_PREDICT = """
-import json, keras, numpy as np
-class Calls(keras.utils.PyDataset):
-    def __init__(self):
-        super().__init__()
-        self.calls = []
-    def __len__(self):
-        return 2
-    def __getitem__(self, index):
-        return np.zeros((4, 1), "float32"), np.zeros(4, "int32")
-    def on_epoch_begin(self):
-        self.calls.append("begin")
-    def on_epoch_end(self):
-        self.calls.append("end")
+EPOCH_CALLS_OF_EVALUATE_AND_PREDICT = (
+    CALLS_DATASET
+    + """
 def calls(method, built=True):
     model = keras.Sequential([*([keras.Input((1,))] if built else []), keras.layers.Dense(2)])
     model.compile("sgd", "sparse_categorical_crossentropy")
@@ -961,6 +959,7 @@ def calls(method, built=True):
     return data.calls
 print(json.dumps([calls("evaluate"), calls("predict"), calls("predict", built=False)]))
 """
+)
 
 
 @pytest.mark.parametrize(
