@@ -71,6 +71,19 @@ class Positions(keras.utils.PyDataset):
         np.random.shuffle(self.order)
 
 
+def printed_json(script, backend, *args):
+    """Runs `script` (with `args`) in a fresh Python on `backend`; the JSON of its last line."""
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "KERAS_BACKEND": backend},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def caught_warnings(fn):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -301,16 +314,7 @@ print(json.dumps([first.calls, later.calls]))
 def test_on_jax_a_models_first_fit_reads_one_batch_between_begin_and_end():
     """03 `136ac2c5`: on JAX, a model's first `fit` builds it from one batch, read between an
     `on_epoch_begin` and the `on_epoch_end` before epoch 0; a later `fit` does as on TF."""
-    env = {**os.environ, "KERAS_BACKEND": "jax"}
-    done = subprocess.run(
-        [sys.executable, "-c", EPOCH_CALLS_ON_JAX],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    first, later = json.loads(done.stdout.strip().splitlines()[-1])
+    first, later = printed_json(EPOCH_CALLS_ON_JAX, "jax")
     assert first == ["begin", "end", "begin", "end", "begin", "end"]
     assert later == ["end", "begin", "end"]
 
@@ -754,17 +758,7 @@ print(json.dumps(model.jit_compile))
 def test_auto_jit_compile_is_xla_on_jax_and_off_for_tensorflow_on_a_cpu():
     """11 `2ea1e6c3`: `jit_compile="auto"` compiles with XLA on JAX, not on TensorFlow
     when the machine has no GPU."""
-    chosen = {}
-    for backend in ("tensorflow", "jax"):
-        done = subprocess.run(
-            [sys.executable, "-c", JIT_OF_AUTO],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env={**os.environ, "KERAS_BACKEND": backend},
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        chosen[backend] = json.loads(done.stdout.strip().splitlines()[-1])
+    chosen = {backend: printed_json(JIT_OF_AUTO, backend) for backend in ("tensorflow", "jax")}
     assert chosen == {"tensorflow": False, "jax": True}
 
 
@@ -806,15 +800,7 @@ def test_on_jax_fit_trains_the_batches_prefetched_for_its_build_unless_built_fir
     starts with the last batches of the one before. Built first, each epoch is its own."""
     first_ids = {}
     for backend, built in [("jax", "unbuilt"), ("jax", "built"), ("tensorflow", "unbuilt")]:
-        done = subprocess.run(
-            [sys.executable, "-c", TRAINED_FIRST_IDS, built],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env={**os.environ, "KERAS_BACKEND": backend},
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        first_ids[backend, built] = json.loads(done.stdout.strip().splitlines()[-1])
+        first_ids[backend, built] = printed_json(TRAINED_FIRST_IDS, backend, built)
     # The build's own epoch ends before training (the first trained epoch is numbered 1).
     in_order = [100, 104, 108, 112, 200, 204, 208, 212]
     assert first_ids["tensorflow", "unbuilt"] == first_ids["jax", "built"] == in_order
@@ -973,15 +959,7 @@ def test_evaluate_ends_an_epoch_before_its_own_and_predict_does_not(backend, exp
     """03 `136ac2c5`, `d4e0f602`: `evaluate` makes fit's first call (on JAX, a model that has not
     trained reads one batch first); `predict` does not (TensorFlow's never resets its iterator;
     on JAX, a model with unbuilt layers reads a batch first)."""
-    done = subprocess.run(
-        [sys.executable, "-c", EPOCH_CALLS_OF_EVALUATE_AND_PREDICT],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "KERAS_BACKEND": backend},
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == expected
+    assert printed_json(EPOCH_CALLS_OF_EVALUATE_AND_PREDICT, backend) == expected
 
 
 def test_class_weight_works_with_tf_data_but_not_with_grain():
