@@ -195,6 +195,14 @@ def fit_seconds(
     }
 
 
+def fits_seconds(profile: str | config.Profile, runs: list[dict], **common):
+    """`fit_seconds` for each of `runs` in turn, in this process: a list of their results.
+
+    Used by the kit, not by a lesson. It runs in `backend_epochs`' children, one per backend.
+    """
+    return [fit_seconds(profile, **common, **options) for options in runs]
+
+
 def backend_epochs(
     profile: str | config.Profile = "lesson",
     samples: int | None = None,
@@ -202,13 +210,14 @@ def backend_epochs(
     epochs: int = 3,
     in_memory: bool = True,
 ):
-    """The same fit on each backend, each in a fresh process: compile and epoch times.
+    """The same fit on each backend, one fresh process per backend: compile and epoch times.
 
     First used in lesson 11 (grain_and_jax).
 
-    Each row trains the small convnet (`fit_seconds`) in a child process
-    started with `KERAS_BACKEND` set, so the two backends never share one
-    process. The default rows: the kit's loader and the arrays in memory on
+    Each row trains a new small convnet (`fit_seconds`); the rows of a backend
+    run in turn in one child process started with `KERAS_BACKEND` set, so the
+    two backends never share a process (and the imports are paid once per
+    backend). The default rows: the kit's loader and the arrays in memory on
     each backend; TensorFlow compiled with XLA, the compiler JAX always uses
     (Keras's `jit_compile="auto"` leaves XLA off for TensorFlow on a machine
     with no GPU); and JAX with `steps_per_execution=8` and without XLA.
@@ -247,17 +256,21 @@ def backend_epochs(
         "JAX, kit loader, jit_compile=False": ("jax", {"data": "loader", "jit_compile": False}),
     }
     rows = {}
-    for name, (backend, options) in settings.items():
+    for backend in dict.fromkeys(backend for backend, _ in settings.values()):
+        names = [name for name, (each, _) in settings.items() if each == backend]
+        runs = [settings[name][1] for name in names]
         result = child.run(
-            fit_seconds,
+            fits_seconds,
             p.name,
+            runs,
             samples=samples,
             epochs=epochs,
             env={"KERAS_BACKEND": backend},
-            **options,
         )
-        rows[name] = {**value_of(result), "data": options.get("data", "loader")}
+        for name, options, value in zip(names, runs, value_of(result)):
+            rows[name] = {**value, "data": options.get("data", "loader")}
     frame = pd.DataFrame.from_dict(rows, orient="index").rename_axis("fit")
+    frame = frame.loc[list(settings)]
     baseline = {
         data: frame.loc[(frame.backend == "tensorflow") & (frame.data == data), "epoch s"]
         for data in frame.data.unique()

@@ -392,7 +392,8 @@ def service_throughput(megabytes: int = 96, batch_size: int = 32, workers: Seque
     The records are 299x299 photo crops (`cold.photo_records`), so decoding
     costs about what it does on food-101; each batch is also flipped and
     shifted (`tfdata.flip_and_shift`). Each row is the second of two epochs
-    (the first warms up the workers); the page cache is warm.
+    (the first warms up the workers); the page cache is warm. One local service
+    serves every row, a worker added before each row that needs more.
 
     Returns:
         A DataFrame: samples/s, the ratio to in-process, and the CPU cores
@@ -424,8 +425,11 @@ def service_throughput(megabytes: int = 96, batch_size: int = 32, workers: Seque
                 records.record_dataset(path, batch_size, seed=0, augment=tfdata.flip_and_shift)
             )
         }
-        for count in workers:
-            with servers.LocalService(workers=count) as running:
+        with servers.LocalService(workers=0) as running:  # one service, grown row by row
+            for count in sorted(workers):
+                while len(running.workers) < count:
+                    running.add_worker()
+                running.wait_for_workers(count)
                 pipeline, _ = service.record_pipeline(
                     path, batch_size, "distributed_epoch", augment=tfdata.flip_and_shift
                 )
