@@ -54,7 +54,10 @@ def convert(source, out, shard_bytes=None, encoding="jpeg", **options):
         "encoding": encoding,
         "source": str(source),
     }
-    from course_lib.formats import records  # TensorFlow: not needed for --help
+    from course_lib.course import startup
+
+    with startup.start_up_notes_hidden():  # TensorFlow: not needed for --help
+        from course_lib.formats import records
 
     shard_bytes = shard_bytes or records.SHARD_BYTES
     settings = {**blocks.settings, "encoding": encoding, "shard_bytes": shard_bytes}

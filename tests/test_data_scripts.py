@@ -59,6 +59,23 @@ def test_make_dataset_builds_then_reuses(tmp_path):
     assert re.search(r"hdf5 +reused", again.stdout)
 
 
+def test_building_records_keeps_tensorflows_start_up_notes_off_the_screen(tmp_path):
+    """`make lab` builds the records on a first run: TensorFlow loads there, quietly."""
+    built = run_script(
+        "make_dataset.py",
+        "--profile",
+        "ci",
+        "--format",
+        "records",
+        "--out",
+        str(tmp_path),
+        "--quiet",
+    )
+    assert built.returncode == 0, built.stderr
+    assert re.search(r"records +built", built.stdout)
+    assert built.stderr == ""
+
+
 def test_make_dataset_rejects_an_unknown_profile(tmp_path):
     result = run_script("make_dataset.py", "--profile", "huge", "--out", str(tmp_path))
     assert result.returncode == 2 and "invalid choice: 'huge'" in result.stderr

@@ -289,9 +289,10 @@ def image_table(split: str = "train", profile: str | config.Profile | None = Non
 
 
 def _write_records(folder, profile, progress):
-    from course_lib.formats import (
-        records,
-    )  # imports TensorFlow: only when records are built
+    from course_lib.course import startup
+
+    with startup.start_up_notes_hidden():  # TensorFlow loads here, only when records are built
+        from course_lib.formats import records
 
     info = {"class_names": list(config.CLASS_NAMES), "image_shape": list(profile.image_shape)}
     writers = {
