@@ -47,7 +47,9 @@ class Profile:
         image_size: images are `image_size x image_size x 3` uint8.
         n_features: width of the per-sample feature matrix (bcolz layout).
         batch_size: batch size used by the lessons.
-        epochs: epochs the lessons train for.
+        epochs: epochs a lesson's main fits train for.
+        demo_epochs: epochs of a fit that shows a mechanism or compares two settings
+            side by side (lesson 02's first fits): fewer where a step is dear.
         block_size: samples generated and written per block; the writers hold
             one block in memory at a time.
         chunk_rows: rows per HDF5 chunk.
@@ -63,6 +65,7 @@ class Profile:
     n_features: int
     batch_size: int
     epochs: int
+    demo_epochs: int
     block_size: int
     chunk_rows: int
     shard_bytes: int = 128 * 2**20
@@ -107,6 +110,7 @@ PROFILES = {
             n_features=64,
             batch_size=32,
             epochs=6,
+            demo_epochs=6,
             block_size=256,
             chunk_rows=64,
             shard_bytes=2**19,
@@ -119,7 +123,8 @@ PROFILES = {
             image_size=64,
             n_features=256,
             batch_size=64,
-            epochs=5,
+            epochs=2,
+            demo_epochs=1,
             block_size=1024,
             chunk_rows=64,
             shard_bytes=4 * 2**20,
@@ -133,6 +138,7 @@ PROFILES = {
             n_features=4096,
             batch_size=64,
             epochs=3,
+            demo_epochs=1,
             block_size=1024,
             chunk_rows=32,
         ),

@@ -78,6 +78,7 @@ def _small_profile():
         n_features=8,
         batch_size=32,
         epochs=1,
+        demo_epochs=1,
         block_size=128,
         chunk_rows=32,
     )

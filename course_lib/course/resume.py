@@ -44,6 +44,7 @@ def fit_resumable(
     epochs: int = 4,
     crash_after_epoch: int | None = None,
     batch_size: int = 64,
+    samples: int | None = None,
 ):
     """Streams a fit that survives interruptions with `keras.callbacks.BackupAndRestore`.
 
@@ -51,11 +52,15 @@ def fit_resumable(
 
     Run it, let it crash (`crash_after_epoch`), run it again with the same
     `backup_dir`: the second run restores the model, the optimizer and the
-    epoch counter, and trains only the epochs that are left.
+    epoch counter, and trains only the epochs that are left. `samples` trains
+    on the first `samples` rows of the training split only (all of them when
+    the split is smaller or `samples` is None); the mechanics do not depend
+    on the size.
 
     Returns:
-        `{"epochs_run": [...], "loader_epochs": [...], "losses": [...]}` for the
-        epochs this call trained: Keras's epoch numbers and the loader's.
+        `{"epochs_run": [...], "loader_epochs": [...], "losses": [...],
+        "batches_per_epoch": n}` for the epochs this call trained: Keras's epoch
+        numbers and the loader's.
 
     Raises:
         SimulatedCrash: after epoch `crash_after_epoch` (counting from 1).
@@ -63,6 +68,8 @@ def fit_resumable(
     from course_lib.loading.loaders import HDF5Dataset
 
     train = HDF5Dataset(path, batch_size=batch_size, seed=0)
+    if samples is not None and samples < train.sampler.n:
+        train = HDF5Dataset(path, batch_size=batch_size, seed=0, rows=np.arange(samples))
     epochs_run, loader_epochs = [], []
 
     class Progress(keras.callbacks.Callback):
@@ -85,6 +92,7 @@ def fit_resumable(
         "epochs_run": epochs_run,
         "loader_epochs": loader_epochs,
         "losses": [float(v) for v in history.history["loss"]],
+        "batches_per_epoch": len(train),
     }
 
 

@@ -111,7 +111,7 @@ def build(
 ):
     """Builds `path` with `write(partial_path)` unless a complete, matching build exists.
 
-    First used in lesson 12 (capstone).
+    First used in lesson 01 (in_memory_fit).
 
     Args:
         path: the file or folder.
@@ -125,7 +125,7 @@ def build(
     Example:
 
     ```python
-    images = build(workspace / "capstone.h5", write_images, {"samples": 32768})
+    images = build(workspace / "capstone.h5", write_images, {"samples": 24576})
     ```
     """
     if force or not is_built(path, fingerprint):

@@ -26,8 +26,8 @@ if typing.TYPE_CHECKING:
     from course_lib.scale_out.child import ChildResult
 
 
-def in_fresh_process(measurement: Callable, *args):
-    """Runs `measurement(*args)` in a new Python process and returns its result.
+def in_fresh_process(measurement: Callable, *args, **kwargs):
+    """Runs `measurement(*args, **kwargs)` in a new Python process and returns its result.
 
     First used in lesson 05 (hdf5_reading).
 
@@ -44,7 +44,7 @@ def in_fresh_process(measurement: Callable, *args):
     rates = in_fresh_process(throughput.loader_throughput, "lesson")
     ```
     """
-    return value_of(child.run(measurement, *args))
+    return value_of(child.run(measurement, *args, **kwargs))
 
 
 def value_of(result: ChildResult):

@@ -130,14 +130,22 @@ def running_time_here(lesson: str, profile: str | config.Profile | None = None) 
     return {"step_s": step, "estimate_s": seconds}
 
 
-def measure_lesson(notebook: Path, profile: str) -> dict:
+def measure_lesson(notebook: Path, profile: str, keep: Path | None = None) -> dict:
     """Runs `notebook` (Run All, in a new kernel) and counts its batches in every process.
 
     Used by the kit, not by a lesson. `measure_lessons` calls it.
 
+    Args:
+        notebook: a solution notebook.
+        profile: the data profile the kernel uses.
+        keep: a folder to save the executed notebook in, with its outputs (the figures
+            `INSTRUCTORS.md` quotes come from such a run); default: not saved.
+
     Raises:
         RuntimeError: if the notebook fails, with the end of its error.
     """
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
         Path(folder, "sitecustomize.py").write_text(
             "from course_lib.measure import step_counter\n\nstep_counter.install()\n"
@@ -154,7 +162,8 @@ def measure_lesson(notebook: Path, profile: str) -> dict:
         jupyter = Path(sys.executable).with_name("jupyter")
         started = time.perf_counter()
         done = subprocess.run(
-            [str(jupyter), "execute", "--timeout=7200", str(notebook)],
+            [str(jupyter), "execute", "--timeout=7200", str(notebook)]
+            + ([f"--output={Path(keep).resolve() / notebook.name}"] if keep else []),
             env=env,
             capture_output=True,
             text=True,
@@ -182,13 +191,13 @@ def host() -> str:
     return f"a {os.cpu_count()}-core {platform.machine()} host ({gflops:,.0f} GFLOPS float32)"
 
 
-def measure_lessons(profile: str, lessons: list[str] | None = None):
+def measure_lessons(profile: str, lessons: list[str] | None = None, keep: Path | None = None):
     """Measures Run All of the solution notebooks and records it in `TIMES_FILE`.
 
     Used by the kit, not by a lesson.
 
-    Run `python -m course_lib.measure.running_time --profile lesson [lesson ...]`
-    on an otherwise idle machine.
+    Run `python -m course_lib.measure.running_time --profile lesson [--keep DIR] [lesson ...]`
+    on an otherwise idle machine; `--keep` saves the executed notebooks in DIR.
     """
     from course_lib.course import exercises
 
@@ -199,7 +208,7 @@ def measure_lessons(profile: str, lessons: list[str] | None = None):
     for notebook in sorted(exercises.SOLUTIONS.glob("*.ipynb")):
         if lessons and notebook.stem not in lessons:
             continue
-        recorded[notebook.stem] = measure_lesson(notebook, profile)
+        recorded[notebook.stem] = measure_lesson(notebook, profile, keep)
         print(notebook.stem, recorded[notebook.stem], flush=True)
         TIMES_FILE.write_text(json.dumps(times, indent=1, sort_keys=True) + "\n")
 
@@ -209,9 +218,10 @@ def main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(description=measure_lessons.__doc__.splitlines()[0])
     parser.add_argument("--profile", default="lesson", choices=sorted(config.PROFILES))
+    parser.add_argument("--keep", type=Path, help="save the executed notebooks in this folder")
     parser.add_argument("lessons", nargs="*", help="notebook names, e.g. 03_pydataset")
     args = parser.parse_args(argv)
-    measure_lessons(args.profile, args.lessons)
+    measure_lessons(args.profile, args.lessons, args.keep)
     return 0
 
 

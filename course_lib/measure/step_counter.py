@@ -5,8 +5,10 @@ kernel and child process of a lesson with `install` run first (through a
 `sitecustomize` module on `PYTHONPATH`), so the count covers the fits of child
 processes too. Each process appends one line to `$COURSE_STEP_LOG` when it ends:
 `pid train test predict` (other lines, such as `running_time`'s `step s`, are
-skipped by `read_log`). Only batches that pass through `fit`, `evaluate` and
-`predict` are counted (their `CallbackList`); a custom training loop is not.
+skipped by `read_log`). Batches that pass through `fit`, `evaluate` and
+`predict` are counted (their `CallbackList`), and so are `train_on_batch`,
+`test_on_batch` and `predict_on_batch`; a custom loop of TensorFlow or JAX
+steps is not.
 """
 
 import atexit
@@ -17,26 +19,39 @@ import sys
 
 STEP_LOG_ENV = "COURSE_STEP_LOG"
 KINDS = ("train", "test", "predict")
-_MODULE = "keras.src.callbacks.callback_list"
+_PATCHES = {
+    "keras.src.callbacks.callback_list": [
+        ("CallbackList", f"on_{kind}_batch_end", kind) for kind in KINDS
+    ],
+    "keras.src.models.model": [("Model", f"{kind}_on_batch", kind) for kind in KINDS],
+}
+"""Where Keras's batches pass: `fit`, `evaluate` and `predict` end each batch in their
+`CallbackList`; a hand-written loop calls `Model.train_on_batch` (and its two siblings)."""
 
 
 class _CountingFinder(importlib.abc.MetaPathFinder):
-    """Loads Keras's `CallbackList` module as usual, then counts its `on_*_batch_end` calls."""
+    """Loads Keras's modules of `_PATCHES` as usual, then counts calls to their methods."""
 
     def __init__(self, counts):
         self.counts = counts
+        self.pending = set(_PATCHES)
 
     def find_spec(self, name, path, target=None):
-        if name != _MODULE:
+        if name not in self.pending:
             return None
+        self.pending.discard(name)
         sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            if self.pending:
+                sys.meta_path.insert(0, self)
         execute = spec.loader.exec_module
 
         def exec_module(module):
             execute(module)
-            for kind in KINDS:
-                _count_calls(module.CallbackList, f"on_{kind}_batch_end", self.counts, kind)
+            for cls, method, kind in _PATCHES[name]:
+                _count_calls(getattr(module, cls), method, self.counts, kind)
 
         spec.loader.exec_module = exec_module
         return spec

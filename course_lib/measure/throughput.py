@@ -317,17 +317,24 @@ def panel_overhead(
     )
 
 
-def training_overlap(profile: str | config.Profile = "lesson", epochs: int | None = None):
+def training_overlap(
+    profile: str | config.Profile = "lesson", epochs: int | None = None, samples: int | None = None
+):
     """Epoch time of streaming fits divided by the epoch time of the in-memory fit.
 
     First used in lesson 08 (tf_data).
 
-    Trains the small convnet on the same training split with each pipeline:
+    Trains the small convnet on the same training rows with each pipeline:
     numpy arrays in memory (the baseline), `HDF5Dataset` with one worker,
     with two thread workers and with two worker processes, and `tf.data`
     from a generator and with parallel reads, both with prefetch. Each gets
     one warm-up epoch, then the median of `epochs` timed epochs (`None`: 2,
     or 1 on the `ci` profile, whose figures only show the table works).
+
+    Args:
+        profile: the profile whose training split is read.
+        epochs: timed epochs per pipeline, after the warm-up.
+        samples: an epoch is the split's first `samples` rows (default: the whole split).
 
     Returns:
         A DataFrame, one row per pipeline: `epoch s` and `x in memory`.
@@ -341,10 +348,11 @@ def training_overlap(profile: str | config.Profile = "lesson", epochs: int | Non
     profile = config.get_profile(profile)
     epochs = epochs or (1 if profile.name == "ci" else 2)
     path = course_data.ensure_layout("hdf5", profile, progress=False)
-    x, y = hdf5.load_split(path, "train")
+    x, y = hdf5.load_split(path, "train", limit=samples)
+    rows = np.arange(len(y))
 
     def loader(**workers):
-        return HDF5Dataset(path, batch_size=profile.batch_size, seed=0, **workers)
+        return HDF5Dataset(path, batch_size=profile.batch_size, seed=0, rows=rows, **workers)
 
     def epoch_seconds(data, **fit_options):
         keras.utils.set_random_seed(0)

@@ -66,21 +66,13 @@ def _checked_epoch(batches, samples, batch_size, service):
             samples - arrived,
             tf.minimum(tf.constant(batch_size, tf.int64), samples - arrived),
         )
-        assertion = tf.debugging.Assert(
-            tf.equal(size, expected),
-            [
-                "The tf.data service at",
-                service,
-                "delivered",
-                arrived + size,
-                "of",
-                samples,
-                "samples this epoch: a worker stopped while it held some of "
-                "them, and distributed_epoch reads each sample at most once. Restart "
-                "training from the last checkpoint.",
-            ],
-            summarize=1,
+        message = tf.strings.format(
+            f"The tf.data service at {service} delivered {{}} of {{}} samples this epoch: a "
+            "worker stopped while it held some of them, and distributed_epoch reads each "
+            "sample at most once. Restart training from the last checkpoint.",
+            (arrived + size, samples),
         )
+        assertion = tf.debugging.Assert(tf.equal(size, expected), [message], summarize=1)
         with tf.control_dependencies([assertion]):
             return arrived + size, (tf.nest.map_structure(tf.identity, batch), last)
 
