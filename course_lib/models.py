@@ -7,6 +7,7 @@ model that divides by 255 train at exactly chance, silently) get a warning
 that says what to change.
 """
 
+import sys
 import warnings
 
 import keras
@@ -122,6 +123,35 @@ class BatchRecorder(keras.Model):
 
     def test_step(self, *step):
         return self._keep(self.evaluated, step)
+
+
+def set_seed(seed: int) -> None:
+    """Seeds Python, NumPy and Keras, and TensorFlow only if it is loaded.
+
+    Used by the kit's child processes, not by a lesson (a lesson's Setup calls
+    `keras.utils.set_random_seed`, which this follows). Keras's function imports TensorFlow to seed
+    it whenever TensorFlow is installed, on every backend: about 3 s in a fresh
+    JAX process that never uses it. Here, a process that has not imported
+    TensorFlow is seeded without it; nothing else differs.
+
+    Args:
+        seed: the seed, an integer.
+
+    Example:
+
+    >>> set_seed(0)
+    """
+    from keras.src.utils import module_utils
+
+    lazy_tensorflow = module_utils.tensorflow
+    skip = "tensorflow" not in sys.modules and lazy_tensorflow._available is None
+    if skip:
+        lazy_tensorflow._available = False
+    try:
+        keras.utils.set_random_seed(seed)
+    finally:
+        if skip:
+            lazy_tensorflow._available = None
 
 
 def first_images(x: object) -> np.ndarray:

@@ -113,6 +113,31 @@ def test_tensorflow_logs_its_start_up_before_absl_whatever_tf_cpp_min_log_level(
     assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr[-2000:]
 
 
+SEEDED_WEIGHTS = """
+import json, sys
+import keras
+from course_lib import models
+seed = models.set_seed if sys.argv[1] == "kit" else keras.utils.set_random_seed
+weights = []
+for _ in range(2):
+    seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    weights.append(float(keras.ops.sum(model.weights[0])))
+print(json.dumps({"tensorflow loaded": "tensorflow" in sys.modules, "weights": weights}))
+"""
+
+
+def test_keras_seeding_imports_tensorflow_on_jax_and_the_kits_seeding_does_not():
+    """The kit's children seed with `models.set_seed`: `keras.utils.set_random_seed` imports
+    TensorFlow (seconds) on every backend whenever it is installed; both make weights repeat."""
+    kerass = printed_json(SEEDED_WEIGHTS, "jax", "keras")
+    kits = printed_json(SEEDED_WEIGHTS, "jax", "kit")
+    assert kerass["tensorflow loaded"] and not kits["tensorflow loaded"]
+    for seeded in (kerass, kits):
+        assert seeded["weights"][0] == seeded["weights"][1]
+    assert kits["weights"] == kerass["weights"]
+
+
 # --- lesson 01: memory ----------------------------------------------------------------------
 
 

@@ -5,15 +5,21 @@ sentence that names it.
 """
 
 import math
+import sys
 
 import h5py
 import keras
 import numpy as np
 import pytest
+import cloudpickle
 import tensorflow as tf
 
 from course_lib import checks, config
 from course_lib.course import resume, synthetic, workloads
+
+# The answers here reach the checkers' child processes by value, as a notebook's functions do
+# (by reference, each child would import this module, and TensorFlow with it: seconds apiece).
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 # --- an HDF5 loader with a block shuffle ----------------------------------------------
 
@@ -582,25 +588,37 @@ def count_only(path, model):
         return len(file["train/labels"])
 
 
-def test_block_trainer_checker(tmp_path):  # TensorFlow only: 4 JAX processes compile for 56 s
-    from course_lib.checks.budget import _one_block_at_a_time
-
-    # 9 MiB of 16x16 images (a one-block trainer holds about 1.5 MiB): small images, so the
-    # checker's four trainings take few seconds, and many rows, so the two are told apart
-    path = tmp_path / "blocks.h5"
+@pytest.fixture(scope="module")
+def check_blocks(tmp_path_factory):
+    """`check_block_trainer` on 9 MiB of 16x16 images (a one-block trainer holds about 1.5 MiB):
+    small images, so each training takes few seconds, and many rows, so the two are told apart.
+    Each check trains in its own process (TensorFlow only: on JAX each compiles for 14 s)."""
+    path = tmp_path_factory.mktemp("blocks") / "blocks.h5"
     with h5py.File(path, "w") as file:
         file["train/images"] = np.random.default_rng(0).integers(
             0, 255, (12288, 16, 16, 3), dtype=np.uint8
         )
         file["train/labels"] = np.arange(12288) % 3
-    check = lambda fn: checks.check_block_trainer(
+    return lambda fn: checks.check_block_trainer(
         fn, path, budget_mib=4000, image_shape=(16, 16, 3), n_classes=3, verbose=False
     )
-    assert check(_one_block_at_a_time).ok
-    assert "the whole split was in memory at once" in check(train_on_everything).problems[0]
+
+
+def test_block_trainer_checker_passes_the_one_block_trainer(check_blocks):
+    from course_lib.checks.budget import _one_block_at_a_time
+
+    assert check_blocks(_one_block_at_a_time).ok
+
+
+def test_block_trainer_checker_names_the_whole_split_in_memory(check_blocks):
+    problems = check_blocks(train_on_everything).problems
+    assert "the whole split was in memory at once" in problems[0]
+
+
+def test_block_trainer_checker_names_a_trainer_that_trains_nothing(check_blocks):
     assert (
         "took 0 training steps, but one epoch of 12,288 samples in batches of 64 takes 192"
-        in check(count_only).problems[0]
+        in check_blocks(count_only).problems[0]
     )
 
 

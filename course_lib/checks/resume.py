@@ -25,6 +25,7 @@ def _tiny_fit(saver, folder, crash_at=None, snapshots=None):
     `snapshots`, if given, gets the weights after every trained batch."""
     import keras
 
+    from course_lib import models
     from course_lib.course import resume
     from course_lib.formats.sources import ArrayRows
     from course_lib.loading.loaders import SourceDataset
@@ -37,7 +38,7 @@ def _tiny_fit(saver, folder, crash_at=None, snapshots=None):
         batch_size=8,
         seed=1,
     )
-    keras.utils.set_random_seed(0)
+    models.set_seed(0)
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     start = resume.read_position(folder) or {"epoch": 0, "batch": 0}

@@ -345,7 +345,7 @@ def killed_fit(
     from course_lib import models
     from course_lib.loading import augment
 
-    keras.utils.set_random_seed(0)
+    models.set_seed(0)
     loader = make_loader()
     if transform is not None:
         loader = augment.AugmentedDataset(

@@ -38,11 +38,9 @@ def fail(message: str):
 
 
 def _model(image_shape, n_classes=3):
-    import keras
-
     from course_lib import models
 
-    keras.utils.set_random_seed(0)
+    models.set_seed(0)
     return models.small_convnet(image_shape, n_classes)
 
 

@@ -158,7 +158,7 @@ def fit_seconds(
 
     p = config.get_profile(profile)
     path = course_data.ensure_layout("hdf5", p, progress=False)
-    keras.utils.set_random_seed(0)
+    models.set_seed(0)
     model = models.small_convnet(p.image_shape, p.n_classes)
     model.compile(
         "adam",

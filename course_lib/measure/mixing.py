@@ -81,7 +81,7 @@ def _validation_accuracy(train, image_shape, n_classes, x_valid, y_valid, seed, 
     from course_lib import models
 
     keras.utils.clear_session()
-    keras.utils.set_random_seed(seed)
+    models.set_seed(seed)
     model = models.small_convnet(image_shape, n_classes)
     model.fit(train, epochs=epochs, shuffle=False, verbose=0)
     return float(model.evaluate(x_valid, y_valid, verbose=0)[1])

@@ -355,7 +355,7 @@ def training_overlap(
         return HDF5Dataset(path, batch_size=profile.batch_size, seed=0, rows=rows, **workers)
 
     def epoch_seconds(data, **fit_options):
-        keras.utils.set_random_seed(0)
+        models.set_seed(0)
         model = models.small_convnet(profile.image_shape, profile.n_classes)
         times = []
 
