@@ -7,11 +7,11 @@ sentence that names it.
 import math
 import sys
 
+import cloudpickle
 import h5py
 import keras
 import numpy as np
 import pytest
-import cloudpickle
 import tensorflow as tf
 
 from course_lib import checks, config
