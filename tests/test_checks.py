@@ -105,6 +105,31 @@ def test_duplicated_samples():
     assert any("never appear" in p for p in found)
 
 
+class LabelsByPosition(ClassicGenerator):
+    """Shuffles the ids but takes the labels from the batch's position in the label array."""
+
+    def __getitem__(self, index):
+        ids = self.indexes[index * self.batch_size : (index + 1) * self.batch_size]
+        return IMAGES[ids], self.labels[
+            index * self.batch_size : index * self.batch_size + len(ids)
+        ]
+
+
+class ShufflesLabelsApart(ClassicGenerator):
+    """Shuffles the images' ids and, with another draw, a copy of the labels."""
+
+    def on_epoch_end(self):
+        super().on_epoch_end()
+        self.labels = np.random.permutation(self.labels)
+
+
+@pytest.mark.parametrize("misaligned", [LabelsByPosition, ShufflesLabelsApart])
+def test_labels_that_leave_their_images(misaligned):
+    [problem] = problems(misaligned(length=math.ceil))
+    assert "came with another label in the second epoch" in problem
+    assert "with the same ids" in problem
+
+
 class ReturnsAList(ClassicGenerator):
     def __getitem__(self, index):
         return list(super().__getitem__(index))

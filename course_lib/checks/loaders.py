@@ -14,8 +14,8 @@ from course_lib.formats import atomic
 
 
 def _epoch(ds, found, n_classes):
-    """Reads every batch of one epoch; returns sample fingerprints and batch sizes."""
-    prints, sizes = [], []
+    """Reads every batch of one epoch; returns sample fingerprints, batch sizes and labels."""
+    prints, sizes, labels = [], [], []
     for index in range(len(ds)):
         batch = found.call(f"ds[{index}]", ds.__getitem__, index)
         if not isinstance(batch, tuple) or len(batch) not in (2, 3):
@@ -44,8 +44,23 @@ def _epoch(ds, found, n_classes):
             )
         prints += fingerprints(x)
         sizes.append(len(x))
-        _check_labels(found, f"ds[{index}]", y.argmax(-1) if y.ndim == 2 else y, n_classes)
-    return prints, sizes
+        classes = y.argmax(-1) if y.ndim == 2 else y
+        _check_labels(found, f"ds[{index}]", classes, n_classes)
+        labels += classes.reshape(len(x)).tolist()
+    return prints, sizes, labels
+
+
+def _same_labels(found, first, first_labels, second, second_labels):
+    """Adds a problem when a sample comes with another label in the second epoch."""
+    label_of = dict(zip(first, first_labels))
+    moved = [p for p, label in zip(second, second_labels) if label_of.get(p, label) != label]
+    if moved:
+        found.add(
+            f"{len(moved)} of {len(second)} samples came with another label in the second "
+            f"epoch than in the first: the labels no longer follow their images. Shuffle "
+            f"the ids once, then read each batch's images and labels with the same ids "
+            f"(never one shuffle for the images and another, or none, for the labels)."
+        )
 
 
 def _check_labels(found, where, labels, n_classes):
@@ -222,7 +237,7 @@ def check_dataset(
                 f"len(ds) is 0, so Keras would train on nothing; with {n_samples} "
                 f"samples use math.ceil(n_samples / batch_size)."
             )
-        first, sizes = _epoch(ds, found, n_classes)
+        first, sizes, first_labels = _epoch(ds, found, n_classes)
         complete = _once_per_epoch(
             found,
             first,
@@ -233,7 +248,8 @@ def check_dataset(
             "ids[i * batch_size:(i + 1) * batch_size].",
         )
         found.call("ds.on_epoch_end()", lambda: ds.on_epoch_end() or True)
-        second, _ = _epoch(ds, found, n_classes)
+        second, _, second_labels = _epoch(ds, found, n_classes)
+        _same_labels(found, first, first_labels, second, second_labels)
         if complete and sorted(second) != sorted(first):
             found.add(
                 "The second epoch served different samples than the first; "

@@ -169,6 +169,7 @@ def worker_memory(
     workers: tuple[int, ...] = (1, 2, 4),
     holdings: tuple[str, ...] = tuple(HOLDINGS),
     kinds: tuple[str, ...] = ("threads", "processes"),
+    epochs: int = 2,
 ):
     """Each worker's own memory, its growth over an epoch and the pool's start-up.
 
@@ -176,7 +177,7 @@ def worker_memory(
 
     For each holding, number of workers and kind (threads, processes), a
     fresh process runs two epochs of the training split through Keras's own
-    enqueuer. The figures are those of the second epoch: Keras forks its
+    enqueuer. The figures are those of the last epoch: Keras starts its
     pool at every epoch, so its start-up (`first batch s`) is paid each
     epoch. Worker figures are a mean over the pool's processes near the
     epoch's end (before its last queued batches, when the pool starts to
@@ -189,6 +190,10 @@ def worker_memory(
         profile: the profile whose course file is read.
         workers, holdings, kinds: the configurations to measure (`HOLDINGS`'
             keys; `"threads"`, `"processes"`).
+        epochs: epochs per configuration, the figures being the last one's
+            (a first epoch also pays what happens once per process); under
+            `spawn` and `forkserver` each epoch's workers are new interpreters
+            that share nothing, so one epoch shows them.
 
     Returns:
         A DataFrame, one row per configuration; `x first batch` is the
@@ -202,10 +207,16 @@ def worker_memory(
     for holding in holdings:
         for kind in kinds:
             for count in workers:
-                epochs = in_fresh_process(
-                    _epochs_with_workers, path, profile.name, holding, count, kind == "processes"
+                measured = in_fresh_process(
+                    _epochs_with_workers,
+                    path,
+                    profile.name,
+                    holding,
+                    count,
+                    kind == "processes",
+                    epochs,
                 )
-                row = {"holding": holding, "kind": kind, "workers": count, **epochs[-1]}
+                row = {"holding": holding, "kind": kind, "workers": count, **measured[-1]}
                 del row["epoch"]
                 rows.append(row)
     frame = pd.DataFrame(rows)
@@ -229,6 +240,7 @@ def batch_transfer(profile: str | config.Profile, batches: int = 200):
 
     A worker thread hands over a reference; a worker process pickles the
     batch and sends it through a pipe, which the main process unpickles.
+    Each figure is from the median of `batches` hand-overs.
 
     Returns:
         A DataFrame: MB/s and microseconds a batch, `x thread` against the thread.
@@ -242,10 +254,12 @@ def batch_transfer(profile: str | config.Profile, batches: int = 200):
     ):
         with pool_class(1) as pool:
             pool.apply(_batch_in_worker, (shape,))
-            started = time.perf_counter()
+            times = []
             for _ in range(batches):
+                started = time.perf_counter()
                 batch = pool.apply(_batch_in_worker, (shape,))
-            seconds = (time.perf_counter() - started) / batches
+                times.append(time.perf_counter() - started)
+            seconds = float(np.median(times))  # a busy machine's stalls left out
         rows.append(
             {
                 "worker": kind,
