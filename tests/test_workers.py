@@ -48,4 +48,5 @@ def test_a_worker_holds_little_of_its_own_unless_the_loader_holds_objects_per_sa
 def test_batch_transfer_names_both_ways():
     transfer = workers.batch_transfer("ci", batches=20)
     assert list(transfer.worker) == ["thread", "process"]
+    assert list(transfer["a copy"]) == [False, True]  # a thread hands over the worker's array
     assert (transfer["MB/s"] > 0).all() and transfer["x thread"].iloc[0] == 1

@@ -243,7 +243,8 @@ def batch_transfer(profile: str | config.Profile, batches: int = 200):
     Each figure is from the median of `batches` hand-overs.
 
     Returns:
-        A DataFrame: MB/s and microseconds a batch, `x thread` against the thread.
+        A DataFrame: whether the batch received is `a copy` of the worker's,
+        MB/s and microseconds a batch, `x thread` against the thread.
     """
     profile = config.get_profile(profile)
     shape = (profile.batch_size, *profile.image_shape)
@@ -263,6 +264,7 @@ def batch_transfer(profile: str | config.Profile, batches: int = 200):
         rows.append(
             {
                 "worker": kind,
+                "a copy": batch is not globals().get("_BATCH"),  # a thread's is this process's
                 "batch MB": batch.nbytes / 1e6,
                 "MB/s": batch.nbytes / 1e6 / seconds,
                 "us a batch": seconds * 1e6,
