@@ -842,6 +842,49 @@ def test_tensorflow_imports_jax_where_it_is_installed():
     assert util._jit is not None  # `from jax import jit as _jit`, when jax imports
 
 
+MIRRORED_STEP = """
+import json, sys
+import keras, numpy as np, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+strategy = tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
+with strategy.scope():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    optimizer = keras.optimizers.Adam(1e-3)
+    if sys.argv[1] == "built":
+        optimizer.build(model.trainable_variables)
+data = tf.data.Dataset.from_tensors((tf.ones((4, 3)), tf.zeros(4, "int32"))).repeat(2)
+loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="none")
+
+@tf.function
+def step(batch):
+    def replica(x, y):
+        with tf.GradientTape() as tape:
+            loss = tf.nn.compute_average_loss(loss_fn(y, model(x)), global_batch_size=8)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+    return strategy.reduce("SUM", strategy.run(replica, args=batch), axis=None)
+
+try:
+    for batch in strategy.experimental_distribute_dataset(data):
+        step(batch)
+    print(json.dumps({"error": None}))
+except tf.errors.InvalidArgumentError as error:
+    print(json.dumps({"error": error.message}))
+"""
+
+
+def test_a_keras_optimizer_first_built_inside_two_replicas_fails():
+    """12 `9b0db3aa`: under `MirroredStrategy` with two replicas, a custom step whose Keras
+    optimizer builds itself on its first `apply_gradients` fails (keras-team/keras#19246);
+    built in the strategy's scope, the same step runs."""
+    lazy = printed_json(MIRRORED_STEP, "tensorflow", "lazy")
+    built = printed_json(MIRRORED_STEP, "tensorflow", "built")
+    assert "You must feed a value for placeholder tensor" in lazy["error"]
+    assert built["error"] is None
+
+
 # --- lesson 10: the tf.data service -------------------------------------------------------
 
 

@@ -101,6 +101,7 @@ def train_worker(path: str | Path, epochs: int = 1, batch_size: int = 32, seed: 
         x, _ = loader[0]
         model = models.small_convnet(x.shape[1:], 3)
         optimizer = keras.optimizers.Adam(1e-3)
+        optimizer.build(model.trainable_variables)  # its first step would build it in a replica
     loss_fn = keras.losses.SparseCategoricalCrossentropy(reduction="none")
 
     @tf.function
