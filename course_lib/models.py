@@ -128,11 +128,12 @@ class BatchRecorder(keras.Model):
 def set_seed(seed: int) -> None:
     """Seeds Python, NumPy and Keras, and TensorFlow only if it is loaded.
 
-    Used by the kit's child processes, not by a lesson (a lesson's Setup calls
-    `keras.utils.set_random_seed`, which this follows). Keras's function imports TensorFlow to seed
-    it whenever TensorFlow is installed, on every backend: about 3 s in a fresh
-    JAX process that never uses it. Here, a process that has not imported
-    TensorFlow is seeded without it; nothing else differs.
+    Used by the kit, not by a lesson. The kit's child processes seed with it
+    (a lesson's Setup calls `keras.utils.set_random_seed`, which this follows).
+    Keras's function imports TensorFlow to seed it whenever TensorFlow is
+    installed, on every backend: about 3 s in a fresh JAX process that never
+    uses it. Here, a process that has not imported TensorFlow is seeded
+    without it; nothing else differs.
 
     Args:
         seed: the seed, an integer.

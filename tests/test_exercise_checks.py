@@ -109,7 +109,15 @@ def test_block_loader_checker():
     held = checks.check_block_loader(InMemory, verbose=False)
     assert any("holds 1,000 of the 1,000 images in memory" in p for p in held.problems)
     shifted = checks.check_block_loader(OwnLabelShuffle, verbose=False)
-    assert any("labels do not belong to their images" in p for p in shifted.problems)
+    assert any("the labels no longer follow their images" in p for p in shifted.problems)
+
+    class OffsetLabels(BlockLoader):  # each sample's label read one class off, every epoch
+        def __getitem__(self, index):
+            x, y = super().__getitem__(index)
+            return x, (y + 1) % 3
+
+    offset = checks.check_block_loader(OffsetLabels, verbose=False)
+    assert any("labels do not belong to their images" in p for p in offset.problems)
     blank = checks.check_block_loader(lambda *a, **k: None, verbose=False)
     assert "returned None: it is not written yet" in blank.problems[0]
 
