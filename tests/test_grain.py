@@ -373,3 +373,15 @@ def test_the_backend_is_the_one_asked_for():
     import os
 
     assert keras.backend.backend() == os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
+def test_grains_worker_processes_unpickle_a_row_source_without_keras():
+    """A Grain worker imports the module of the source it unpickles: `grain_data` imports no
+    Keras, so `GrainRows` workers start without TensorFlow (seconds each, and its start-up
+    notes in the notebook)."""
+    code = (
+        "import sys; import course_lib.loading.grain_data; "
+        "print(sorted({'keras', 'tensorflow'} & set(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

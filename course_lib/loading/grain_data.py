@@ -16,16 +16,21 @@ backend). Two ways to put the kit's data behind it:
 `steps_per_epoch=len(loader)` (see its docstring for why).
 """
 
+from __future__ import annotations
+
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import grain
-import keras
 import numpy as np
 from numpy.typing import ArrayLike
 
 from course_lib.formats import sources
 from course_lib.loading import labels as label_checks
 from course_lib.loading.sampling import BatchSampler
+
+if TYPE_CHECKING:  # Grain's worker processes unpickle these sources: no Keras, no TensorFlow
+    import keras
 
 
 def allow_worker_processes() -> None:
