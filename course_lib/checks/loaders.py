@@ -196,8 +196,9 @@ def check_dataset(
     every batch, that batches are `(inputs, labels)` tuples of matching
     length with valid labels and inputs that are not float64, that every
     sample appears exactly once per epoch (so the last partial batch is kept,
-    and not padded to a full one), and, when `shuffled`, that the second
-    epoch comes in a new order. Samples are told apart by the bytes of
+    and not padded to a full one), that each sample keeps its label from one
+    epoch to the next, and, when `shuffled`, that the second epoch comes in a
+    new order. Samples are told apart by the bytes of
     their first input, so they must differ from one another.
 
     Args:

@@ -176,7 +176,7 @@ def worker_memory(
     First used in lesson 04 (hdf5_writing).
 
     For each holding, number of workers and kind (threads, processes), a
-    fresh process runs two epochs of the training split through Keras's own
+    fresh process runs `epochs` epochs of the training split through Keras's own
     enqueuer. The figures are those of the last epoch: Keras starts its
     pool at every epoch, so its start-up (`first batch s`) is paid each
     epoch. Worker figures are a mean over the pool's processes near the
