@@ -90,10 +90,10 @@ GRAIN_LESSON := $(wildcard notebooks/solutions/11_*.ipynb)
 # The spawn suite runs what starts worker processes from a notebook or test again with the start
 # method of macOS and Windows (COURSE_START_METHOD, applied by the Setup cells and conftest.py);
 # tests/test_processes.py tries spawn and forkserver in the TensorFlow suite. Under spawn, lesson
-# 04's worker-memory table measures two loaders for one epoch each (a spawned worker shares no
-# page, so the other two rows would repeat them).
-SPAWN_TESTS := tests/test_loaders.py $(wildcard $(addprefix notebooks/solutions/,$(addsuffix \
-	_*.ipynb,03 04 05)))
+# 04's worker-memory table (and tests/test_workers.py) measures two loaders for one epoch each (a
+# spawned worker shares no page, so the other two rows would repeat them).
+SPAWN_TESTS := tests/test_loaders.py tests/test_workers.py \
+	$(wildcard $(addprefix notebooks/solutions/,$(addsuffix _*.ipynb,03 04 05)))
 
 # Each phase is timed; at the end `tests/timings.py` prints the times, the total and the ten
 # slowest items (from each suite's JUnit report), also when a phase failed.
