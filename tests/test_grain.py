@@ -1,6 +1,7 @@
 """Grain: the kit's sources and loaders behind Grain, ArrayRecord files, and the lesson's
 checkers on right and wrong answers. Runs on both backends (`make test` runs it on JAX too)."""
 
+import math
 import pickle
 import subprocess
 import sys
@@ -206,30 +207,56 @@ def test_grain_workers_need_the_absl_flags_parsed(fixed):
 
 # --- the checkers, on right and wrong answers -----------------------------------------------
 
+
+def _fit_args(source, batch_size):
+    """The keyword arguments a right answer gives fit."""
+    return {"steps_per_epoch": math.ceil(len(source) / batch_size), "shuffle": False}
+
+
 EPOCH_ANSWERS = {
-    "shuffle, repeat, batch": lambda s, b, seed: (
-        grain.MapDataset.source(s).shuffle(seed=seed).repeat().batch(b)
+    "shuffle, batch, repeat": lambda s, b, seed: (
+        grain.MapDataset.source(s).shuffle(seed=seed).batch(b).repeat(),
+        _fit_args(s, b),
     ),
-    "the same, as an IterDataset": lambda s, b, seed: (
-        grain.MapDataset.source(s).shuffle(seed=seed).repeat().batch(b).to_iter_dataset()
+    "the same, as an IterDataset with threads": lambda s, b, seed: (
+        grain.MapDataset.source(s)
+        .shuffle(seed=seed)
+        .batch(b)
+        .repeat()
+        .to_iter_dataset(grain.ReadOptions(num_threads=4)),
+        {**_fit_args(s, b), "verbose": 0},
     ),
 }
 EPOCH_MISTAKES = {
     # The classic recipe: fit on it gives the same order every epoch.
     "the classic recipe (no repeat)": (
-        lambda s, b, seed: grain.MapDataset.source(s).shuffle(seed=seed).batch(b),
+        lambda s, b, seed: (grain.MapDataset.source(s).shuffle(seed=seed).batch(b), {}),
         "ended after",
     ),
     "no shuffle": (
-        lambda s, b, seed: grain.MapDataset.source(s).repeat().batch(b),
+        lambda s, b, seed: (grain.MapDataset.source(s).batch(b).repeat(), _fit_args(s, b)),
         "file order",
     ),
     "repeat before shuffle": (
-        lambda s, b, seed: grain.MapDataset.source(s).repeat(3).shuffle(seed=seed).batch(b),
+        lambda s, b, seed: (
+            grain.MapDataset.source(s).repeat().shuffle(seed=seed).batch(b),
+            _fit_args(s, b),
+        ),
         "more than once",
     ),
+    # The pipeline the lesson shows first: right while batches divide the samples.
+    "batch after repeat": (
+        lambda s, b, seed: (
+            grain.MapDataset.source(s).shuffle(seed=seed).repeat().batch(b),
+            _fit_args(s, b),
+        ),
+        "last batch is full",
+    ),
     "shuffled batches": (
-        lambda s, b, seed: grain.MapDataset.source(s).batch(b).shuffle(seed=seed).repeat(),
+        lambda s, b, seed: (
+            grain.MapDataset.source(s).batch(b).shuffle(seed=seed).repeat(),
+            _fit_args(s, b),
+        ),
         "same batches",
     ),
     "one permutation for every epoch": (
@@ -237,8 +264,9 @@ EPOCH_MISTAKES = {
             grain.MapDataset.source(
                 [s[int(i)] for i in np.random.default_rng(seed).permutation(len(s))]
             )
-            .repeat()
             .batch(b)
+            .repeat(),
+            _fit_args(s, b),
         ),
         "same order",
     ),
@@ -246,16 +274,45 @@ EPOCH_MISTAKES = {
         lambda s, b, seed: (
             grain.MapDataset.source(s)
             .shuffle(seed=int(np.random.randint(1 << 30)))
-            .repeat()
             .batch(b)
+            .repeat(),
+            _fit_args(s, b),
         ),
         "same seed gave another",
     ),
     "seed ignored": (
-        lambda s, b, seed: grain.MapDataset.source(s).shuffle(seed=0).repeat().batch(b),
+        lambda s, b, seed: (
+            grain.MapDataset.source(s).shuffle(seed=0).batch(b).repeat(),
+            _fit_args(s, b),
+        ),
         "the seed argument is ignored",
     ),
-    "not a Grain dataset": (lambda s, b, seed: [s[i] for i in range(len(s))], "not a Grain"),
+    "no steps_per_epoch": (
+        lambda s, b, seed: (
+            grain.MapDataset.source(s).shuffle(seed=seed).batch(b).repeat(),
+            {"shuffle": False},
+        ),
+        "no steps_per_epoch",
+    ),
+    "steps rounded down": (
+        lambda s, b, seed: (
+            grain.MapDataset.source(s).shuffle(seed=seed).batch(b).repeat(),
+            {"steps_per_epoch": len(s) // b, "shuffle": False},
+        ),
+        "round up",
+    ),
+    "fit left to shuffle": (
+        lambda s, b, seed: (
+            grain.MapDataset.source(s).shuffle(seed=seed).batch(b).repeat(),
+            {"steps_per_epoch": math.ceil(len(s) / b)},
+        ),
+        "shuffle=False",
+    ),
+    "only the dataset": (
+        lambda s, b, seed: grain.MapDataset.source(s).shuffle(seed=seed).batch(b).repeat(),
+        "not (dataset, fit_kwargs)",
+    ),
+    "not a Grain dataset": (lambda s, b, seed: ([s[i] for i in range(len(s))], {}), "not a Grain"),
     "blank": (lambda s, b, seed: None, "returned None"),
 }
 

@@ -1,5 +1,6 @@
 """Checkers of the Grain lesson: a pipeline's epochs, and a Grain source over HDF5."""
 
+import math
 import pickle
 import tempfile
 
@@ -54,18 +55,68 @@ def _epochs(found, dataset, n_epochs, steps):
     return epochs
 
 
-def check_grain_epochs(
-    make_dataset, n_samples=600, batch_size=30, n_classes=3, epochs=3, verbose=True
-):
-    """Checks a learner's Grain pipeline for `fit`: every epoch a new permutation.
+def _check_fit_kwargs(found, fit_kwargs, n_samples, batch_size):
+    """Checks the keyword arguments for `fit`: the epoch's length, and Grain's order."""
+    steps = math.ceil(n_samples / batch_size)
+    if not isinstance(fit_kwargs, dict):
+        found.stop(
+            f"fit_kwargs is {type(fit_kwargs).__name__}, not a dict of fit's keyword arguments "
+            f"(steps_per_epoch=..., shuffle=...)."
+        )
+    given = fit_kwargs.get("steps_per_epoch")
+    if given is None:
+        found.add(
+            "fit_kwargs has no steps_per_epoch: fit then makes a new iterator every epoch (the "
+            "first epoch's order again) and warns that the input ran out of data, or never ends "
+            "an epoch of an endless dataset. Give it the number of batches in an epoch."
+        )
+    elif given == n_samples // batch_size:
+        found.add(
+            f"steps_per_epoch is {given}, but {n_samples} samples in batches of {batch_size} make "
+            f"{steps} batches, the last of {n_samples % batch_size}: round up (math.ceil), or "
+            f"every epoch leaves its last batch to the next and fit's epochs drift."
+        )
+    elif given != steps:
+        found.add(f"steps_per_epoch is {given}; an epoch here has {steps} batches.")
+    if fit_kwargs.get("shuffle", True) is not False:
+        found.add(
+            "fit_kwargs does not set shuffle=False: fit's default shuffle=True does not apply "
+            "to a Grain dataset, so Keras warns and ignores it. The order is Grain's."
+        )
 
-    Calls `make_dataset(source, batch_size, seed)` with a Grain source of
-    `(id, label)` pairs sorted by class, and reads `epochs` epochs of
-    `n_samples / batch_size` batches from one iterator, as `fit` does with
+
+def _each_sample_once(found, orders, n_samples):
+    """Stops unless each epoch's ids are one permutation of the samples."""
+    for epoch, ids in enumerate(orders):
+        counts = np.bincount(ids, minlength=n_samples)
+        if (counts != 1).any():
+            found.stop(
+                f"Epoch {epoch} holds {np.count_nonzero(counts > 1)} samples more than once "
+                f"and misses {np.count_nonzero(counts == 0)}: shuffle the source's indices "
+                f"before .repeat(), so each epoch is one permutation of them."
+            )
+
+
+def check_grain_epochs(
+    make_input, n_samples=610, batch_size=30, n_classes=3, epochs=3, verbose=True
+):
+    """Checks a learner's Grain input for `fit`: a new permutation every epoch, epochs apart.
+
+    Calls `make_input(source, batch_size, seed)`, which returns `(dataset,
+    fit_kwargs)`: Grain batches of `(ids, labels)` over `source` (pairs sorted
+    by class) and the keyword arguments `fit` needs with them. `n_samples` is
+    not a multiple of `batch_size`, so an epoch ends with a smaller batch.
+    Reads `epochs` epochs from one iterator, as `fit` does with
     `steps_per_epoch`. Each epoch must hold every sample once with its own
-    label, in a shuffled order that changes every epoch (new batches, not
-    the same batches reordered), the same seed must give the same epochs and
-    another seed other ones.
+    label, in a shuffled order that changes every epoch (new batches, not the
+    same batches reordered), end with its own last batch (no batch holds two
+    epochs); `fit_kwargs` must give the epoch's length and `shuffle=False`; the
+    same seed must give the same epochs and another seed other ones.
+
+    Args:
+        make_input: the learner's function.
+        n_samples, batch_size, n_classes, epochs: the source and what is read.
+        verbose: print the report.
 
     Returns:
         A `Report`.
@@ -73,53 +124,67 @@ def check_grain_epochs(
     import grain
 
     found = Findings()
-    steps = n_samples // batch_size
+    steps = math.ceil(n_samples / batch_size)
     with found:
         source = _IdSource(n_samples, n_classes)
-        made = found.call(
-            "make_dataset(source, batch_size, seed)", make_dataset, source, batch_size, 0
-        )
-        if not isinstance(made, grain.MapDataset | grain.IterDataset | grain.DataLoader):
+        made = found.call("make_input(source, batch_size, seed)", make_input, source, batch_size, 0)
+        if not isinstance(made, tuple | list) or len(made) != 2:
             found.stop(
-                f"make_dataset returned {type(made).__name__}, not a Grain dataset: start from "
+                f"make_input returned {type(made).__name__}, not (dataset, fit_kwargs): the "
+                f"Grain dataset and a dict of the keyword arguments fit gets with it."
+            )
+        dataset, fit_kwargs = made
+        if not isinstance(dataset, grain.MapDataset | grain.IterDataset | grain.DataLoader):
+            found.stop(
+                f"The dataset is {type(dataset).__name__}, not a Grain dataset: start from "
                 f"grain.MapDataset.source(source)."
             )
-        seen = _epochs(found, made, epochs, steps)
-        for epoch, batches in enumerate(seen):
-            ids = np.concatenate([b[0] for b in batches])
+        _check_fit_kwargs(found, fit_kwargs, n_samples, batch_size)
+        seen = _epochs(found, dataset, epochs, steps)
+        orders = [np.concatenate([b[0] for b in batches]) for batches in seen]
+        for epoch, (batches, ids) in enumerate(zip(seen, orders, strict=True)):
             labels = np.concatenate([b[1] for b in batches])
             if ids.min() < 0 or ids.max() >= n_samples:
                 found.stop(f"Epoch {epoch} holds ids outside [0, {n_samples}).")
             if not np.array_equal(labels, source.labels[ids]):
                 found.stop(f"Epoch {epoch}: some labels do not belong to their samples.")
-            counts = np.bincount(ids, minlength=n_samples)
-            if (counts != 1).any():
+        _each_sample_once(found, [orders[0][:n_samples]], n_samples)  # epochs may cross
+        sizes = [[len(b[0]) for b in batches] for batches in seen]
+        for epoch, epoch_sizes in enumerate(sizes):
+            if epoch_sizes == [batch_size] * steps:
                 found.stop(
-                    f"Epoch {epoch} holds {np.count_nonzero(counts > 1)} samples more than once "
-                    f"and misses {np.count_nonzero(counts == 0)}: shuffle the source's indices "
-                    f"before .repeat(), so each epoch is one permutation of them."
+                    f"Epoch {epoch}'s last batch is full: it holds the end of epoch {epoch} and "
+                    f"the start of the next, so samples cross from one epoch to another. "
+                    f".batch() before .repeat() ends each epoch with its own smaller batch."
                 )
-            if np.array_equal(ids, np.arange(n_samples)):
-                found.stop(
-                    f"Epoch {epoch} is in file order: on a class-sorted file every batch is one "
-                    f"class. Add .shuffle(seed=...)."
-                )
-        orders = [np.concatenate([b[0] for b in batches]) for batches in seen]
+        _each_sample_once(found, orders, n_samples)
+        if np.array_equal(orders[0], np.arange(n_samples)):
+            found.stop(
+                "Epoch 0 is in file order: on a class-sorted file every batch is one class. "
+                "Add .shuffle(seed=...)."
+            )
         if any(np.array_equal(orders[0], later) for later in orders[1:]):
-            found.add(
+            found.stop(
                 "Every epoch has the same order: Keras starts from the same point of the "
                 "shuffle each time. Shuffle, then .repeat(), and fit with steps_per_epoch."
             )
         compositions = [{tuple(np.sort(b[0])) for b in batches} for batches in seen]
-        if len(seen) > 1 and compositions[0] == compositions[1]:
-            found.add(
+        if compositions[0] == compositions[1]:
+            found.stop(
                 "Every epoch is made of the same batches, only reordered: shuffle the samples "
                 "before .batch(), not the batches after it."
             )
+        expected = [batch_size] * (steps - 1) + [n_samples - batch_size * (steps - 1)]
+        for epoch, epoch_sizes in enumerate(sizes):
+            if epoch_sizes != expected:
+                found.stop(
+                    f"Epoch {epoch}'s batches hold {epoch_sizes} samples; expected {steps - 1} "
+                    f"of {batch_size} and a last one of {expected[-1]}."
+                )
         again = found.call(
-            "make_dataset(source, batch_size, seed)", make_dataset, source, batch_size, 0
+            "make_input(source, batch_size, seed)", make_input, source, batch_size, 0
         )
-        first = np.concatenate([b[0] for b in _epochs(found, again, 1, steps)[0]])
+        first = np.concatenate([b[0] for b in _epochs(found, again[0], 1, steps)[0]])
         if not np.array_equal(first, orders[0]):
             found.add(
                 "The same seed gave another first epoch: pass seed to .shuffle(seed=seed), "
@@ -127,10 +192,10 @@ def check_grain_epochs(
             )
         else:
             other = found.call(
-                "make_dataset(source, batch_size, seed=1)", make_dataset, source, batch_size, 1
+                "make_input(source, batch_size, seed=1)", make_input, source, batch_size, 1
             )
             if np.array_equal(
-                np.concatenate([b[0] for b in _epochs(found, other, 1, steps)[0]]), first
+                np.concatenate([b[0] for b in _epochs(found, other[0], 1, steps)[0]]), first
             ):
                 found.add(
                     "Seeds 0 and 1 gave the same first epoch: the seed argument is ignored. "
@@ -138,7 +203,8 @@ def check_grain_epochs(
                 )
     return found.report(
         f"{epochs} epochs of {steps} batches, each a new permutation of all {n_samples} "
-        f"samples, repeatable from the seed.",
+        f"samples ending with its own batch of {n_samples % batch_size}, fit told the epoch's "
+        f"length and Grain's order, repeatable from the seed.",
         verbose,
     )
 
