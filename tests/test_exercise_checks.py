@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from course_lib import checks, config
 from course_lib.course import resume, synthetic, workloads
+from course_lib.measure import budget
 
 # The answers here reach the checkers' child processes by value, as a notebook's functions do
 # (by reference, each child would import this module, and TensorFlow with it: seconds apiece).
@@ -322,26 +323,44 @@ def test_augmentation_checker_on_the_classic_random_transform_loop():
     assert "Two calls with the same ids and epoch gave different images" in report.problems[0]
 
 
-def augmented_fit(path, train_side=True, valid_side=False, valid_order="none", validate=True):
+class Augmented(keras.utils.PyDataset):
+    """Exercise 6.2's wrapper; each flag is a mistake learners make."""
+
+    def __init__(self, loader, augment, positions=False, forward=True, counts=True, **kwargs):
+        super().__init__(**kwargs)
+        self.loader, self.augment, self.epoch = loader, augment, 0
+        self.positions, self.forward, self.counts = positions, forward, counts
+
+    def __len__(self):
+        return len(self.loader)
+
+    def __getitem__(self, index):
+        images, labels = self.loader[index]
+        ids = np.arange(len(labels)) if self.positions else self.loader.sample_keys(index)
+        return self.augment(images, ids, self.epoch), labels
+
+    def on_epoch_end(self):
+        self.epoch += self.counts
+        if self.forward:
+            self.loader.on_epoch_end()
+
+
+def augmented_fit(
+    path, valid_side=False, valid_order="none", validate=True, augment=None, **wrapper
+):
     """Exercise 6.2's fit, right by default; each flag is a mistake learners make."""
-    from course_lib.loading import augment
     from course_lib.loading.loaders import HDF5Dataset
 
-    def wrap(loader, augmented):
-        return (
-            augment.AugmentedDataset(loader, augment.RandomFlip(), seed=0) if augmented else loader
+    def fit(model, checkers_augment):
+        used = augment or checkers_augment
+        train = Augmented(HDF5Dataset(path, batch_size=256, seed=0), used, **wrapper)
+        valid = HDF5Dataset(
+            path, "valid/images", "valid/labels", batch_size=256, shuffle=valid_order, seed=0
         )
-
-    def fit(model):
-        train = wrap(HDF5Dataset(path, batch_size=256, seed=0), train_side)
-        valid = wrap(
-            HDF5Dataset(
-                path, "valid/images", "valid/labels", batch_size=256, shuffle=valid_order, seed=0
-            ),
-            valid_side,
-        )
+        if valid_side:
+            valid = Augmented(valid, used)
         return model.fit(
-            train, validation_data=valid if validate else None, epochs=1, shuffle=False, verbose=0
+            train, validation_data=valid if validate else None, epochs=2, shuffle=False, verbose=0
         )
 
     return fit
@@ -354,7 +373,10 @@ def test_augmented_fit_checker(ci_data):
     assert report.ok, report
     cases = {
         "augment only the training loader": augmented_fit(path, valid_side=True),
-        "wrap the training loader in AugmentedDataset": augmented_fit(path, train_side=False),
+        "apply augment to the images": augmented_fit(path, augment=lambda x, ids, epoch: x),
+        "sample ids (loader.sample_keys(index))": augmented_fit(path, positions=True),
+        "Count epochs in your wrapper": augmented_fit(path, counts=False),
+        "must call the wrapped loader's": augmented_fit(path, forward=False),
         "another order than the file's": augmented_fit(path, valid_order="full"),
         "pass validation_data=valid_loader": augmented_fit(path, validate=False),
     }
@@ -675,25 +697,63 @@ def test_conversion_checker(tmp_path):
         assert problem in " ".join(report.problems), (problem, report.problems)
 
 
-@pytest.mark.backend
-def test_memory_budget_checker():
-    assert checks.check_memory_budget(workloads.allocate, 50, budget_mib=400, verbose=False).ok
-    over = checks.check_memory_budget(workloads.allocate, 600, budget_mib=300, verbose=False)
-    assert "passed the budget" in over.problems[0] and "300 MiB" in over.problems[0]
-    small = checks.check_memory_budget(
-        workloads.allocate, 10, budget_mib=400, least_share=0.5, verbose=False
+def lean_fit(path):
+    """Exercise 1.1's answer: the split as uint8 (the model rescales), one epoch of fit."""
+    from course_lib import models
+
+    with h5py.File(path, "r") as file:
+        x, y = file["train/images"][:], file["train/labels"][:]
+    history = models.small_convnet(x.shape[1:], 3).fit(x, y, batch_size=64, verbose=0)
+    return {"samples": len(x), "loss": history.history["loss"][-1]}
+
+
+def streamed_fit(path):
+    """A near miss: the right answer, but streamed, so no split is held."""
+    return workloads.fit_streaming(path)
+
+
+def subset_fit(path):
+    """A near miss: the classic recipe on as many samples as fit, not the whole split."""
+    return workloads.fit_in_memory(path, limit=1024)
+
+
+@pytest.fixture(scope="module")
+def check_lean(tmp_path_factory):
+    """`check_in_memory_fit` on lesson 01's ci demonstration file (8,192 images of 32x32, 24 MiB
+    as uint8), under the budget of its cell: the streamed fit's peak plus 5 times the data (the
+    classic recipe needs about 10 times)."""
+    path = tmp_path_factory.mktemp("lean") / "demo.h5"
+    with h5py.File(path, "w") as file:
+        file["train/images"] = np.random.default_rng(0).integers(
+            0, 255, (8192, 32, 32, 3), dtype=np.uint8
+        )
+        file["train/labels"] = np.arange(8192) % 3
+    baseline = budget.run_function(streamed_fit, str(path), budget_mib=8000).peak_mib
+    limit = baseline + 5 * 24
+    return lambda fn: checks.check_in_memory_fit(
+        fn, path, budget_mib=limit, baseline_mib=baseline, verbose=False
     )
-    assert "You can afford more samples" in small.problems[0]
-    # lesson 01's exercise 1.1: a fit on 64 samples uses the baseline and nothing more
-    tiny = checks.check_memory_budget(
-        workloads.allocate, 5, budget_mib=500, baseline_mib=80, least_share=0.3, verbose=False
-    )
-    assert "of the 420 MiB the budget leaves above 80 MiB" in tiny.problems[0]
-    assert checks.check_memory_budget(
-        workloads.allocate, 300, budget_mib=500, baseline_mib=80, least_share=0.3, verbose=False
-    ).ok
-    blank = checks.check_memory_budget(lambda: None, budget_mib=400, verbose=False)
-    assert "returned None: it is not written yet" in blank.problems[0]
+
+
+def test_in_memory_fit_checker_passes_a_fit_on_uint8(check_lean):
+    report = check_lean(lean_fit)
+    assert report.ok, report
+
+
+@pytest.mark.parametrize(
+    "answer, said",
+    [
+        (workloads.fit_in_memory, "passed the budget"),  # the classic recipe: float32
+        (subset_fit, "1,024 of the split's 8,192 samples"),
+        (streamed_fit, "did not hold them"),
+        (lambda path: None, "returned None: it is not written yet"),
+        (lambda path: 0.5, 'return {"samples"'),
+    ],
+    ids=["the classic recipe", "a subset", "streamed", "blank", "only the loss"],
+)
+def test_in_memory_fit_checker_names_each_mistake(check_lean, answer, said):
+    report = check_lean(answer)
+    assert said in " ".join(report.problems), report.problems
 
 
 # --- resuming ---------------------------------------------------------------------------------
@@ -945,9 +1005,25 @@ def test_record_pipeline_checker():
         assert not report.ok and any(problem in p for p in report.problems), (problem, report)
 
 
-def _fit_ready(batches, samples, batch_size, rebatch=True, declare=True, drop=False):
+def _counted(batches, samples, batch_size, say_count=True):
+    """Fails once the samples that arrived fall behind what the batches so far should hold."""
+
+    def count(state, batch):
+        arrived, steps = state
+        arrived, steps = arrived + tf.shape(batch[0], out_type=tf.int64)[0], steps + 1
+        due = tf.minimum(steps * batch_size, samples)
+        said = [tf.strings.format("only {} samples arrived", arrived)] if say_count else ["short"]
+        with tf.control_dependencies([tf.debugging.Assert(arrived == due, said)]):
+            return (arrived, steps), tf.nest.map_structure(tf.identity, batch)
+
+    return batches.scan((tf.constant(0, tf.int64), tf.constant(0, tf.int64)), count)
+
+
+def _fit_ready(batches, samples, batch_size, rebatch=True, declare=True, drop=False, count=True):
     if rebatch:
         batches = batches.rebatch(batch_size, drop_remainder=drop)
+    if count:
+        batches = _counted(batches, samples, batch_size)
     if declare:
         batches = batches.apply(tf.data.experimental.assert_cardinality(-(-samples // batch_size)))
     return batches
@@ -971,6 +1047,15 @@ def test_fit_ready_checker():
                 b.unbatch().take(n - 3).batch(s).apply(tf.data.experimental.assert_cardinality(13))
             ),
             "200 samples",
+        ),
+        # Right length and batches, nothing counted: a lost worker's samples pass unnoticed.
+        (lambda b, n, s: _fit_ready(b, n, s, count=False), "read through without an error"),
+        # Counted, but the error says only that something is wrong.
+        (
+            lambda b, n, s: _fit_ready(b, n, s, count=False).apply(
+                lambda d: _counted(d, n, s, say_count=False)
+            ),
+            "does not say how many",
         ),
     ]
     for make, problem in cases:

@@ -18,20 +18,20 @@ blank exercises still runs from top to bottom.
 | an HDF5 file / a block-wise writer        | `check_hdf5_file`, `check_hdf5_writer` |
 | a user's file converted block by block    | `check_conversion`            |
 | a seeded augmentation                     | `check_augmentation`          |
-| a fit augmented on the training side only | `check_augmented_fit`         |
+| an augmenting wrapper, on training only   | `check_augmented_fit`         |
 | feature rows for a filtered table         | `check_feature_rows`          |
 | a two-input loader                        | `check_alignment`             |
 | a `tf.data` pipeline                      | `check_pipeline`              |
 | shards for several workers                | `check_shards`                |
 | each training worker's TF_CONFIG and loader | `check_worker_setup`        |
-| a memory budget                           | `check_memory_budget`         |
+| the whole split in memory, within a budget | `check_in_memory_fit`        |
 | training block by block under a budget    | `check_block_trainer`         |
 | the position a mid-epoch resume needs      | `check_position_saver`       |
 | one sample to a TFRecord and back         | `check_record_codec`          |
 | a pipeline over TFRecord shards           | `check_record_pipeline`       |
-| service batches made into a Keras epoch   | `check_fit_ready`             |
+| service batches made into a Keras epoch, samples counted | `check_fit_ready` |
 | a `parallel_epochs` pipeline, own order per worker | `check_parallel_order` |
-| a Grain pipeline, a new permutation per epoch | `check_grain_epochs`      |
+| a Grain pipeline and fit's arguments, a new permutation per epoch | `check_grain_epochs` |
 | a Grain source over an HDF5 file          | `check_grain_source`          |
 """
 
@@ -42,7 +42,7 @@ from course_lib.checks.alignment import (
     id_coded_matrix,
 )
 from course_lib.checks.augmentation import check_augmentation, check_augmented_fit
-from course_lib.checks.budget import check_block_trainer, check_memory_budget
+from course_lib.checks.budget import check_block_trainer, check_in_memory_fit
 from course_lib.checks.course import check_disk_estimate, check_sample_reader
 from course_lib.checks.files import check_conversion, check_hdf5_file, check_hdf5_writer
 from course_lib.checks.grain_sources import check_grain_epochs, check_grain_source
@@ -80,7 +80,7 @@ __all__ = [
     "check_grain_source",
     "check_hdf5_file",
     "check_hdf5_writer",
-    "check_memory_budget",
+    "check_in_memory_fit",
     "check_parallel_order",
     "check_pipeline",
     "check_record_codec",

@@ -113,81 +113,131 @@ def check_augmentation(transform, images, ids, max_shift=None, verbose=True):
     )
 
 
-def _stored_prints(path, split, block=1024):
-    """Fingerprints of a split's stored images, in file order, read a block at a time."""
+def _stored(path, split):
+    """A split's stored images and its labels, in file order."""
     import h5py
 
     with h5py.File(path, "r") as file:
-        images = file[f"{split}/images"]
-        return [
-            p
-            for start in range(0, len(images), block)
-            for p in fingerprints(images[start : start + block])
-        ], images.dtype
+        return file[f"{split}/images"][:], file[f"{split}/labels"][:]
 
 
-def check_augmented_fit(fit_with_augmentation, path, verbose=True):
-    """Checks `fit_with_augmentation(model)`: augmentation on the training side of a fit only.
+def _marked_flip(images, ids, epoch):
+    """The checker's augmentation: a left-right flip plus a brightness set by id and epoch.
 
-    The learner's function builds the loaders for the course file at `path` and
-    calls `model.fit(train, validation_data=valid, epochs=1, shuffle=False)`. The
-    checker hands it a model that learns nothing and writes down every batch fit
-    trains on and every batch the end-of-epoch evaluation sees: training must see
-    every training sample, augmented; evaluation must see the stored validation
-    images, all of them, each once, in file order.
+    Every (sample, epoch) pair gets its own result, so the checker can tell
+    which sample and epoch an augmented image came from.
+
+    >>> _marked_flip(np.zeros((1, 1, 2, 1), np.uint8), np.array([3]), 1)[0, 0, :, 0]
+    array([11., 11.], dtype=float32)
+    """
+    shift = (np.asarray(ids) % 5 + 1)[:, None, None, None] + 7 * epoch
+    return np.asarray(images, np.float32)[:, :, ::-1] + shift.astype(np.float32)
+
+
+def check_augmented_fit(fit_with_augmentation, path, epochs=2, verbose=True):
+    """Checks `fit_with_augmentation(model, augment)`: a learner's augmenting wrapper in a fit.
+
+    The learner's function wraps the training loader of the course file at
+    `path` in a `PyDataset` of their own that applies `augment(images, ids,
+    epoch)` to each batch's images, and calls `model.fit(train,
+    validation_data=valid, epochs=2, shuffle=False)`. The checker hands it a
+    model that learns nothing and writes down every batch fit trains on and
+    every batch the end-of-epoch evaluations see, and an `augment` whose result
+    says which sample and epoch it came from. Each training epoch must hold
+    every training sample once, augmented with its own id and that epoch, in a
+    new order; each evaluation the stored validation images, each once, in
+    file order.
 
     Returns:
         A `Report`.
     """
     from course_lib.models import BatchRecorder
 
-    train_prints, dtype = _stored_prints(path, "train")
-    valid_prints, _ = _stored_prints(path, "valid")
+    train_images, _ = _stored(path, "train")
+    valid_images, _ = _stored(path, "valid")
+    valid_prints = fingerprints(valid_images)
+    ids = np.arange(len(train_images))
     model = BatchRecorder()
     model.compile(run_eagerly=True)
     found = Findings()
     with found:
-        found.call("fit_with_augmentation(model)", fit_with_augmentation, model)
+        found.call(
+            "fit_with_augmentation(model, augment)", fit_with_augmentation, model, _marked_flip
+        )
         if not model.trained:
             found.stop("fit trained on nothing: call model.fit(train_loader, ...).")
-        trained = fingerprints(np.concatenate(model.trained).astype(dtype))
-        if len(trained) != len(train_prints):
-            found.add(
-                f"fit trained on {len(trained)} images in its epoch, but the training "
-                f"split has {len(train_prints)}: give it the whole training loader."
+        trained = np.concatenate(model.trained).astype(np.float32)
+        if len(trained) != epochs * len(ids):
+            found.stop(
+                f"fit trained on {len(trained)} images, but {epochs} epochs of the training "
+                f"split hold {epochs * len(ids)}: give it the whole training loader and "
+                f"epochs={epochs}."
             )
-        stored = set(train_prints)
-        if all(p in stored for p in trained):
+        if set(fingerprints(trained)) <= set(fingerprints(train_images.astype(np.float32))):
+            found.stop(
+                "Every training image fit saw is a stored one, unchanged: apply augment to "
+                "the images of every batch your wrapper serves."
+            )
+        # Keras counts an epoch end after peeking at the first batches (TensorFlow backend),
+        # so fit's first epoch may be a wrapper's epoch 1: any count that moves will do.
+        marks = {
+            count: dict(zip(fingerprints(_marked_flip(train_images, ids, count)), ids))
+            for count in range(epochs + 2)
+        }
+        orders, counts = [], []
+        for epoch in range(epochs):
+            served = fingerprints(trained[epoch * len(ids) : (epoch + 1) * len(ids)])
+            count = next((c for c, wanted in marks.items() if served[0] in wanted), None)
+            known = [marks[count].get(p) for p in served] if count is not None else [None]
+            if None in known:
+                found.stop(
+                    f"In fit's epoch {epoch}, {known.count(None)} of {len(served)} training "
+                    f"images are not augment(image, id, epoch) of their own sample for the "
+                    f"epoch of the batch: pass each batch's own sample ids "
+                    f"(loader.sample_keys(index)), not positions in the batch, and one epoch "
+                    f"count for the whole batch."
+                )
+            if sorted(known) != list(ids):
+                found.stop(f"Epoch {epoch} did not hold every training sample once.")
+            orders.append(known)
+            counts.append(count)
+        if len(set(counts)) < len(counts):
             found.add(
-                "Every training image fit saw is a stored one, unchanged: wrap the "
-                "training loader in AugmentedDataset."
+                f"Every epoch was augmented with the same epoch number ({counts[0]}): the "
+                f"model sees the same variants again. Count epochs in your wrapper's "
+                f"on_epoch_end and pass the count to augment."
+            )
+        if epochs > 1 and orders[0] == orders[1]:
+            found.add(
+                "Both epochs served the samples in the same order: the wrapper's on_epoch_end "
+                "must call the wrapped loader's, so it draws the next epoch's order."
             )
         if not model.evaluated:
             found.stop(
-                "fit evaluated nothing at the end of the epoch: pass validation_data=valid_loader."
+                "fit evaluated nothing at the end of an epoch: pass validation_data=valid_loader."
             )
-        evaluated = fingerprints(np.concatenate(model.evaluated).astype(dtype))
-        changed = sum(p not in set(valid_prints) for p in evaluated)
+        evaluated = np.concatenate(model.evaluated).astype(valid_images.dtype)
+        first = fingerprints(evaluated[: len(valid_prints)])
+        changed = sum(p not in set(valid_prints) for p in first)
         if changed:
             found.stop(
-                f"The evaluation saw {changed} of {len(evaluated)} validation images "
-                f"changed: validation measures the data as it is, so augment only the "
-                f"training loader."
+                f"The evaluation saw {changed} of {len(first)} validation images changed: "
+                f"validation measures the data as it is, so augment only the training loader."
             )
-        if sorted(evaluated) != sorted(valid_prints) or len(evaluated) != len(valid_prints):
+        if sorted(first) != sorted(valid_prints) or len(evaluated) != epochs * len(valid_prints):
             found.stop(
-                f"The evaluation saw {len(evaluated)} images ({len(set(evaluated))} "
-                f"distinct) of the {len(valid_prints)} stored: validate on the whole "
-                f"split, each image once."
+                f"The evaluations saw {len(evaluated)} images for {epochs} epochs of the "
+                f"{len(valid_prints)} stored: validate on the whole split, each image once."
             )
-        if evaluated != valid_prints:
+        if first != valid_prints:
             found.add(
                 "The evaluation read the validation split in another order than the "
                 'file\'s: build it with shuffle="none", so evaluate is repeatable and '
                 "predict's rows line up with the stored labels."
             )
     return found.report(
-        f"fit trained on {len(train_prints):,} augmented images and evaluated "
-        f"the {len(valid_prints):,} stored validation images, in file order.",
+        f"fit trained on {epochs} epochs of {len(ids):,} images, each augmented with its own id "
+        f"and epoch, in a new order each epoch, and evaluated the {len(valid_prints):,} stored "
+        f"validation images, in file order.",
         verbose,
     )

@@ -6,49 +6,66 @@ from course_lib.checks.report import Findings, file_key, reference_run
 from course_lib.measure import budget
 
 
-def check_memory_budget(
-    fn, *args, budget_mib, least_share=0.0, baseline_mib=0.0, timeout=600, verbose=True, **kwargs
-):
-    """Runs `fn(*args, **kwargs)` in a fresh process under `budget_mib` and says how it went.
+def check_in_memory_fit(fit, path, budget_mib, baseline_mib, timeout=600, verbose=True):
+    """Runs `fit(path)` in a fresh process under `budget_mib`: the whole split, in memory.
 
-    The child is stopped as soon as it passes the budget. Its peak counts its
-    worker processes too (shared pages once).
+    The learner's in-memory fit must train on every sample of the file's
+    training split, held in memory, and stay within a budget that stops the
+    classic recipe (`workloads.fit_in_memory`, a float32 copy of the split).
+    It returns `{"samples": n, "loss": last training loss}`. The child is
+    stopped as soon as it passes the budget; its peak counts its worker
+    processes too (shared pages once).
 
     Args:
-        fn: the learner's function (a notebook function works).
+        fit: the learner's function (a notebook function works).
+        path: an HDF5 file with a `train` split.
         budget_mib: the memory limit, in MiB.
-        least_share: when above 0, the run must also use at least this share
-            of what the budget leaves above `baseline_mib` (an exercise that
-            asks for the largest fit the budget allows).
-        baseline_mib: what the process needs before any data: Python,
-            TensorFlow and the model (a run on almost no data peaks there).
+        baseline_mib: the peak of the same fit streamed one batch at a time
+            (Python, TensorFlow, the model and a few batches): a fit that holds
+            the split peaks at least half its uint8 size above it.
 
     Returns:
         A `Report`.
     """
+    import h5py
+
+    with h5py.File(path, "r") as file:
+        n_train, data_mib = len(file["train/labels"]), file["train/images"].nbytes / 2**20
     found = Findings()
-    result = budget.run_function(fn, *args, budget_mib=budget_mib, timeout=timeout, **kwargs)
+    result = budget.run_function(fit, str(path), budget_mib=budget_mib, timeout=timeout)
+    value = result.value if isinstance(result.value, dict) else {}
     if result.outcome == "exceeded":
         found.add(
-            f"The run passed the budget: {result.peak_mib:.0f} MiB against "
-            f"{budget_mib:.0f} MiB, and was stopped. Hold less at a time."
+            f"The run passed the budget: {result.peak_mib:.0f} MiB against {budget_mib:.0f} "
+            f"MiB, and was stopped. Every copy of the split counts: {data_mib:.0f} MiB as "
+            f"uint8, 4 times that as float32, 8 as float64, and fit copies what it is given. "
+            f"Which copy does the model not need?"
         )
     elif result.outcome == "failed":
         found.add(f"The run failed in its own process: {result.error}")
     elif result.value is None:
         found.add("The function returned None: it is not written yet.")
-    elif result.peak_mib - baseline_mib < least_share * (budget_mib - baseline_mib):
-        used = (result.peak_mib - baseline_mib) / (budget_mib - baseline_mib)
+    elif not isinstance(value.get("samples"), int | np.integer) or "loss" not in value:
         found.add(
-            f"The run peaked at {result.peak_mib:.0f} MiB: it used {max(used, 0):.0%} of "
-            f"the {budget_mib - baseline_mib:.0f} MiB the budget leaves above "
-            f"{baseline_mib:.0f} MiB for Python, TensorFlow and the model. You can afford "
-            f"more samples: work n out from the memory one sample costs."
+            f"The function returned {result.value!r}; return "
+            f'{{"samples": samples trained on, "loss": the last training loss}}.'
         )
-    samples = result.value.get("samples") if isinstance(result.value, dict) else None
+    elif value["samples"] != n_train:
+        found.add(
+            f"It trained on {value['samples']:,} of the split's {n_train:,} samples: load the "
+            f"whole training split and make it fit the budget."
+        )
+    elif not np.isfinite(value["loss"]):
+        found.add(f"The training loss is {value['loss']}: train on the images and labels.")
+    elif result.peak_mib - baseline_mib < data_mib / 2:
+        found.add(
+            f"The run peaked {result.peak_mib - baseline_mib:.0f} MiB above a streamed fit, less "
+            f"than the split's {data_mib:.0f} MiB of uint8 images: it did not hold them. Load "
+            f"the split into arrays and fit on those."
+        )
     return found.report(
-        f"peak {result.peak_mib:.0f} MiB within the {budget_mib:.0f} MiB "
-        f"budget" + (f", {samples:,} samples." if samples else "."),
+        f"{n_train:,} samples trained in memory, peak {result.peak_mib:.0f} MiB within the "
+        f"{budget_mib:.0f} MiB budget.",
         verbose,
     )
 

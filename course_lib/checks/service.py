@@ -9,21 +9,57 @@ import numpy as np
 
 from course_lib.checks.report import Findings
 
+LOST = 5
+"""Samples the second worker loses in the checker's broken epoch (not a multiple of a batch)."""
 
-def _two_workers(samples, worker_batch):
+
+def _two_workers(samples, worker_batch, lost=0):
     """What `distributed_epoch` hands the trainer: two workers' batches, each
-    worker ending with a partial batch, interleaved, of unknown length."""
+    worker ending with a partial batch, interleaved, of unknown length; the
+    second worker's last `lost` samples never arrive (it died holding them)."""
     import tensorflow as tf
 
     split = samples * 2 // 5 + 3
     streams = [
         tf.data.Dataset.range(start, stop).batch(worker_batch)
-        for start, stop in ((0, split), (split, samples))
+        for start, stop in ((0, split), (split, samples - lost))
     ]
     streams = [
         s.map(lambda ids: (tf.cast(tf.reshape(ids, (-1, 1)), tf.float32), ids % 2)) for s in streams
     ]
     return tf.data.Dataset.sample_from_datasets(streams, seed=0).filter(lambda x, y: True)
+
+
+def _lost_epoch_error(found, fit_ready, samples, batch_size):
+    """Reads the learner's epoch of a stream that lost `LOST` samples; it must fail
+    and say how many arrived."""
+    import tensorflow as tf
+
+    arrived = samples - LOST
+    dataset = found.call(
+        f"fit_ready(batches missing {LOST} samples, ...)",
+        fit_ready,
+        _two_workers(samples, 7, lost=LOST),
+        samples,
+        batch_size,
+    )
+    try:
+        for _ in dataset:
+            pass
+    except tf.errors.OpError as error:
+        if str(arrived) not in error.message:
+            found.add(
+                f"An epoch that lost {LOST} samples fails, but its error does not say how many "
+                f"arrived ({arrived} of {samples}): put the count in the message, so whoever "
+                f"reads it knows samples were lost, not that the code is wrong."
+            )
+        return
+    found.add(
+        f"An epoch that lost {LOST} samples (a worker died holding them) read through without "
+        f"an error, and fit would train on {arrived} of {samples} without a word: count the "
+        f"samples as they arrive, and fail, saying how many arrived, when a batch holds fewer "
+        f"than it should."
+    )
 
 
 def check_fit_ready(fit_ready, verbose=True):
@@ -33,7 +69,9 @@ def check_fit_ready(fit_ready, verbose=True):
     batch partial, the length unknown to Keras) and must return a dataset of
     exactly `ceil(samples / batch_size)` batches, full but the last, each
     sample once, with that length declared, so that `fit` runs several
-    epochs without "Your input ran out of data".
+    epochs without "Your input ran out of data". Given a stream that lost
+    `LOST` samples (a worker died holding them), reading its epoch must fail
+    with an error that says how many arrived.
 
     Returns:
         A `Report`.
@@ -87,6 +125,7 @@ def check_fit_ready(fit_ready, verbose=True):
             )
         if found.problems:
             return found.report("", verbose)
+        _lost_epoch_error(found, fit_ready, samples, batch_size)
         model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(2, activation="softmax")])
         model.compile("sgd", "sparse_categorical_crossentropy")
         with warnings.catch_warnings(record=True) as caught:
@@ -95,8 +134,9 @@ def check_fit_ready(fit_ready, verbose=True):
         if any("ran out of data" in str(w.message) for w in caught):
             found.add("fit warned 'Your input ran out of data'.")
     return found.report(
-        "an epoch of 13 full-but-the-last batches, each sample once, its "
-        "length declared; fit runs two epochs without a warning.",
+        f"an epoch of 13 full-but-the-last batches, each sample once, its length declared; "
+        f"an epoch that lost {LOST} samples fails saying so; fit runs two epochs without a "
+        f"warning.",
         verbose,
     )
 
