@@ -128,7 +128,7 @@ class BatchRecorder(keras.Model):
 def set_seed(seed: int) -> None:
     """Seeds Python, NumPy and Keras, and TensorFlow only if it is loaded.
 
-    Used by the kit, not by a lesson. The kit's child processes seed with it
+    First used in lesson 05 (hdf5_reading). The kit's child processes seed with it
     (a lesson's Setup calls `keras.utils.set_random_seed`, which this follows).
     Keras's function imports TensorFlow to seed it whenever TensorFlow is
     installed, on every backend: about 3 s in a fresh JAX process that never

@@ -242,7 +242,6 @@ REVIEWED_FIGURES = {
     ("01", "a8ba02b7"): "asserted by bf59edbb (per-sample cost of each way, in whole multiples)",
     ("01", "6070fe18"): "the summary of a8ba02b7's asserted figures",
     ("02", "edbf2099"): "chance with three classes: arithmetic",
-    ("05", "b6fdcb3b"): "an image's size in bytes: arithmetic",
     ("05", "d1b3e825"): "'1 among 0s', a one-hot row: not a measurement",
     ("06", "61f92079"): "the augmentation's parameters, constants of the cell",
     ("07", "b6832db3"): "the large profile's size, computed from config.PROFILES",

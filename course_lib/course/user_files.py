@@ -22,7 +22,7 @@ DRAWING_CLASSES = ("blob", "bar", "ring")
 def drawings(n: int, size: int = 64, seed: int = 0):
     """Noisy drawings of three classes, a stand-in for a user's own images.
 
-    Used by the kit, not by a lesson.
+    First used in lesson 05 (hdf5_reading).
 
     Each image is one blob (a filled disc), bar (an upright rectangle) or
     ring, of random place, size and colour, over Gaussian noise. Nothing is

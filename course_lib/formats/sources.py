@@ -106,7 +106,7 @@ class ArrayRows:
 class PerProcess:
     """A resource opened lazily, once per process, and never pickled.
 
-    First used in lesson 05 (hdf5_reading).
+    Used by the kit, not by a lesson.
 
     `get(opener)` returns this process's resource, calling `opener()` the
     first time it is asked for in a process (and again in a forked child,
