@@ -187,8 +187,8 @@ def check_augmented_fit(fit_with_augmentation, path, epochs=2, verbose=True):
         orders, counts = [], []
         for epoch in range(epochs):
             served = fingerprints(trained[epoch * len(ids) : (epoch + 1) * len(ids)])
-            count = next((c for c, wanted in marks.items() if served[0] in wanted), None)
-            known = [marks[count].get(p) for p in served] if count is not None else [None]
+            count = max(marks, key=lambda c: sum(p in marks[c] for p in served))
+            known = [marks[count].get(p) for p in served]
             if None in known:
                 found.stop(
                     f"In fit's epoch {epoch}, {known.count(None)} of {len(served)} training "

@@ -59,9 +59,9 @@ def check_in_memory_fit(fit, path, budget_mib, baseline_mib, timeout=600, verbos
         found.add(f"The training loss is {value['loss']}: train on the images and labels.")
     elif result.peak_mib - baseline_mib < data_mib / 2:
         found.add(
-            f"The run peaked {result.peak_mib - baseline_mib:.0f} MiB above a streamed fit, less "
-            f"than the split's {data_mib:.0f} MiB of uint8 images: it did not hold them. Load "
-            f"the split into arrays and fit on those."
+            f"The run peaked {max(result.peak_mib - baseline_mib, 0):.0f} MiB above a streamed "
+            f"fit, less than the split's {data_mib:.0f} MiB of uint8 images: it did not hold "
+            f"them. Load the split into arrays and fit on those."
         )
     return found.report(
         f"{n_train:,} samples trained in memory, peak {result.peak_mib:.0f} MiB within the "
