@@ -113,12 +113,23 @@ def check_augmentation(transform, images, ids, max_shift=None, verbose=True):
     )
 
 
-def _stored(path, split):
-    """A split's stored images and its labels, in file order."""
+def _split_prints(path, split, change=None, block=1024):
+    """Fingerprints of a split's stored images in file order, read a block at a time;
+    `change(images, ids)` is applied to each block first. Also returns the images' dtype."""
     import h5py
 
     with h5py.File(path, "r") as file:
-        return file[f"{split}/images"][:], file[f"{split}/labels"][:]
+        images, prints = file[f"{split}/images"], []
+        for start in range(0, len(images), block):
+            rows = images[start : start + block]
+            ids = np.arange(start, start + len(rows))
+            prints += fingerprints(rows if change is None else change(rows, ids))
+        return prints, images.dtype
+
+
+def _batch_prints(batches, dtype):
+    """Fingerprints of every image of the recorded batches, in order, each batch as `dtype`."""
+    return [p for batch in batches for p in fingerprints(np.asarray(batch).astype(dtype))]
 
 
 def _marked_flip(images, ids, epoch):
@@ -132,6 +143,11 @@ def _marked_flip(images, ids, epoch):
     """
     shift = (np.asarray(ids) % 5 + 1)[:, None, None, None] + 7 * epoch
     return np.asarray(images, np.float32)[:, :, ::-1] + shift.astype(np.float32)
+
+
+def _epoch_marks(epoch):
+    """`_marked_flip` for one epoch, as a block's `change(images, ids)`."""
+    return lambda images, ids: _marked_flip(images, ids, epoch)
 
 
 def check_augmented_fit(fit_with_augmentation, path, epochs=2, verbose=True):
@@ -153,10 +169,9 @@ def check_augmented_fit(fit_with_augmentation, path, epochs=2, verbose=True):
     """
     from course_lib.models import BatchRecorder
 
-    train_images, _ = _stored(path, "train")
-    valid_images, _ = _stored(path, "valid")
-    valid_prints = fingerprints(valid_images)
-    ids = np.arange(len(train_images))
+    as_float, _ = _split_prints(path, "train", lambda rows, ids: rows.astype(np.float32))
+    valid_prints, valid_dtype = _split_prints(path, "valid")
+    ids = np.arange(len(as_float))
     model = BatchRecorder()
     model.compile(run_eagerly=True)
     found = Findings()
@@ -166,14 +181,14 @@ def check_augmented_fit(fit_with_augmentation, path, epochs=2, verbose=True):
         )
         if not model.trained:
             found.stop("fit trained on nothing: call model.fit(train_loader, ...).")
-        trained = np.concatenate(model.trained).astype(np.float32)
+        trained = _batch_prints(model.trained, np.float32)
         if len(trained) != epochs * len(ids):
             found.stop(
                 f"fit trained on {len(trained)} images, but {epochs} epochs of the training "
                 f"split hold {epochs * len(ids)}: give it the whole training loader and "
                 f"epochs={epochs}."
             )
-        if set(fingerprints(trained)) <= set(fingerprints(train_images.astype(np.float32))):
+        if set(trained) <= set(as_float):
             found.stop(
                 "Every training image fit saw is a stored one, unchanged: apply augment to "
                 "the images of every batch your wrapper serves."
@@ -181,12 +196,12 @@ def check_augmented_fit(fit_with_augmentation, path, epochs=2, verbose=True):
         # Keras counts an epoch end after peeking at the first batches (TensorFlow backend),
         # so fit's first epoch may be a wrapper's epoch 1: any count that moves will do.
         marks = {
-            count: dict(zip(fingerprints(_marked_flip(train_images, ids, count)), ids))
+            count: dict(zip(_split_prints(path, "train", _epoch_marks(count))[0], ids))
             for count in range(epochs + 2)
         }
         orders, counts = [], []
         for epoch in range(epochs):
-            served = fingerprints(trained[epoch * len(ids) : (epoch + 1) * len(ids)])
+            served = trained[epoch * len(ids) : (epoch + 1) * len(ids)]
             count = max(marks, key=lambda c: sum(p in marks[c] for p in served))
             known = [marks[count].get(p) for p in served]
             if None in known:
@@ -216,8 +231,8 @@ def check_augmented_fit(fit_with_augmentation, path, epochs=2, verbose=True):
             found.stop(
                 "fit evaluated nothing at the end of an epoch: pass validation_data=valid_loader."
             )
-        evaluated = np.concatenate(model.evaluated).astype(valid_images.dtype)
-        first = fingerprints(evaluated[: len(valid_prints)])
+        evaluated = _batch_prints(model.evaluated, valid_dtype)
+        first = evaluated[: len(valid_prints)]
         changed = sum(p not in set(valid_prints) for p in first)
         if changed:
             found.stop(
